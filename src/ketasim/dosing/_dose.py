@@ -1,0 +1,253 @@
+"""Doses and regimens: what is given, how, how much and when.
+
+>>> d = Dose("ketamine", "iv", "0.5 mg/kg", duration="40 min")
+>>> d.amount_mg(weight_kg=70)
+35.0
+>>> r = Regimen.repeat(d, every="2 d", count=3)
+>>> [x.at_h for x in r]
+[0.0, 48.0, 96.0]
+>>> Dose("esketamine", "intranasal", "30 mg")
+Traceback (most recent call last):
+...
+ketasim.errors.InputError: amount: intranasal esketamine is given in whole 28 mg devices (28, 56, 84 mg) (got '30 mg')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from ketasim.errors import InputError
+from ketasim.units import parse_dose_amount, parse_quantity
+
+__all__ = ["DEVICE_MG", "Dose", "Drug", "Regimen", "Route"]
+
+DEVICE_MG = 28.0  # esketamine base per nasal device (Spravato label); see parameters/pk.toml
+MAX_TIME_H = 24.0 * 366 * 2
+
+
+class Drug(StrEnum):
+    KETAMINE = "ketamine"  # racemic (R,S)-ketamine
+    ESKETAMINE = "esketamine"  # S-ketamine
+
+    @classmethod
+    def parse(cls, value: Any) -> Drug:
+        aliases = {
+            "ketamine": cls.KETAMINE,
+            "racemic": cls.KETAMINE,
+            "racemic ketamine": cls.KETAMINE,
+            "racemic-ketamine": cls.KETAMINE,
+            "rs-ketamine": cls.KETAMINE,
+            "esketamine": cls.ESKETAMINE,
+            "s-ketamine": cls.ESKETAMINE,
+        }
+        key = str(value).strip().lower()
+        if key not in aliases:
+            raise InputError("drug", "must be one of: ketamine (racemic), esketamine", got=repr(value))
+        return aliases[key]
+
+
+class Route(StrEnum):
+    IV = "iv"
+    INTRANASAL = "intranasal"
+    ORAL = "oral"
+    IM = "im"
+
+    @classmethod
+    def parse(cls, value: Any) -> Route:
+        aliases = {
+            "iv": cls.IV,
+            "intravenous": cls.IV,
+            "in": cls.INTRANASAL,
+            "intranasal": cls.INTRANASAL,
+            "nasal": cls.INTRANASAL,
+            "oral": cls.ORAL,
+            "po": cls.ORAL,
+            "im": cls.IM,
+            "intramuscular": cls.IM,
+        }
+        key = str(value).strip().lower()
+        if key not in aliases:
+            raise InputError("route", "must be one of: iv, intranasal, oral, im", got=repr(value))
+        return aliases[key]
+
+
+@dataclass(frozen=True, init=False)
+class Dose:
+    """One administration.
+
+    ``amount`` is absolute (``"56 mg"``) or per body weight (``"0.5 mg/kg"``). ``duration`` makes an IV
+    dose an infusion (None: bolus); it is refused for the other routes. ``at`` is the start time
+    relative to the simulation start (>= 0).
+    """
+
+    drug: Drug
+    route: Route
+    amount: float
+    per_kg: bool
+    duration_h: float | None
+    at_h: float
+
+    def __init__(
+        self,
+        drug: Any,
+        route: Any,
+        amount: Any,
+        duration: Any = None,
+        at: Any = "0 h",
+    ) -> None:
+        drug_ = Drug.parse(drug)
+        route_ = Route.parse(route)
+        amount_, per_kg = parse_dose_amount(amount, "amount")
+        if amount_ > (20.0 if per_kg else 2000.0):
+            limit = "20 mg/kg" if per_kg else "2000 mg"
+            raise InputError("amount", f"must be > 0 and <= {limit}", got=repr(amount))
+        duration_h: float | None = None
+        if duration is not None:
+            if route_ is not Route.IV:
+                raise InputError("duration", "only IV doses can be infusions; leave it empty", got=repr(duration))
+            duration_h = parse_quantity(duration, "duration", "h", strictly_positive=True, maximum=24 * 14)
+        at_h = parse_quantity(at, "at", "h", minimum=0.0, maximum=MAX_TIME_H)
+        if drug_ is Drug.ESKETAMINE and route_ is Route.INTRANASAL:
+            if per_kg:
+                raise InputError("amount", "intranasal esketamine is dosed in mg (28 mg devices), not mg/kg", got=repr(amount))
+            n = amount_ / DEVICE_MG
+            if abs(n - round(n)) > 1e-9 or round(n) < 1:
+                raise InputError(
+                    "amount",
+                    "intranasal esketamine is given in whole 28 mg devices (28, 56, 84 mg)",
+                    got=repr(amount),
+                )
+        object.__setattr__(self, "drug", drug_)
+        object.__setattr__(self, "route", route_)
+        object.__setattr__(self, "amount", amount_)
+        object.__setattr__(self, "per_kg", per_kg)
+        object.__setattr__(self, "duration_h", duration_h)
+        object.__setattr__(self, "at_h", at_h)
+
+    def amount_mg(self, weight_kg: float) -> float:
+        return self.amount * weight_kg if self.per_kg else self.amount
+
+    def shifted(self, by_h: float) -> Dose:
+        return _with(self, at_h=self.at_h + by_h)
+
+    @property
+    def devices(self) -> int:
+        """Number of 28 mg nasal devices (intranasal esketamine only, else 0)."""
+        if self.drug is Drug.ESKETAMINE and self.route is Route.INTRANASAL:
+            return round(self.amount / DEVICE_MG)
+        return 0
+
+    def describe(self) -> str:
+        unit = "mg/kg" if self.per_kg else "mg"
+        how = f" over {self.duration_h * 60:g} min" if self.duration_h else ""
+        return f"{self.drug.value} {self.amount:g} {unit} {self.route.value}{how} at {self.at_h:g} h"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "drug": self.drug.value,
+            "route": self.route.value,
+            "amount": f"{self.amount:g} {'mg/kg' if self.per_kg else 'mg'}",
+            "duration": f"{self.duration_h:g} h" if self.duration_h else None,
+            "at": f"{self.at_h:g} h",
+        }
+
+
+def _with(dose: Dose, **changes: Any) -> Dose:
+    new = object.__new__(Dose)
+    for f in ("drug", "route", "amount", "per_kg", "duration_h", "at_h"):
+        object.__setattr__(new, f, changes.get(f, getattr(dose, f)))
+    return new
+
+
+@dataclass(frozen=True)
+class Regimen:
+    """An ordered, immutable collection of doses (and, later, other interventions).
+
+    Regimens compose with ``+``; ``Regimen.repeat`` builds fixed-interval schedules.
+    """
+
+    doses: tuple[Dose, ...] = ()
+    name: str | None = None
+    source: str | None = None
+    description: str | None = field(default=None, compare=False)
+
+    def __init__(
+        self,
+        doses: Iterable[Dose] = (),
+        name: str | None = None,
+        source: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        ds = tuple(doses)
+        for i, d in enumerate(ds):
+            if not isinstance(d, Dose):
+                raise InputError(f"doses[{i}]", "must be a ketasim.Dose", got=type(d).__name__)
+        object.__setattr__(self, "doses", tuple(sorted(ds, key=lambda d: d.at_h)))
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "description", description)
+
+    def __iter__(self) -> Iterator[Dose]:
+        return iter(self.doses)
+
+    def __len__(self) -> int:
+        return len(self.doses)
+
+    def __add__(self, other: Regimen) -> Regimen:
+        if not isinstance(other, Regimen):
+            return NotImplemented
+        return Regimen(self.doses + other.doses)
+
+    @classmethod
+    def repeat(cls, dose: Dose, every: Any, count: int) -> Regimen:
+        """``count`` copies of ``dose`` spaced ``every`` apart, the first at ``dose.at``."""
+        every_h = parse_quantity(every, "every", "h", strictly_positive=True)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
+            raise InputError("count", "must be a whole number within 1-1000", got=repr(count))
+        return cls(dose.shifted(i * every_h) for i in range(count))
+
+    @classmethod
+    def at_times(cls, dose: Dose, times: Sequence[Any]) -> Regimen:
+        """Copies of ``dose`` at the given times (the dose's own ``at`` is ignored)."""
+        hours = [parse_quantity(t, f"times[{i}]", "h", minimum=0.0) for i, t in enumerate(times)]
+        return cls(_with(dose, at_h=h) for h in hours)
+
+    @classmethod
+    def stepped_infusion(cls, drug: Any, steps: Sequence[tuple[Any, Any]], at: Any = "0 h") -> Regimen:
+        """A multi-step IV infusion from ``(rate, duration)`` pairs, e.g. ``("0.4 mg/kg/h", "15 min")``."""
+        t = parse_quantity(at, "at", "h", minimum=0.0)
+        doses = []
+        for i, (rate, duration) in enumerate(steps):
+            dur = parse_quantity(duration, f"steps[{i}].duration", "h", strictly_positive=True)
+            amount = _rate_times(rate, dur, f"steps[{i}].rate")
+            doses.append(Dose(drug, "iv", amount, duration=f"{dur} h", at=f"{t} h"))
+            t += dur
+        return cls(doses)
+
+    def shifted(self, by: Any) -> Regimen:
+        by_h = parse_quantity(by, "by", "h")
+        return Regimen((d.shifted(by_h) for d in self.doses), self.name, self.source, self.description)
+
+    @property
+    def end_h(self) -> float:
+        return max((d.at_h + (d.duration_h or 0.0) for d in self.doses), default=0.0)
+
+    def describe(self) -> str:
+        return "; ".join(d.describe() for d in self.doses) or "no doses"
+
+
+def _rate_times(rate: Any, duration_h: float, field_name: str) -> str:
+    from ketasim.units import Q_, _to_quantity
+
+    q = _to_quantity(rate, field_name, "mg/h") * Q_(duration_h, "h")
+    try:
+        return f"{q.to('mg/kg').magnitude} mg/kg"
+    except Exception:
+        pass
+    try:
+        return f"{q.to('mg').magnitude} mg"
+    except Exception as exc:
+        raise InputError(field_name, "expected a rate in mg/h or mg/kg/h", got=repr(rate)) from exc

@@ -1,0 +1,132 @@
+"""Batched ODE integration across patients with exact dosing discontinuities.
+
+The state array carries a patient axis, shape ``(n_states, n_patients)``; one call integrates every
+patient at once with a library solver (scipy's ``solve_ivp``). Time is cut into segments at every
+bolus and at every infusion start and stop, across all patients: boluses are added to the state at a
+segment boundary and infusion rates are constant within a segment, so nothing is smoothed.
+
+>>> import numpy as np
+>>> class Decay:  # dA/dt = -A + u
+...     n_states = 1
+...     def rhs(self, t, y, u):
+...         return -y + u
+>>> out = integrate(Decay(), np.zeros((1, 2)), [Bolus(0.0, 0, np.array([1.0, 2.0]))], [], np.array([0.0, 1.0]))
+>>> np.round(out[0, :, 1], 6).tolist()
+[0.367879, 0.735759]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from ketasim.errors import KetasimError
+from ketasim.model.pk import Bolus, Infusion
+
+__all__ = ["Bolus", "Infusion", "OdeSystem", "SolverOptions", "integrate"]
+
+
+class OdeSystem(Protocol):
+    n_states: int
+
+    def rhs(self, t: float, y: np.ndarray, u: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Integrator settings. ``method`` is any scipy ``solve_ivp`` method.
+
+    The default, BDF, suits the model's mix of minute-scale (hydroxynorketamine distribution,
+    effect site) and week-scale (synapses) dynamics; its Jacobian is estimated with a block-diagonal
+    sparsity pattern (patients do not interact), so its cost grows linearly with the number of patients.
+    """
+
+    method: str = "BDF"
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    max_step_h: float = 6.0
+
+
+def integrate(
+    system: OdeSystem,
+    y0: np.ndarray,
+    boluses: Sequence[Bolus],
+    infusions: Sequence[Infusion],
+    t_out: np.ndarray,
+    options: SolverOptions | None = None,
+) -> np.ndarray:
+    """Integrate from ``t_out[0]`` to ``t_out[-1]``; returns states at ``t_out``, shape (n, P, T).
+
+    Values at a bolus time are taken just after the bolus (right-continuous).
+    """
+    opt = options or SolverOptions()
+    n, P = y0.shape
+    t_out = np.asarray(t_out, float)
+    t0, t1 = float(t_out[0]), float(t_out[-1])
+    cuts = {t0, t1}
+    cuts.update(b.time for b in boluses if t0 <= b.time < t1)
+    for inf in infusions:
+        cuts.update(x for x in (inf.start, inf.stop) if t0 < x < t1)
+    edges = np.array(sorted(cuts))
+    implicit = opt.method in ("BDF", "Radau")
+    extra = {"jac_sparsity": _block_pattern(n, P)} if implicit else {}
+    out = np.empty((n, P, t_out.size))
+    y = y0.astype(float).copy()
+    filled = 0
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        for bol in boluses:
+            if bol.time == a:
+                y[bol.state] += bol.amount
+        u = np.zeros((n, P))
+        for inf in infusions:
+            if inf.start <= a < inf.stop:
+                u[inf.state] += inf.rate
+        if filled < t_out.size and t_out[filled] == a:
+            out[:, :, filled] = y
+            filled += 1
+        # Output points strictly inside (a, b); b itself is recorded by the next segment, after
+        # any bolus given there, or after the loop for the final time.
+        stop = np.searchsorted(t_out, b, side="left")
+        wanted = t_out[filled:stop]
+        t_eval = np.append(wanted, b)
+
+        def f(t: float, flat: np.ndarray, u: np.ndarray = u) -> np.ndarray:
+            return system.rhs(t, flat.reshape(n, P), u).ravel()
+
+        sol = solve_ivp(
+            f,
+            (a, b),
+            y.ravel(),
+            method=opt.method,
+            t_eval=t_eval,
+            rtol=opt.rtol,
+            atol=opt.atol,
+            max_step=opt.max_step_h,
+            **extra,
+        )
+        if not sol.success:
+            raise KetasimError(f"integration failed between {a:g} h and {b:g} h: {sol.message}")
+        ys = sol.y.reshape(n, P, -1)
+        out[:, :, filled:stop] = ys[:, :, : wanted.size]
+        filled = stop
+        y = ys[:, :, -1].copy()
+    if filled < t_out.size:  # the final time, after any bolus given exactly then
+        for bol in boluses:
+            if bol.time == t1 and t1 != t0:
+                y[bol.state] += bol.amount
+        out[:, :, filled] = y
+    return out
+
+
+
+def _block_pattern(n: int, P: int) -> Any:
+    """Jacobian sparsity of the flattened (n, P) state: states couple only within a patient."""
+    from scipy.sparse import csr_matrix
+
+    rows = np.repeat(np.arange(n * P), n)
+    cols = (np.tile(np.arange(n), n * P) * P) + np.repeat(np.tile(np.arange(P), n), n)
+    return csr_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(n * P, n * P))

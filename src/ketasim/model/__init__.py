@@ -1,0 +1,8 @@
+"""The model, one module per layer in causal order, and their assembly into one ODE system.
+
+pk -> receptor -> circuit -> signaling -> synapse -> symptoms; a layer imports only those before it.
+"""
+
+from ketasim.model.assemble import Hypotheses, Model, assemble
+
+__all__ = ["Hypotheses", "Model", "assemble"]

@@ -1,0 +1,311 @@
+"""Layer 1 — pharmacokinetics: doses in, venous plasma concentrations out.
+
+Two published population models, chosen per product (see ``parameters/pk.toml``): racemic ketamine
+follows Fanta 2015 / Otto 2021 with separate S and R enantiomers, norketamine and hydroxynorketamine;
+esketamine follows Perez-Ruixo 2021 with its hepato-portal first-pass compartment and nasal, swallowed
+and oral inputs. Both are linear, so the layer is one matrix ``K`` per patient: dA/dt = K A + u(t).
+Amounts are in micromoles so that parent -> metabolite conversion conserves moles; one ``eliminated``
+sink collects everything that leaves, so dose = body + eliminated holds exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ketasim.dosing import Dose, Drug, Regimen, Route
+from ketasim.model._values import PatientValues
+from ketasim.parameters import ParameterSet
+from ketasim.patient import Patient
+
+__all__ = ["STATES", "Bolus", "Infusion", "PKModel", "build"]
+
+STATES = (
+    "rac_depot_im", "rac_depot_gut", "rac_depot_nasal",
+    "s_central", "s_periph1", "s_periph2",
+    "r_central", "r_periph1", "r_periph2",
+    "snk_central", "snk_periph", "rnk_central", "rnk_periph",
+    "esk_depot_nasal", "esk_depot_swallowed", "esk_depot_oral", "esk_depot_im",
+    "esk_central", "esk_periph1", "esk_periph2", "esk_liver",
+    "nesk_central", "nesk_periph",
+    "hnk_central", "hnk_periph",
+    "eliminated",
+)  # fmt: skip
+IDX = {name: i for i, name in enumerate(STATES)}
+N = len(STATES)
+SINK = IDX["eliminated"]
+
+
+@dataclass(frozen=True)
+class Bolus:
+    """An instantaneous amount (µmol per patient) added to one PK state at ``time`` (h)."""
+
+    time: float
+    state: int
+    amount: np.ndarray
+
+
+@dataclass(frozen=True)
+class Infusion:
+    """A constant input rate (µmol/h per patient) into one PK state over [start, stop)."""
+
+    start: float
+    stop: float
+    state: int
+    rate: np.ndarray
+
+
+@dataclass(frozen=True)
+class PKModel:
+    """The assembled PK layer for a batch of patients."""
+
+    K: np.ndarray  # (P, N, N) rate matrix, 1/h
+    volumes: dict[str, np.ndarray]  # L, per patient
+    mw: dict[str, float]  # g/mol
+    frn: np.ndarray  # esketamine nasal fraction, first device
+    frn_later: float
+    fgut: np.ndarray
+    d_swallowed: float
+    d_oral: float
+    rac_f_im: np.ndarray
+    rac_frn: np.ndarray
+    esk_f_im: np.ndarray
+    device_interval_h: float
+    device_mg: float
+    weights: np.ndarray
+
+    @property
+    def n_patients(self) -> int:
+        return self.K.shape[0]
+
+    def rhs(self, y: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """dA/dt for amounts ``y`` (N, P) and input rates ``u`` (N, P)."""
+        return np.einsum("pij,jp->ip", self.K, y) + u
+
+    def concentrations(self, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Venous plasma concentrations in µM (species used downstream) and ng/mL (reported)."""
+        v = self.volumes
+        s_ket = y[IDX["s_central"]] / v["rac_v1"] + y[IDX["esk_central"]] / v["esk_vc"]
+        r_ket = y[IDX["r_central"]] / v["rac_v1"]
+        s_nk = y[IDX["snk_central"]] / v["nk_v1"] + y[IDX["nesk_central"]] / v["nesk_vc"]
+        r_nk = y[IDX["rnk_central"]] / v["nk_v1"]
+        hnk = y[IDX["hnk_central"]] / v["hnk_v1"]
+        mk, mn, mh = self.mw["ketamine"], self.mw["norketamine"], self.mw["hnk"]
+        return {
+            "s_ketamine_um": s_ket,  # keys <species>_um match receptor.SPECIES
+            "r_ketamine_um": r_ket,
+            "s_norketamine_um": s_nk,
+            "r_norketamine_um": r_nk,
+            "hnk_um": hnk,
+            "ketamine_plasma": (s_ket + r_ket) * mk,
+            "esketamine_plasma": s_ket * mk,
+            "arketamine_plasma": r_ket * mk,
+            "norketamine_plasma": (s_nk + r_nk) * mn,
+            "hydroxynorketamine_plasma": hnk * mh,
+        }
+
+    def inputs(self, regimen: Regimen) -> tuple[list[Bolus], list[Infusion]]:
+        """Translate doses into exact boluses and zero-order inputs on the PK states."""
+        boluses: list[Bolus] = []
+        infusions: list[Infusion] = []
+        for dose in regimen:
+            if dose.drug is Drug.KETAMINE:
+                self._racemic(dose, boluses, infusions)
+            else:
+                self._esketamine(dose, boluses, infusions)
+        return boluses, infusions
+
+    def _umol(self, dose: Dose, mg: np.ndarray | float | None = None) -> np.ndarray:
+        amount = dose.amount_mg(self.weights) if mg is None else mg
+        return np.broadcast_to(np.asarray(amount, float) / self.mw["ketamine"] * 1e3, self.weights.shape).copy()
+
+    def _racemic(self, dose: Dose, bol: list[Bolus], inf: list[Infusion]) -> None:
+        a = self._umol(dose)
+        t = dose.at_h
+        if dose.route is Route.IV:
+            for state in ("s_central", "r_central"):
+                if dose.duration_h:
+                    inf.append(Infusion(t, t + dose.duration_h, IDX[state], 0.5 * a / dose.duration_h))
+                else:
+                    bol.append(Bolus(t, IDX[state], 0.5 * a))
+        elif dose.route is Route.IM:
+            bol.append(Bolus(t, IDX["rac_depot_im"], self.rac_f_im * a))
+            bol.append(Bolus(t, SINK, (1 - self.rac_f_im) * a))
+        elif dose.route is Route.ORAL:
+            bol.append(Bolus(t, IDX["rac_depot_gut"], a))
+        else:  # intranasal: mucosal part, the rest is swallowed
+            bol.append(Bolus(t, IDX["rac_depot_nasal"], self.rac_frn * a))
+            bol.append(Bolus(t, IDX["rac_depot_gut"], (1 - self.rac_frn) * a))
+
+    def _esketamine(self, dose: Dose, bol: list[Bolus], inf: list[Infusion]) -> None:
+        t = dose.at_h
+        if dose.route is Route.IV:
+            a = self._umol(dose)
+            if dose.duration_h:
+                inf.append(Infusion(t, t + dose.duration_h, IDX["esk_central"], a / dose.duration_h))
+            else:
+                bol.append(Bolus(t, IDX["esk_central"], a))
+        elif dose.route is Route.IM:
+            a = self._umol(dose)
+            bol.append(Bolus(t, IDX["esk_depot_im"], self.esk_f_im * a))
+            bol.append(Bolus(t, SINK, (1 - self.esk_f_im) * a))
+        elif dose.route is Route.ORAL:
+            a = self._umol(dose)
+            self._swallow(t, a, IDX["esk_depot_oral"], self.d_oral, bol, inf)
+        else:
+            device = self._umol(dose, self.device_mg)
+            for k in range(dose.devices):
+                tk = t + k * self.device_interval_h
+                frn = self.frn if k == 0 else np.minimum(self.frn * self.frn_later, 1.0)
+                bol.append(Bolus(tk, IDX["esk_depot_nasal"], frn * device))
+                self._swallow(tk, (1 - frn) * device, IDX["esk_depot_swallowed"], self.d_swallowed, bol, inf)
+
+    def _swallow(
+        self, t: float, a: np.ndarray, depot: int, duration: float, bol: list[Bolus], inf: list[Infusion]
+    ) -> None:
+        # Gut-wall loss is immediate; the escaping part enters its depot at a zero-order rate.
+        bol.append(Bolus(t, SINK, (1 - self.fgut) * a))
+        inf.append(Infusion(t, t + duration, depot, self.fgut * a / duration))
+
+
+def build(params: ParameterSet, patients: Sequence[Patient]) -> PKModel:
+    """Per-patient PK matrices with covariates (weight, sex, age, CYP2B6, ancestry) applied."""
+    v = PatientValues(params, patients)
+    P = len(patients)
+    w = np.array([p.weight_kg for p in patients])
+    female = np.array([p.sex == "female" for p in patients])
+    age = np.array([p.age_y for p in patients])
+    asian = np.array([p.ancestry in ("asian", "japanese") for p in patients])
+    japanese = np.array([p.ancestry == "japanese" for p in patients])
+    cyp = np.array(
+        [
+            {"*1/*1": 1.0, "*1/*6": v.fixed("cyp2b6_im_cl_multiplier"), "*6/*6": v.fixed("cyp2b6_pm_cl_multiplier")}[
+                p.cyp2b6
+            ]
+            for p in patients
+        ]
+    )
+    fv = (w / 70.0) ** v.fixed("allometric_exponent_v")
+    fcl = (w / 70.0) ** v.fixed("allometric_exponent_cl")
+    sex_cl = np.where(female, v.fixed("female_cl_multiplier"), 1.0)
+
+    vol = {
+        "rac_v1": v("rac_s_v1", "L") * fv,
+        "rac_vp1": v("rac_s_vp1", "L") * fv,
+        "rac_vp2": v("rac_s_vp2", "L") * fv,
+        "nk_v1": v("nk_v1", "L") * fv,
+        "nk_vp": v("nk_vp", "L") * fv,
+        "hnk_v1": v("hnk_v1", "L") * fv,
+        "hnk_vp": v("hnk_vp", "L") * fv,
+        "esk_vc": v("esk_vc", "L"),
+        "esk_vp1": v("esk_vp1", "L"),
+        "esk_vp2": v("esk_vp2", "L"),
+        "esk_vh": v("esk_vh", "L"),
+        "nesk_vc": v("nesk_vc", "L"),
+        "nesk_vp": v("nesk_vp", "L"),
+    }
+    s_cl = v("rac_s_cl", "L/h") * fcl * sex_cl * cyp
+    r_cl = s_cl * v.fixed("rac_r_cl_ratio")
+    nk_cl = v("nk_cl", "L/h") * fcl * sex_cl
+    hnk_cl = v("hnk_cl", "L/h") * fcl
+    fm_nk = v.fixed("rac_fm_nk")
+    fm_hnk = v.fixed("fm_hnk")
+
+    K = np.zeros((P, N, N))
+
+    def flow(src: str, k: np.ndarray | float, targets: Sequence[tuple[str, np.ndarray | float]]) -> None:
+        i = IDX[src]
+        k = np.broadcast_to(np.asarray(k, float), (P,))
+        K[:, i, i] -= k
+        total = np.zeros(P)
+        for dst, frac in targets:
+            frac = np.broadcast_to(np.asarray(frac, float), (P,))
+            K[:, IDX[dst], i] += k * frac
+            total = total + frac
+        if np.any(total > 1 + 1e-12):
+            raise ValueError(f"flow fractions from {src} exceed 1")
+        K[:, SINK, i] += k * (1 - total)  # whatever is not routed elsewhere is eliminated
+
+    # Racemic absorption: depots hold racemate; each enantiomer receives half.
+    f_oral = v("rac_f_oral")
+    fm_fp = v.fixed("rac_fm_nk_first_pass")
+    flow("rac_depot_im", v("rac_ka_im", "1/h"), [("s_central", 0.5), ("r_central", 0.5)])
+    flow(
+        "rac_depot_gut",
+        v("rac_ka_oral", "1/h"),
+        [
+            ("s_central", 0.5 * f_oral),
+            ("r_central", 0.5 * f_oral),
+            ("snk_central", 0.5 * (1 - f_oral) * fm_fp),
+            ("rnk_central", 0.5 * (1 - f_oral) * fm_fp),
+        ],
+    )
+    flow("rac_depot_nasal", v("rac_ka_intranasal", "1/h"), [("s_central", 0.5), ("r_central", 0.5)])
+
+    # Racemic disposition, one enantiomer at a time.
+    q1, q2 = v("rac_s_q1", "L/h") * fcl, v("rac_s_q2", "L/h") * fcl
+    for e, cl, nk in (("s", s_cl, "snk"), ("r", r_cl, "rnk")):
+        c, p1, p2 = f"{e}_central", f"{e}_periph1", f"{e}_periph2"
+        flow(c, q1 / vol["rac_v1"], [(p1, 1.0)])
+        flow(c, q2 / vol["rac_v1"], [(p2, 1.0)])
+        flow(p1, q1 / vol["rac_vp1"], [(c, 1.0)])
+        flow(p2, q2 / vol["rac_vp2"], [(c, 1.0)])
+        flow(c, cl / vol["rac_v1"], [(f"{nk}_central", fm_nk)])
+        nq = v("nk_q", "L/h") * fcl
+        flow(f"{nk}_central", nq / vol["nk_v1"], [(f"{nk}_periph", 1.0)])
+        flow(f"{nk}_periph", nq / vol["nk_vp"], [(f"{nk}_central", 1.0)])
+        flow(f"{nk}_central", nk_cl / vol["nk_v1"], [("hnk_central", fm_hnk)])
+
+    # Hydroxynorketamine (shared by both products).
+    hq = v("hnk_q", "L/h") * fcl
+    flow("hnk_central", hq / vol["hnk_v1"], [("hnk_periph", 1.0)])
+    flow("hnk_periph", hq / vol["hnk_vp"], [("hnk_central", 1.0)])
+    flow("hnk_central", hnk_cl / vol["hnk_v1"], [])
+
+    # Esketamine (Perez-Ruixo 2021): no weight or sex effect was found, so none is applied.
+    qh = np.maximum(v("esk_qh", "L/h") - v.fixed("esk_age_qh_slope", "L/h/year") * np.maximum(age - 60, 0), 1.0)
+    kel = v("esk_kel", "1/h") * np.where(asian, v.fixed("esk_asian_kel"), 1.0) * cyp
+    kmet = v("esk_kmet", "1/h") * cyp
+    cln = v("nesk_cl", "L/h") * np.where(asian, v.fixed("esk_asian_cln"), 1.0)
+    eq1, eq2 = v("esk_q1", "L/h"), v("esk_q2", "L/h")
+    flow("esk_depot_nasal", v("esk_ka_nasal", "1/h"), [("esk_central", 1.0)])
+    flow("esk_depot_swallowed", v("esk_ka_swallowed", "1/h"), [("esk_liver", 1.0)])
+    flow("esk_depot_oral", v("esk_ka_oral", "1/h"), [("esk_liver", 1.0)])
+    flow("esk_depot_im", v("esk_ka_im", "1/h"), [("esk_central", 1.0)])
+    flow("esk_central", eq1 / vol["esk_vc"], [("esk_periph1", 1.0)])
+    flow("esk_central", eq2 / vol["esk_vc"], [("esk_periph2", 1.0)])
+    flow("esk_central", qh / vol["esk_vc"], [("esk_liver", 1.0)])
+    flow("esk_periph1", eq1 / vol["esk_vp1"], [("esk_central", 1.0)])
+    flow("esk_periph2", eq2 / vol["esk_vp2"], [("esk_central", 1.0)])
+    flow("esk_liver", qh / vol["esk_vh"], [("esk_central", 1.0)])
+    flow("esk_liver", kel + kmet, [("nesk_central", kmet / (kel + kmet))])
+    nq3 = v("nesk_q", "L/h")
+    flow("nesk_central", nq3 / vol["nesk_vc"], [("nesk_periph", 1.0)])
+    flow("nesk_periph", nq3 / vol["nesk_vp"], [("nesk_central", 1.0)])
+    flow("nesk_central", cln / vol["nesk_vc"], [("hnk_central", fm_hnk)])
+
+    f_in = v("rac_f_intranasal")
+    rac_frn = np.clip((f_in - f_oral) / (1 - f_oral), 0.0, 1.0)  # so nasal + swallowed = total F
+    frn = np.clip(v("esk_frn") * np.where(japanese, v.fixed("esk_japanese_frn"), 1.0), 0.0, 1.0)
+    return PKModel(
+        K=K,
+        volumes=vol,
+        mw={
+            "ketamine": v.fixed("mw_ketamine", "g/mol"),
+            "norketamine": v.fixed("mw_norketamine", "g/mol"),
+            "hnk": v.fixed("mw_hnk", "g/mol"),
+        },
+        frn=frn,
+        frn_later=v.fixed("esk_frn_later_devices"),
+        fgut=v("esk_fgut"),
+        d_swallowed=v.fixed("esk_d_swallowed", "h"),
+        d_oral=v.fixed("esk_d_oral", "h"),
+        rac_f_im=v("rac_f_im"),
+        rac_frn=rac_frn,
+        esk_f_im=v("esk_f_im"),
+        device_interval_h=v.fixed("device_interval", "h"),
+        device_mg=v.fixed("device_amount", "mg"),
+        weights=w,
+    )

@@ -1,0 +1,147 @@
+"""Layer 6 — symptoms: MADRS items, expectancy, dissociation (CADSS) and systolic blood pressure.
+
+Each of the 10 MADRS items (Montgomery & Asberg 1979) is driven by the patient's depression: a
+structural part (synapse deficit relative to the typical stressed brain) and a non-synaptic part
+(stress acting through other routes), mixed by the biotype's synaptic share. Three reliefs act on it:
+a fast acute signal (hours-days; functional potentiation, needs no new spines), expectancy after each
+session (placebo), and psychotherapy on the self-critical items. Dissociation and blood pressure are
+read from the effect-site concentrations with their own potencies, so tolerance to dissociation
+(alcohol use disorder history) leaves the antidepressant chain untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ketasim.model._values import PatientValues
+from ketasim.parameters import ParameterSet
+from ketasim.patient import Patient
+
+__all__ = ["ANHEDONIA_ITEMS", "ITEMS", "SELF_CRITICAL_ITEMS", "STATES", "SymptomModel", "build"]
+
+STATES = ("acute_signal", "expectancy")
+ITEMS = (
+    "apparent_sadness",
+    "reported_sadness",
+    "inner_tension",
+    "reduced_sleep",
+    "reduced_appetite",
+    "concentration_difficulties",
+    "lassitude",
+    "inability_to_feel",
+    "pessimistic_thoughts",
+    "suicidal_thoughts",
+)
+ANHEDONIA_ITEMS = (0, 1, 5, 6, 7)
+SELF_CRITICAL_ITEMS = (2, 8, 9)
+
+
+@dataclass(frozen=True)
+class SymptomModel:
+    item_scale: np.ndarray  # (10, P): item score at bracket 1 with no relief
+    floor_item: float
+    synaptic_share: np.ndarray
+    stress0: np.ndarray
+    reference_density: float
+    tau_a: np.ndarray
+    gain_ampa: np.ndarray
+    gain_prot: np.ndarray
+    acute_max: np.ndarray
+    acute_sens: np.ndarray  # (10,)
+    therapy_relief: np.ndarray
+    placebo_gain: np.ndarray
+    placebo_max: np.ndarray
+    tau_pl: np.ndarray
+    placebo_session: np.ndarray
+    cadss_emax: np.ndarray
+    cadss_ec50: np.ndarray
+    cadss_hill: float
+    sbp_emax: np.ndarray
+    sbp_ec50: np.ndarray
+    r_over_s_potency: float
+
+    def initial(self, n: int) -> np.ndarray:
+        return np.zeros((len(STATES), n))
+
+    def cadss(self, ce_s: np.ndarray, ce_r: np.ndarray) -> np.ndarray:
+        x = np.maximum(ce_s + self.r_over_s_potency * ce_r, 0.0) ** self.cadss_hill
+        return self.cadss_emax * x / (self.cadss_ec50**self.cadss_hill + x)
+
+    def sbp(self, ce_s: np.ndarray) -> np.ndarray:
+        c = np.maximum(ce_s, 0.0)
+        return self.sbp_emax * c / (self.sbp_ec50 + c)
+
+    def rhs(self, y: np.ndarray, ampa: np.ndarray, prot: np.ndarray, cadss: np.ndarray) -> np.ndarray:
+        acute, expect = y
+        drive = self.gain_ampa * np.maximum(ampa - 1, 0.0) + self.gain_prot * np.maximum(prot - 1, 0.0)
+        perceived = cadss / self.cadss_emax
+        return np.stack([drive - acute / self.tau_a, self.placebo_gain * perceived - expect / self.tau_pl])
+
+    def items(
+        self, density: np.ndarray, stress: np.ndarray, acute: np.ndarray, expect: np.ndarray, therapy: np.ndarray
+    ) -> np.ndarray:
+        """MADRS item scores (10, ...), each within 0-6."""
+        nd = np.ndim(acute)  # 1 inside the solver (P,), 2 when observing (T, P)
+        per_item = (len(ITEMS),) + (1,) * nd
+        sens = self.acute_sens.reshape(per_item)
+        scale = self.item_scale.reshape((len(ITEMS),) + (1,) * (nd - 1) + (-1,))
+        deficit = np.maximum(1 - density, 0.0) / (1 - self.reference_density)
+        bracket = self.synaptic_share * deficit + (1 - self.synaptic_share) * stress / self.stress0
+        relief_a = 1 - np.minimum(self.acute_max * sens * (acute / (1 + acute))[None], 0.95)
+        relief_p = 1 - self.placebo_max * expect / (1 + expect)
+        relief_t = np.ones((len(ITEMS),) + np.shape(therapy))
+        relief_t[list(SELF_CRITICAL_ITEMS)] = 1 - self.therapy_relief * therapy / (1 + therapy)
+        raw = self.floor_item + scale * (bracket * relief_p)[None] * relief_a * relief_t
+        return np.clip(raw, 0.0, 6.0)
+
+
+def _profile_weights(profile: float, strength: float) -> np.ndarray:
+    w = np.ones(len(ITEMS))
+    w[list(ANHEDONIA_ITEMS)] -= strength * profile  # profile -1 (anhedonic) raises these
+    w[list(SELF_CRITICAL_ITEMS)] += strength * profile
+    return w
+
+
+def build(params: ParameterSet, patients: Sequence[Patient], reference_density: float, density0: np.ndarray) -> SymptomModel:
+    """``density0``: each patient's pre-treatment synapse density (sets the baseline bracket)."""
+    v = PatientValues(params, patients)
+    share = np.array([v.fixed(f"synaptic_share_{p.biotype}") for p in patients])
+    stress0 = np.array([p.stress_load if p.stress_load > 0 else 1.0 for p in patients])
+    deficit0 = np.maximum(1 - density0, 0.0) / (1 - reference_density)
+    bracket0 = share * deficit0 + (1 - share) * np.array([p.stress_load for p in patients]) / stress0
+    floor = v.fixed("madrs_floor")
+    scale = np.empty((len(ITEMS), len(patients)))
+    for j, p in enumerate(patients):
+        w = _profile_weights(p.symptom_profile, v.fixed("profile_weight"))
+        above_floor = max(p.madrs_baseline - floor, 0.0)
+        scale[:, j] = above_floor * w / w.sum() / (bracket0[j] if bracket0[j] > 0 else 1.0)
+    tolerant = np.array([p.alcohol_use_disorder or p.family_history_alcohol for p in patients])
+    aud_gain = np.where(tolerant, v.fixed("aud_antidepressant_gain"), 1.0)
+    sens = np.ones(len(ITEMS))
+    sens[list(ANHEDONIA_ITEMS)] = v.fixed("anhedonia_sensitivity")
+    return SymptomModel(
+        item_scale=scale,
+        floor_item=floor / len(ITEMS),
+        synaptic_share=share,
+        stress0=stress0,
+        reference_density=reference_density,
+        tau_a=v("tau_acute", "h"),
+        gain_ampa=v("acute_gain_ampa", "1/h") * aud_gain,
+        gain_prot=v("acute_gain_protein", "1/h") * aud_gain,
+        acute_max=v("acute_max_relief"),
+        acute_sens=sens,
+        therapy_relief=v("therapy_symptom_relief"),
+        placebo_gain=v("placebo_perceived_gain", "1/h"),
+        placebo_max=v("placebo_max_relief"),
+        tau_pl=v("tau_placebo", "h"),
+        placebo_session=v("placebo_session"),
+        cadss_emax=v("cadss_emax"),
+        cadss_ec50=v("cadss_ec50", "uM") * np.where(tolerant, v.fixed("aud_dissociation_tolerance"), 1.0),
+        cadss_hill=v.fixed("cadss_hill"),
+        sbp_emax=v("sbp_emax", "mmHg"),
+        sbp_ec50=v("sbp_ec50", "uM"),
+        r_over_s_potency=v.fixed("ki_s_ketamine", "uM") / v.fixed("ki_r_ketamine", "uM"),
+    )

@@ -1,0 +1,11 @@
+"""Cited model parameters: one TOML file per layer plus a shared bibliography."""
+
+from ketasim.parameters._registry import (
+    Citation,
+    Parameter,
+    ParameterSet,
+    default_parameters,
+    load_parameter_set,
+)
+
+__all__ = ["Citation", "Parameter", "ParameterSet", "default_parameters", "load_parameter_set"]

@@ -1,0 +1,145 @@
+"""The virtual patient: covariates, depression characteristics and individual random effects.
+
+A ``Patient`` is the unit of variability. Every layer reads its per-patient parameter values from it.
+
+>>> p = Patient(weight="82 kg", sex="female", alcohol_use_disorder=True)
+>>> p.weight_kg, p.sex, p.madrs_baseline
+(82.0, 'female', 32.0)
+>>> Patient(weight="5 kg")
+Traceback (most recent call last):
+...
+ketasim.errors.InputError: weight: must be within 20-300 kg (got '5 kg')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ketasim.errors import InputError
+from ketasim.units import parse_quantity
+
+__all__ = ["BIOTYPES", "CYP2B6_GENOTYPES", "Patient"]
+
+CYP2B6_GENOTYPES = ("*1/*1", "*1/*6", "*6/*6")
+ANCESTRIES = ("non_asian", "asian", "japanese")
+BIOTYPES = ("synaptic", "monoaminergic", "inflammatory")
+
+
+def _choice(value: Any, field_name: str, allowed: Sequence[str]) -> str:
+    v = str(value).strip().lower() if isinstance(value, str) else value
+    allowed_l = [a.lower() for a in allowed]
+    if v not in allowed_l:
+        raise InputError(field_name, f"must be one of: {', '.join(allowed)}", got=repr(value))
+    return allowed[allowed_l.index(v)]
+
+
+def _bool(value: Any, field_name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(field_name, "must be true or false", got=repr(value))
+    return value
+
+
+def _number(value: Any, field_name: str, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(field_name, f"must be a number within {lo:g}-{hi:g}", got=repr(value))
+    x = float(value)
+    if not lo <= x <= hi:
+        raise InputError(field_name, f"must be within {lo:g}-{hi:g}", got=repr(value))
+    return x
+
+
+@dataclass(frozen=True, init=False)
+class Patient:
+    """One virtual patient.
+
+    Covariates (PK): ``weight`` (20-300 kg), ``sex``, ``age`` (18-100 y), ``cyp2b6`` genotype,
+    ``ancestry`` (non_asian / asian / japanese; esketamine PK covariates of Perez-Ruixo 2021).
+
+    Depression and modifiers: ``madrs_baseline`` (pre-treatment MADRS, 0-60), ``stress_load`` (chronic
+    stress driving synapse loss: 0 none, 1 typical treatment-resistant depression, up to 3; or a list of
+    ``(time, level)`` steps, the first level holding before the simulation starts),
+    ``supportive_environment`` (0-1; lowers stress-driven synapse elimination), ``psychotherapy`` (session
+    start times), ``alcohol_use_disorder`` and ``family_history_alcohol`` (tolerance to dissociation),
+    ``symptom_profile`` (-1 anhedonic ... +1 self-critical/ruminative), ``biotype``.
+
+    ``random_effects`` maps parameter names to multiplicative factors (inter-individual variability).
+    """
+
+    weight_kg: float
+    sex: str
+    age_y: float
+    cyp2b6: str
+    ancestry: str
+    madrs_baseline: float
+    stress_steps: tuple[tuple[float, float], ...]
+    supportive_environment: float
+    psychotherapy_h: tuple[float, ...]
+    alcohol_use_disorder: bool
+    family_history_alcohol: bool
+    symptom_profile: float
+    biotype: str
+    random_effects: Mapping[str, float] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        weight: Any = "70 kg",
+        sex: str = "male",
+        age: Any = 45,
+        cyp2b6: str = "*1/*1",
+        ancestry: str = "non_asian",
+        madrs_baseline: Any = 32,
+        stress_load: Any = 1.0,
+        supportive_environment: Any = 0.0,
+        psychotherapy: Sequence[Any] = (),
+        alcohol_use_disorder: bool = False,
+        family_history_alcohol: bool = False,
+        symptom_profile: Any = 0.0,
+        biotype: str = "synaptic",
+        random_effects: Mapping[str, float] | None = None,
+    ) -> None:
+        s = object.__setattr__
+        s(self, "weight_kg", parse_quantity(weight, "weight", "kg", minimum=20, maximum=300))
+        s(self, "sex", _choice(sex, "sex", ("male", "female")))
+        s(self, "age_y", parse_quantity(age, "age", "year", minimum=18, maximum=100))
+        s(self, "cyp2b6", _choice(cyp2b6, "cyp2b6", CYP2B6_GENOTYPES))
+        s(self, "ancestry", _choice(ancestry, "ancestry", ANCESTRIES))
+        s(self, "madrs_baseline", _number(madrs_baseline, "madrs_baseline", 0, 60))
+        s(self, "stress_steps", _stress(stress_load))
+        s(self, "supportive_environment", _number(supportive_environment, "supportive_environment", 0, 1))
+        sessions = tuple(
+            parse_quantity(t, f"psychotherapy[{i}]", "h", minimum=0) for i, t in enumerate(psychotherapy)
+        )
+        s(self, "psychotherapy_h", tuple(sorted(sessions)))
+        s(self, "alcohol_use_disorder", _bool(alcohol_use_disorder, "alcohol_use_disorder"))
+        s(self, "family_history_alcohol", _bool(family_history_alcohol, "family_history_alcohol"))
+        s(self, "symptom_profile", _number(symptom_profile, "symptom_profile", -1, 1))
+        s(self, "biotype", _choice(biotype, "biotype", BIOTYPES))
+        re = dict(random_effects or {})
+        for k, v in re.items():
+            _number(v, f"random_effects[{k}]", 1e-3, 1e3)
+        s(self, "random_effects", re)
+
+    @property
+    def stress_load(self) -> float:
+        """Stress level before the simulation starts."""
+        return self.stress_steps[0][1]
+
+    def factor(self, name: str) -> float:
+        """The patient's multiplicative random effect on parameter ``name`` (1 if none)."""
+        return float(self.random_effects.get(name, 1.0))
+
+
+def _stress(value: Any) -> tuple[tuple[float, float], ...]:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return ((0.0, _number(value, "stress_load", 0, 3)),)
+    if isinstance(value, Sequence) and not isinstance(value, str) and value:
+        steps = []
+        for i, item in enumerate(value):
+            if not (isinstance(item, Sequence) and len(item) == 2):
+                raise InputError(f"stress_load[{i}]", "must be a (time, level) pair", got=repr(item))
+            t = parse_quantity(item[0], f"stress_load[{i}].time", "h", minimum=0)
+            steps.append((t, _number(item[1], f"stress_load[{i}].level", 0, 3)))
+        return tuple(sorted(steps))
+    raise InputError("stress_load", "must be a number within 0-3 or a list of (time, level) steps", got=repr(value))

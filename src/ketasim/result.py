@@ -1,0 +1,149 @@
+"""``Result``: the simulated trajectories (an xarray Dataset) plus headline metrics and plots.
+
+Every engine and every entry point returns this one type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from ketasim.model.symptoms import ITEMS
+
+if TYPE_CHECKING:
+    from ketasim.dosing import Regimen
+    from ketasim.model import Model
+
+__all__ = ["UNITS", "Result"]
+
+UNITS = {
+    "ketamine_plasma": "ng/mL",
+    "esketamine_plasma": "ng/mL",
+    "arketamine_plasma": "ng/mL",
+    "norketamine_plasma": "ng/mL",
+    "hydroxynorketamine_plasma": "ng/mL",
+    "nmda_occupancy": "fraction (pyramidal)",
+    "nmda_interneuron_block": "fraction",
+    "pyramidal_rate": "fold of baseline",
+    "interneuron_rate": "fold of baseline",
+    "glutamate": "fold of baseline",
+    "ampa_activation": "fold of baseline",
+    "eef2k_activity": "fold of baseline",
+    "bdnf": "fold of baseline",
+    "trkb": "fold of baseline",
+    "mtorc1": "fold of baseline",
+    "synaptic_protein": "fold of baseline",
+    "labile_synapses": "fraction of healthy density",
+    "stable_synapses": "fraction of healthy density",
+    "synapse_density": "fraction of healthy density",
+    "plasticity_window": "0-1",
+    "therapy_trace": "a.u.",
+    "stress_load": "a.u. (1 = typical TRD)",
+    "acute_signal": "a.u.",
+    "expectancy": "a.u.",
+    "madrs": "points (0-60)",
+    "madrs_items": "points (0-6)",
+    "cadss": "points",
+    "sbp_change": "mmHg",
+}
+
+SUMMARY_KEYS = (
+    "cmax_ng_ml",
+    "tmax_h",
+    "auc_ng_h_ml",
+    "peak_nmda_occupancy",
+    "peak_glutamate_fold",
+    "synapse_density_24h",
+    "madrs_baseline",
+    "madrs_24h",
+    "madrs_7d",
+    "cadss_peak",
+    "sbp_change_peak_mmhg",
+    "synapse_density_end",
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    """Simulation output. ``dataset`` has dims (patient, time[h]) and ``madrs_items`` adds ``item``."""
+
+    dataset: xr.Dataset
+
+    @classmethod
+    def from_model(cls, model: Model, regimen: Regimen, t: np.ndarray, y: np.ndarray) -> Result:
+        obs = model.observe(t, y)
+        coords = {"patient": np.arange(model.n_patients), "time": t, "item": list(ITEMS)}
+        data = {
+            k: (("patient", "item", "time") if k == "madrs_items" else ("patient", "time"), v, {"units": UNITS[k]})
+            for k, v in obs.items()
+        }
+        # The pre-dose state (before any bolus at time 0) defines the baselines.
+        pre = model.observe(t[:1], model.initial()[:, :, None])
+        data["madrs_pre_dose"] = (("patient",), pre["madrs"][:, 0], {"units": UNITS["madrs"]})
+        ds = xr.Dataset(data, coords=coords)
+        ds["time"].attrs["units"] = "h"
+        ds.attrs.update(
+            {
+                "regimen": regimen.describe(),
+                "protocol": regimen.name or "",
+                "first_dose_h": float(min((d.at_h for d in regimen), default=0.0)),
+                "parameter_set": model.params.digest(),
+                "disinhibition": int(model.hypotheses.disinhibition),
+                "rest_block": int(model.hypotheses.rest_block),
+                "sampling": "venous plasma",
+            }
+        )
+        return cls(ds)
+
+    @property
+    def n_patients(self) -> int:
+        return int(self.dataset.sizes["patient"])
+
+    def per_patient(self) -> dict[str, np.ndarray]:
+        """Every summary metric as an array over patients."""
+        ds = self.dataset
+        t = ds["time"].values
+        t0 = float(ds.attrs.get("first_dose_h", 0.0))
+        ket = ds["ketamine_plasma"].values
+        imax = ket.argmax(axis=1)
+        return {
+            "cmax_ng_ml": ket.max(axis=1),
+            "tmax_h": t[imax] - t0,
+            "auc_ng_h_ml": np.trapezoid(ket, t, axis=1),
+            "peak_nmda_occupancy": ds["nmda_occupancy"].values.max(axis=1),
+            "peak_glutamate_fold": ds["glutamate"].values.max(axis=1),
+            "synapse_density_24h": self._at("synapse_density", t0 + 24.0),
+            "madrs_baseline": ds["madrs_pre_dose"].values,
+            "madrs_24h": self._at("madrs", t0 + 24.0),
+            "madrs_7d": self._at("madrs", t0 + 168.0),
+            "cadss_peak": ds["cadss"].values.max(axis=1),
+            "sbp_change_peak_mmhg": ds["sbp_change"].values.max(axis=1),
+            "synapse_density_end": ds["synapse_density"].values[:, -1],
+        }
+
+    def summary(self) -> dict[str, float]:
+        """Headline metrics; for a population, the mean over patients (NaN if outside the window).
+
+        ``auc_ng_h_ml`` is ketamine AUC from time 0 to the end of the simulated window.
+        """
+        return {k: float(np.mean(v)) for k, v in self.per_patient().items()}
+
+    def _at(self, var: str, time_h: float) -> np.ndarray:
+        t = self.dataset["time"].values
+        if time_h > t[-1] + 1e-9 or time_h < t[0] - 1e-9:
+            return np.full(self.n_patients, np.nan)
+        return np.array([np.interp(time_h, t, row) for row in self.dataset[var].values])
+
+    def plot(self, path: str | Path | None = None, *, patient: int | None = None) -> Any:
+        """One panel per layer on a shared time axis; writes ``path`` (PNG, SVG, PDF) if given."""
+        from ketasim.plotting import plot_chain
+
+        return plot_chain(self, path, patient=patient)
+
+    def to_dict(self) -> Mapping[str, float]:
+        return self.summary()

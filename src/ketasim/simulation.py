@@ -1,0 +1,77 @@
+"""``simulate``: one entry point from a regimen and patients to a ``Result``.
+
+>>> res = simulate("zarate-2006-iv", patient=Patient(weight="70 kg"), duration="2 d", output_step="10 min")
+>>> 130 < res.summary()["cmax_ng_ml"] < 200
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ketasim.dosing import Regimen, protocols
+from ketasim.engine import SolverOptions, integrate
+from ketasim.errors import InputError
+from ketasim.model import Hypotheses, assemble
+from ketasim.parameters import ParameterSet, default_parameters
+from ketasim.patient import Patient
+from ketasim.result import Result
+from ketasim.units import parse_quantity
+
+__all__ = ["simulate"]
+
+MAX_DURATION_H = 24.0 * 365
+
+
+def simulate(
+    regimen: Regimen | str,
+    patient: Patient | None = None,
+    *,
+    population: Sequence[Patient] | Any | None = None,
+    duration: Any = "7 d",
+    output_step: Any = None,
+    hypotheses: Hypotheses | None = None,
+    params: ParameterSet | None = None,
+    solver: SolverOptions | None = None,
+) -> Result:
+    """Simulate ``regimen`` (a Regimen or a protocol name) for one patient or a population.
+
+    ``duration`` counts from time 0 (the first dose is usually at 0). ``output_step`` defaults to 1 min
+    for one patient and 10 min for several. Returns a ``Result`` whose dataset has dims
+    (patient, time) with time in hours.
+    """
+    if isinstance(regimen, str):
+        regimen = protocols.get(regimen)
+    if not isinstance(regimen, Regimen):
+        raise InputError("regimen", "must be a ketasim.Regimen or a protocol name", got=type(regimen).__name__)
+    if patient is not None and population is not None:
+        raise InputError("patient", "give either patient or population, not both")
+    patients = _patients(patient, population)
+    duration_h = parse_quantity(duration, "duration", "h", strictly_positive=True, maximum=MAX_DURATION_H)
+    default_step = "1 min" if len(patients) == 1 else "10 min"
+    step_h = parse_quantity(output_step or default_step, "output_step", "h", strictly_positive=True, maximum=duration_h)
+    params = params or default_parameters()
+    hyp = hypotheses or Hypotheses()
+    model = assemble(params, patients, hyp)
+    t = np.arange(0.0, duration_h + 1e-9, step_h)
+    if t[-1] < duration_h - 1e-9:
+        t = np.append(t, duration_h)
+    boluses, infusions = model.events(regimen)
+    y = integrate(model, model.initial(), boluses, infusions, t, solver)
+    return Result.from_model(model, regimen, t, y)
+
+
+def _patients(patient: Patient | None, population: Any) -> list[Patient]:
+    if population is not None:
+        pts = list(getattr(population, "patients", population))
+        if not pts or not all(isinstance(p, Patient) for p in pts):
+            raise InputError("population", "must be a non-empty sequence of ketasim.Patient")
+        return pts
+    if patient is None:
+        return [Patient()]
+    if not isinstance(patient, Patient):
+        raise InputError("patient", "must be a ketasim.Patient", got=type(patient).__name__)
+    return [patient]

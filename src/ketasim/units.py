@@ -1,0 +1,115 @@
+"""The package's single pint registry and the parsers every user-facing quantity goes through.
+
+Internally ketasim works in hours, litres, micromoles, kilograms and milligrams; users may write any
+compatible unit as a string (``"40 min"``, ``"0.5 mg/kg"``, ``"70 kg"``) or pass a bare number, which is
+read in the field's default unit.
+
+>>> parse_quantity("40 min", "duration", "h")
+0.6666666666666666
+>>> parse_quantity("5 m", "amount", "mg")
+Traceback (most recent call last):
+...
+ketasim.errors.InputError: amount: expected a quantity convertible to mg (got '5 m')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pint
+
+from ketasim.errors import InputError
+
+__all__ = ["ureg", "parse_dose_amount", "parse_quantity", "Q_"]
+
+ureg = pint.UnitRegistry()
+ureg.define("device = [device]")  # not used for conversion; keeps 'device' from being parsed as garbage
+Q_ = ureg.Quantity
+
+
+def _to_quantity(value: Any, field: str, default_unit: str) -> pint.Quantity:
+    if isinstance(value, pint.Quantity):
+        return value
+    if isinstance(value, bool):
+        raise InputError(field, f"expected a number or a quantity in {default_unit}", got=repr(value))
+    if isinstance(value, int | float):
+        return Q_(float(value), default_unit)
+    if isinstance(value, str):
+        try:
+            q = Q_(value.strip())
+        except Exception as exc:  # pint raises several unrelated exception types
+            raise InputError(field, f"could not read {value!r} as a quantity") from exc
+        if not isinstance(q, pint.Quantity):  # a bare number in a string
+            return Q_(float(q), default_unit)
+        if not list(q.unit_items()):  # "0.5" written as a string: read in the default unit
+            return Q_(float(q.magnitude), default_unit)
+        return q
+    raise InputError(field, f"expected a number or a quantity string in {default_unit}", got=repr(value))
+
+
+def parse_quantity(
+    value: Any,
+    field: str,
+    unit: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strictly_positive: bool = False,
+) -> float:
+    """Return ``value`` as a float in ``unit``, refusing wrong dimensions and out-of-range values."""
+    q = _to_quantity(value, field, unit)
+    shown = value if isinstance(value, str | int | float) else f"{q:~P}"
+    try:
+        x = float(q.to(unit).magnitude)
+    except pint.DimensionalityError as exc:
+        raise InputError(field, f"expected a quantity convertible to {unit}", got=repr(shown)) from exc
+    if x != x or x in (float("inf"), float("-inf")):
+        raise InputError(field, "must be a finite number", got=repr(shown))
+    rng = _range_text(unit, minimum, maximum, strictly_positive)
+    if strictly_positive and x <= 0:
+        raise InputError(field, f"must be {rng}", got=repr(shown))
+    if minimum is not None and x < minimum:
+        raise InputError(field, f"must be {rng}", got=repr(shown))
+    if maximum is not None and x > maximum:
+        raise InputError(field, f"must be {rng}", got=repr(shown))
+    return x
+
+
+def _range_text(unit: str, lo: float | None, hi: float | None, positive: bool) -> str:
+    if lo is not None and hi is not None:
+        return f"within {lo:g}-{hi:g} {unit}"
+    if lo is not None:
+        return f">= {lo:g} {unit}"
+    if hi is not None:
+        return f"<= {hi:g} {unit}" + (" and > 0" if positive else "")
+    return f"> 0 {unit}"
+
+
+def parse_dose_amount(value: Any, field: str = "amount") -> tuple[float, bool]:
+    """Parse a dose amount: absolute (``"56 mg"``) or per body weight (``"0.5 mg/kg"``).
+
+    Returns ``(magnitude, per_kg)`` with the magnitude in mg or mg/kg.
+
+    >>> parse_dose_amount("0.5 mg/kg")
+    (0.5, True)
+    >>> parse_dose_amount("56 mg")
+    (56.0, False)
+    """
+    q = _to_quantity(value, field, "mg")
+    per_kg = _is_per_body_mass(q)
+    unit = "mg/kg" if per_kg else "mg"
+    try:
+        x = parse_quantity(q, field, unit, strictly_positive=True)
+    except InputError as exc:
+        raise InputError(field, exc.message, got=repr(value)) from None
+    return x, per_kg
+
+
+def _is_per_body_mass(q: pint.Quantity) -> bool:
+    """True for mass/mass units such as mg/kg (pint calls them dimensionless)."""
+    if not q.dimensionless:
+        return False
+    exps = [(ureg.Quantity(1, name).dimensionality, exp) for name, exp in q.unit_items()]
+    has_mass_num = any(d == ureg.Quantity(1, "kg").dimensionality and e > 0 for d, e in exps)
+    has_mass_den = any(d == ureg.Quantity(1, "kg").dimensionality and e < 0 for d, e in exps)
+    return has_mass_num and has_mass_den
