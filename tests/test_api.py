@@ -1,0 +1,74 @@
+"""The public contract: names, result variables and summary keys stay stable."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import numpy as np
+
+import ketasim as ks
+
+PUBLIC = {
+    "Dose", "Drug", "Hypotheses", "InputError", "KetasimError", "ParameterError", "ParameterSet",
+    "Patient", "Regimen", "Result", "Route", "SolverOptions", "__version__", "default_parameters",
+    "load_parameter_set", "protocols", "simulate",
+}  # fmt: skip
+
+DESIGN_VARIABLES = {
+    "ketamine_plasma": "ng/mL",
+    "norketamine_plasma": "ng/mL",
+    "esketamine_plasma": "ng/mL",
+    "arketamine_plasma": "ng/mL",
+    "nmda_occupancy": "fraction (pyramidal)",
+    "glutamate": "fold of baseline",
+    "bdnf": "fold of baseline",
+    "mtorc1": "fold of baseline",
+    "synaptic_protein": "fold of baseline",
+    "synapse_density": "fraction of healthy density",
+    "madrs": "points (0-60)",
+    "cadss": "points",
+    "sbp_change": "mmHg",
+}
+
+SUMMARY = {
+    "cmax_ng_ml", "tmax_h", "auc_ng_h_ml", "peak_nmda_occupancy", "peak_glutamate_fold",
+    "synapse_density_24h", "madrs_baseline", "madrs_24h", "madrs_7d", "cadss_peak",
+    "sbp_change_peak_mmhg", "synapse_density_end",
+}  # fmt: skip
+
+
+def test_public_api_is_pinned():
+    assert set(ks.__all__) == PUBLIC
+
+
+def test_every_module_declares_all():
+    missing = []
+    for mod in pkgutil.walk_packages(ks.__path__, "ketasim."):
+        m = importlib.import_module(mod.name)
+        if not hasattr(m, "__all__"):
+            missing.append(mod.name)
+    assert missing == []
+
+
+def test_result_has_design_variables_units_and_dims():
+    res = ks.simulate(ks.protocols.get("zarate-2006-iv"), patient=ks.Patient(weight="70 kg"), duration="1 d", output_step="15 min")
+    ds = res.dataset
+    assert ds["madrs"].dims == ("patient", "time")
+    assert ds["time"].attrs["units"] == "h"
+    for name, unit in DESIGN_VARIABLES.items():
+        assert ds[name].attrs["units"] == unit
+        assert np.isfinite(ds[name].values).all()
+    assert set(res.summary()) == SUMMARY
+    assert np.isnan(res.summary()["madrs_7d"])  # beyond a 1-day run: NaN, never a made-up number
+
+
+def test_population_runs_in_one_batch_and_matches_single_runs():
+    pts = [ks.Patient(weight=w) for w in ("55 kg", "70 kg", "110 kg")]
+    batch = ks.simulate("zarate-2006-iv", population=pts, duration="1 d", output_step="30 min")
+    assert batch.dataset.sizes["patient"] == 3
+    for i, p in enumerate(pts):
+        single = ks.simulate("zarate-2006-iv", p, duration="1 d", output_step="30 min")
+        np.testing.assert_allclose(
+            batch.dataset["ketamine_plasma"].values[i], single.dataset["ketamine_plasma"].values[0], rtol=1e-4, atol=1e-6
+        )
