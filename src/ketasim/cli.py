@@ -166,6 +166,120 @@ def protocols(
     console.print(table)
 
 
+@app.command()
+def trial(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file (see examples/).")],
+    patients: Annotated[int | None, typer.Option(help="Override the scenario's population size.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    db: Annotated[Path, typer.Option(help="DuckDB results store.")] = Path("ketasim-runs.duckdb"),
+    workers: Annotated[int | None, typer.Option(help="Run chunks on K local Dask worker processes.")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler (tcp://...).")] = None,
+    chunk_size: Annotated[int, typer.Option(help="Patients per chunk (bounds memory; results do not depend on it).")] = 200,
+    plot: Annotated[Path | None, typer.Option(help="Write the trial figure here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: run_id, arms, comparisons.")] = False,
+) -> None:
+    """Run an in-silico randomised trial from a scenario file and store it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    from ketasim.scenario import load_scenario
+    from ketasim.store import Store
+
+    if workers is not None and scheduler is not None:
+        raise KetasimError("workers: give either --workers or --scheduler, not both")
+    if patients is not None and patients < 1:
+        raise KetasimError(f"patients: must be >= 1 (got {patients})")
+    sc, text = load_scenario(scenario)  # everything is validated before the store is touched
+    tr = sc.trial(patients=patients, seed=seed)
+    run_seed = sc.seed if seed is None else seed
+    with Store(db) as store, Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TimeRemainingColumn(), console=err_console, transient=True, disable=as_json,
+    ) as bar:
+        task = bar.add_task(f"{sc.name}: {len(tr.population)} patients", total=None)
+        res = tr.run(
+            run_seed, chunk_size=chunk_size, workers=workers, scheduler=scheduler, store=store, scenario_text=text,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    _report(res, plot, as_json, f"{sc.name} (stored in {db})")
+
+
+@app.command()
+def runs(
+    db: Annotated[Path, typer.Option(help="DuckDB results store.")] = Path("ketasim-runs.duckdb"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """List the runs in the results store."""
+    from ketasim.store import Store
+
+    if not db.exists():
+        raise KetasimError(f"db: no results store at {db}")
+    with Store(db) as store:
+        df = store.runs()
+    if as_json:
+        typer.echo(_json(df.to_dict("records")))
+        return
+    table = Table(title=f"runs in {db}")
+    for col in df.columns:
+        table.add_column(col)
+    for r in df.itertuples(index=False):
+        table.add_row(*[str(x) for x in r])
+    console.print(table)
+
+
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Argument(help="A run id from `ketasim runs`.")],
+    db: Annotated[Path, typer.Option(help="DuckDB results store.")] = Path("ketasim-runs.duckdb"),
+    plot: Annotated[Path | None, typer.Option(help="Write the trial figure here.")] = None,
+    parquet: Annotated[Path | None, typer.Option(help="Also export the run's tables as Parquet here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Re-render a stored run's table and figure without re-simulating."""
+    from ketasim.store import Store
+
+    if not db.exists():
+        raise KetasimError(f"db: no results store at {db}")
+    with Store(db) as store:
+        res = store.load(run_id)
+        if parquet is not None:
+            store.export_parquet(run_id, parquet)
+    _report(res, plot, as_json, f"run {run_id}")
+
+
+def _report(res: Any, plot: Path | None, as_json: bool, title: str) -> None:
+    if plot is not None:
+        res.plot(plot)
+    if as_json:
+        typer.echo(_json(res.to_json()))
+        return
+    names = [k for k in next(iter(res.arms.values())) if k != "n"]
+    table = Table(title=f"trial {res.run_id}: {title}")
+    table.add_column("endpoint")
+    for arm, d in res.arms.items():
+        table.add_column(f"{arm} (n={int(d['n']['estimate'])})", justify="right")
+    for name in names:
+        cells = []
+        for d in res.arms.values():
+            v = d.get(name, {})
+            est, lo, hi = v.get("estimate", math.nan), v.get("lower", math.nan), v.get("upper", math.nan)
+            pct = name.startswith(("response_", "remission_", "sbp_rise_"))
+            fmt = (lambda x: f"{100 * x:.0f}%") if pct else (lambda x: f"{x:.2f}")
+            cells.append(fmt(est) + (f" [{fmt(lo)}, {fmt(hi)}]" if math.isfinite(lo) else "") if math.isfinite(est) else "-")
+        table.add_row(name, *cells)
+    console.print(table)
+    for comp in res.comparisons:
+        ct = Table(title=f"{comp['arm']} vs {comp['versus']}")
+        for col in ("endpoint", "statistic", "estimate [95% CI]"):
+            ct.add_column(col)
+        for ep, st in comp["endpoints"].items():
+            items = st.items() if "estimate" not in st else [("hazard_ratio", st)]
+            for sname, v in items:
+                ct.add_row(ep, sname, f"{v['estimate']:.3g} [{v['lower']:.3g}, {v['upper']:.3g}]")
+        console.print(ct)
+    if plot is not None:
+        console.print(f"figure written to {plot}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning ketasim errors into one line and exit status 2."""
     try:
@@ -176,15 +290,13 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # usage errors of the click that typer vendors (typer._click, not `click`)
+        if isinstance(exc, typer.TyperException) and hasattr(exc, "show"):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
+        if isinstance(exc, typer.Exit):
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        if isinstance(exc, typer.Abort):
             sys.exit(130)
         raise
 

@@ -12,7 +12,7 @@ segment boundary and infusion rates are constant within a segment, so nothing is
 ...         return -y + u
 >>> out = integrate(Decay(), np.zeros((1, 2)), [Bolus(0.0, 0, np.array([1.0, 2.0]))], [], np.array([0.0, 1.0]))
 >>> np.round(out[0, :, 1], 4).tolist()
-[0.367879, 0.735759]
+[0.3679, 0.7358]
 """
 
 from __future__ import annotations

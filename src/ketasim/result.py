@@ -46,6 +46,8 @@ UNITS = {
     "stress_load": "a.u. (1 = typical TRD)",
     "acute_signal": "a.u.",
     "expectancy": "a.u.",
+    "sedation": "a.u.",
+    "oral_antidepressant": "fraction of full effect",
     "madrs": "points (0-60)",
     "madrs_items": "points (0-6)",
     "cadss": "points",

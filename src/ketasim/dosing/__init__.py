@@ -1,6 +1,6 @@
 """Dosing: doses, regimens and the cited protocol library."""
 
 from ketasim.dosing import _protocols as protocols
-from ketasim.dosing._dose import DEVICE_MG, Dose, Drug, Regimen, Route
+from ketasim.dosing._dose import DEVICE_MG, Dose, Drug, Regimen, Route, Session, SessionKind
 
-__all__ = ["DEVICE_MG", "Dose", "Drug", "Regimen", "Route", "protocols"]
+__all__ = ["DEVICE_MG", "Dose", "Drug", "Regimen", "Route", "Session", "SessionKind", "protocols"]

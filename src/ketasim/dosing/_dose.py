@@ -22,7 +22,7 @@ from typing import Any
 from ketasim.errors import InputError
 from ketasim.units import parse_dose_amount, parse_quantity
 
-__all__ = ["DEVICE_MG", "Dose", "Drug", "Regimen", "Route"]
+__all__ = ["DEVICE_MG", "Dose", "Drug", "Regimen", "Route", "Session", "SessionKind"]
 
 DEVICE_MG = 28.0  # esketamine base per nasal device (Spravato label); see parameters/pk.toml
 MAX_TIME_H = 24.0 * 366 * 2
@@ -161,31 +161,72 @@ def _with(dose: Dose, **changes: Any) -> Dose:
         object.__setattr__(new, f, changes.get(f, getattr(dose, f)))
     return new
 
+class SessionKind(StrEnum):
+    SALINE = "saline"  # inert infusion or spray: expectancy only
+    PLACEBO_SPRAY = "placebo_spray"
+    MIDAZOLAM = "midazolam"  # active placebo: expectancy plus noticeable sedation, no NMDA effect
+    ORAL_ANTIDEPRESSANT = "oral_antidepressant"  # a newly started daily oral antidepressant, from `at` on
+
+
+@dataclass(frozen=True, init=False)
+class Session:
+    """A treatment visit that is not a ketamine dose: a control, or the start of an oral antidepressant.
+
+    >>> Session("midazolam", at="0 h").kind.value
+    'midazolam'
+    """
+
+    kind: SessionKind
+    at_h: float
+    duration_h: float
+
+    def __init__(self, kind: Any, at: Any = "0 h", duration: Any = "40 min") -> None:
+        try:
+            kind_ = SessionKind(str(kind).strip().lower())
+        except ValueError:
+            allowed = ", ".join(k.value for k in SessionKind)
+            raise InputError("kind", f"must be one of: {allowed}", got=repr(kind)) from None
+        object.__setattr__(self, "kind", kind_)
+        object.__setattr__(self, "at_h", parse_quantity(at, "at", "h", minimum=0.0, maximum=MAX_TIME_H))
+        object.__setattr__(
+            self, "duration_h", parse_quantity(duration, "duration", "h", strictly_positive=True, maximum=24.0)
+        )
+
+    def shifted(self, by_h: float) -> Session:
+        return Session(self.kind, f"{self.at_h + by_h} h", f"{self.duration_h} h")
+
+    def describe(self) -> str:
+        return f"{self.kind.value} session at {self.at_h:g} h"
+
 
 @dataclass(frozen=True)
 class Regimen:
-    """An ordered, immutable collection of doses (and, later, other interventions).
+    """An ordered, immutable collection of doses and non-drug sessions (controls, oral antidepressant).
 
     Regimens compose with ``+``; ``Regimen.repeat`` builds fixed-interval schedules.
     """
 
     doses: tuple[Dose, ...] = ()
+    sessions: tuple[Session, ...] = ()
     name: str | None = None
     source: str | None = None
     description: str | None = field(default=None, compare=False)
 
     def __init__(
         self,
-        doses: Iterable[Dose] = (),
+        doses: Iterable[Dose | Session] = (),
         name: str | None = None,
         source: str | None = None,
         description: str | None = None,
     ) -> None:
-        ds = tuple(doses)
-        for i, d in enumerate(ds):
-            if not isinstance(d, Dose):
-                raise InputError(f"doses[{i}]", "must be a ketasim.Dose", got=type(d).__name__)
+        items = tuple(doses)
+        for i, d in enumerate(items):
+            if not isinstance(d, Dose | Session):
+                raise InputError(f"doses[{i}]", "must be a ketasim.Dose or ketasim.Session", got=type(d).__name__)
+        ds = [d for d in items if isinstance(d, Dose)]
+        ss = [d for d in items if isinstance(d, Session)]
         object.__setattr__(self, "doses", tuple(sorted(ds, key=lambda d: d.at_h)))
+        object.__setattr__(self, "sessions", tuple(sorted(ss, key=lambda d: d.at_h)))
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "description", description)
@@ -199,7 +240,7 @@ class Regimen:
     def __add__(self, other: Regimen) -> Regimen:
         if not isinstance(other, Regimen):
             return NotImplemented
-        return Regimen(self.doses + other.doses)
+        return Regimen(self.doses + self.sessions + other.doses + other.sessions)
 
     @classmethod
     def repeat(cls, dose: Dose, every: Any, count: int) -> Regimen:
@@ -229,14 +270,36 @@ class Regimen:
 
     def shifted(self, by: Any) -> Regimen:
         by_h = parse_quantity(by, "by", "h")
-        return Regimen((d.shifted(by_h) for d in self.doses), self.name, self.source, self.description)
+        items = [d.shifted(by_h) for d in self.doses] + [s.shifted(by_h) for s in self.sessions]
+        return Regimen(items, self.name, self.source, self.description)
+
+    def as_control(self, kind: Any) -> Regimen:
+        """The same visit schedule with every dose replaced by a control session of ``kind``.
+
+        >>> r = Regimen([Dose("ketamine", "iv", "0.5 mg/kg", duration="40 min")]).as_control("midazolam")
+        >>> (len(r.doses), [s.kind.value for s in r.sessions])
+        (0, ['midazolam'])
+        """
+        visits = sorted({(d.at_h, d.duration_h or 40 / 60) for d in self.doses})
+        keep = [s for s in self.sessions if s.kind is SessionKind.ORAL_ANTIDEPRESSANT]
+        return Regimen(
+            [Session(kind, f"{t} h", f"{dur} h") for t, dur in visits] + keep,
+            name=f"{self.name or 'regimen'}:{SessionKind(str(kind)).value}",
+            description=f"{kind} control on the schedule of {self.name or 'the regimen'}",
+        )
+
+    @property
+    def visit_times(self) -> list[float]:
+        """Start times of treatment visits (doses and sessions), each counted once."""
+        return sorted({d.at_h for d in self.doses} | {s.at_h for s in self.sessions})
 
     @property
     def end_h(self) -> float:
         return max((d.at_h + (d.duration_h or 0.0) for d in self.doses), default=0.0)
 
     def describe(self) -> str:
-        return "; ".join(d.describe() for d in self.doses) or "no doses"
+        parts = [d.describe() for d in self.doses] + [s.describe() for s in self.sessions]
+        return "; ".join(parts) or "no doses"
 
 
 def _rate_times(rate: Any, duration_h: float, field_name: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ketasim.dosing import Regimen
+from ketasim.dosing import Regimen, SessionKind
 from ketasim.model import circuit, pk, receptor, signaling, symptoms, synapse
 from ketasim.model.pk import Bolus, Infusion
 from ketasim.parameters import ParameterSet
@@ -96,7 +96,7 @@ class Model:
         sig = y[s["signaling"]]
         ampa = self.signaling.ampa(glu)
         cadss = self.symptoms.cadss(ce[0], ce[1])
-        return np.concatenate(
+        dy = np.concatenate(
             [
                 self.pk.rhs(y_pk, u[s["pk"]]),
                 self.receptor.rhs(ce, [conc[f"{sp}_um"] for sp in receptor.SPECIES]),
@@ -106,13 +106,23 @@ class Model:
                 self.symptoms.rhs(y[s["symptoms"]], ampa, sig[3], cadss),
             ]
         )
+        n_pk = len(pk.STATES)
+        dy[n_pk:] += u[n_pk:]  # session inputs (sedation, oral antidepressant) enter as infusions
+        return dy
 
     def events(self, regimen: Regimen) -> tuple[list[Bolus], list[Infusion]]:
-        """Dose inputs, expectancy at each treatment session, therapy sessions and stress steps."""
+        """Dose inputs, expectancy at each visit, control sessions, therapy sessions and stress steps."""
         boluses, infusions = self.pk.inputs(regimen)
         n = self.n_patients
-        for t in sorted({d.at_h for d in regimen}):
-            boluses.append(Bolus(t, self.index["expectancy"], self.symptoms.placebo_session.copy()))
+        sym = self.symptoms
+        for t in regimen.visit_times:
+            boluses.append(Bolus(t, self.index["expectancy"], sym.placebo_session.copy()))
+        for sess in regimen.sessions:
+            if sess.kind is SessionKind.MIDAZOLAM:
+                rate = sym.midazolam_sedation / sess.duration_h
+                infusions.append(Infusion(sess.at_h, sess.at_h + sess.duration_h, self.index["sedation"], rate))
+            elif sess.kind is SessionKind.ORAL_ANTIDEPRESSANT:  # taken daily from here on
+                infusions.append(Infusion(sess.at_h, np.inf, self.index["antidepressant"], 1 / sym.tau_antidepressant))
         ther = self.index["therapy_trace"]
         for j, p in enumerate(self.patients):
             for t in p.psychotherapy_h:
@@ -135,9 +145,9 @@ class Model:
         glu = yt[s["circuit"]][0]
         ampa = self.signaling.ampa(glu)
         lab, stab, win, ther = yt[s["synapse"]]
-        acute, expect = yt[s["symptoms"]]
+        acute, expect, sedation, antidep = yt[s["symptoms"]]
         stress = self.synapse.stress(t)
-        items = self.symptoms.items(lab + stab, stress, acute, expect, ther)
+        items = self.symptoms.items(lab + stab, stress, acute, expect, ther, antidep)
         out = {k: v for k, v in conc.items() if not k.endswith("_um")}
         out.update(
             {
@@ -160,6 +170,8 @@ class Model:
                 "stress_load": stress,
                 "acute_signal": acute,
                 "expectancy": expect,
+                "sedation": sedation,
+                "oral_antidepressant": antidep,
                 "madrs": items.sum(axis=0),
                 "cadss": self.symptoms.cadss(ce[0], ce[1]),
                 "sbp_change": self.symptoms.sbp(ce[0]),

@@ -22,7 +22,7 @@ from ketasim.patient import Patient
 
 __all__ = ["ANHEDONIA_ITEMS", "ITEMS", "SELF_CRITICAL_ITEMS", "STATES", "SymptomModel", "build"]
 
-STATES = ("acute_signal", "expectancy")
+STATES = ("acute_signal", "expectancy", "sedation", "antidepressant")
 ITEMS = (
     "apparent_sadness",
     "reported_sadness",
@@ -56,6 +56,10 @@ class SymptomModel:
     placebo_max: np.ndarray
     tau_pl: np.ndarray
     placebo_session: np.ndarray
+    midazolam_sedation: np.ndarray
+    tau_sedation: np.ndarray
+    tau_antidepressant: np.ndarray
+    antidepressant_relief: np.ndarray
     cadss_emax: np.ndarray
     cadss_ec50: np.ndarray
     cadss_hill: float
@@ -75,13 +79,27 @@ class SymptomModel:
         return self.sbp_emax * c / (self.sbp_ec50 + c)
 
     def rhs(self, y: np.ndarray, ampa: np.ndarray, prot: np.ndarray, cadss: np.ndarray) -> np.ndarray:
-        acute, expect = y
+        """Inputs to sedation (midazolam sessions) and antidepressant (daily drug on) come as infusions."""
+        acute, expect, sedation, antidep = y
         drive = self.gain_ampa * np.maximum(ampa - 1, 0.0) + self.gain_prot * np.maximum(prot - 1, 0.0)
-        perceived = cadss / self.cadss_emax
-        return np.stack([drive - acute / self.tau_a, self.placebo_gain * perceived - expect / self.tau_pl])
+        perceived = cadss / self.cadss_emax + sedation  # a noticeable effect unblinds and raises expectancy
+        return np.stack(
+            [
+                drive - acute / self.tau_a,
+                self.placebo_gain * perceived - expect / self.tau_pl,
+                -sedation / self.tau_sedation,
+                -antidep / self.tau_antidepressant,
+            ]
+        )
 
     def items(
-        self, density: np.ndarray, stress: np.ndarray, acute: np.ndarray, expect: np.ndarray, therapy: np.ndarray
+        self,
+        density: np.ndarray,
+        stress: np.ndarray,
+        acute: np.ndarray,
+        expect: np.ndarray,
+        therapy: np.ndarray,
+        antidepressant: np.ndarray | float = 0.0,
     ) -> np.ndarray:
         """MADRS item scores (10, ...), each within 0-6."""
         nd = np.ndim(acute)  # 1 inside the solver (P,), 2 when observing (T, P)
@@ -91,7 +109,9 @@ class SymptomModel:
         deficit = np.maximum(1 - density, 0.0) / (1 - self.reference_density)
         bracket = self.synaptic_share * deficit + (1 - self.synaptic_share) * stress / self.stress0
         relief_a = 1 - np.minimum(self.acute_max * sens * (acute / (1 + acute))[None], 0.95)
-        relief_p = 1 - self.placebo_max * expect / (1 + expect)
+        relief_p = (1 - self.placebo_max * expect / (1 + expect)) * (
+            1 - self.antidepressant_relief * np.clip(antidepressant, 0.0, 1.0)
+        )
         relief_t = np.ones((len(ITEMS),) + np.shape(therapy))
         relief_t[list(SELF_CRITICAL_ITEMS)] = 1 - self.therapy_relief * therapy / (1 + therapy)
         raw = self.floor_item + scale * (bracket * relief_p)[None] * relief_a * relief_t
@@ -138,6 +158,10 @@ def build(params: ParameterSet, patients: Sequence[Patient], reference_density: 
         placebo_max=v("placebo_max_relief"),
         tau_pl=v("tau_placebo", "h"),
         placebo_session=v("placebo_session"),
+        midazolam_sedation=v("midazolam_sedation"),
+        tau_sedation=v("tau_sedation", "h"),
+        tau_antidepressant=v("tau_oral_antidepressant", "h"),
+        antidepressant_relief=v("oral_antidepressant_relief"),
         cadss_emax=v("cadss_emax"),
         cadss_ec50=v("cadss_ec50", "uM") * np.where(tolerant, v.fixed("aud_dissociation_tolerance"), 1.0),
         cadss_hill=v.fixed("cadss_hill"),

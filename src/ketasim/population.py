@@ -1,0 +1,163 @@
+"""Virtual patients in numbers: covariates, biotypes, symptom profiles and inter-individual variability.
+
+Each patient draws from its own random stream, ``SeedSequence(seed).spawn(n)[i]``, so patient *i* is the
+same whatever ``n``, chunk size or worker count.
+
+**The ``trd`` cohort** stands for a treatment-resistant depression trial population: adults (18-75 y)
+with a major depressive episode that has not responded to at least two adequate antidepressant trials,
+MADRS >= 20 at entry. In the model that means depression driven by chronic stress (load around 1), a
+biotype mix depleted of mostly-monoaminergic depressions (those are the ones monoaminergic drugs would
+have helped), and covariates of the pooled esketamine development programme (Perez-Ruixo 2021).
+``healthy`` draws the same covariates with no stress and no depression (for PK studies).
+
+>>> pop = Population.sample(5, seed=1)
+>>> pop[2] == Population.sample(50, seed=1)[2]
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ketasim.errors import InputError
+from ketasim.parameters import ParameterSet, default_parameters
+from ketasim.patient import BIOTYPES, Patient
+
+__all__ = ["COHORTS", "PD_VARIABILITY", "Population"]
+
+COHORTS = ("trd", "healthy")
+# Pharmacodynamic parameters given log-normal variability with the population's default PD CV.
+PD_VARIABILITY = (
+    "eef2_bdnf_gain",
+    "ampa_bdnf_gain",
+    "protein_formation_gain",
+    "acute_gain_ampa",
+    "acute_gain_protein",
+    "interneuron_sensitivity",
+)
+PATIENT_FIELDS = (
+    "weight", "sex", "age", "cyp2b6", "ancestry", "madrs_baseline", "stress_load", "supportive_environment",
+    "psychotherapy", "alcohol_use_disorder", "family_history_alcohol", "symptom_profile", "biotype",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Population:
+    """An immutable list of patients with the seed and cohort that produced it."""
+
+    patients: tuple[Patient, ...]
+    seed: int | None = None
+    cohort: str = "custom"
+
+    def __len__(self) -> int:
+        return len(self.patients)
+
+    def __iter__(self) -> Iterator[Patient]:
+        return iter(self.patients)
+
+    def __getitem__(self, i: int) -> Patient:
+        return self.patients[i]
+
+    @classmethod
+    def sample(
+        cls, n: int, seed: int, cohort: str = "trd", *, params: ParameterSet | None = None, **overrides: Any
+    ) -> Population:
+        """Draw ``n`` patients. ``overrides`` fix Patient fields for everyone, e.g. ``weight="70 kg"``."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10_000_000:
+            raise InputError("n", "must be a whole number within 1-10000000", got=repr(n))
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise InputError("seed", "must be a non-negative whole number", got=repr(seed))
+        if cohort not in COHORTS:
+            raise InputError("cohort", f"must be one of: {', '.join(COHORTS)}", got=repr(cohort))
+        for key in overrides:
+            if key not in PATIENT_FIELDS:
+                raise InputError(key, f"is not a Patient field; overridable: {', '.join(PATIENT_FIELDS)}")
+        p = params or default_parameters()
+        children = np.random.SeedSequence(seed).spawn(n)
+        return cls(tuple(draw_patient(c, cohort, p, overrides) for c in children), seed, cohort)
+
+    def frame(self) -> pd.DataFrame:
+        """Covariates and depression characteristics, one row per patient."""
+        rows = []
+        for i, pt in enumerate(self.patients):
+            rows.append(
+                {
+                    "patient": i,
+                    "weight_kg": pt.weight_kg,
+                    "sex": pt.sex,
+                    "age_y": pt.age_y,
+                    "cyp2b6": pt.cyp2b6,
+                    "ancestry": pt.ancestry,
+                    "alcohol_use_disorder": pt.alcohol_use_disorder,
+                    "family_history_alcohol": pt.family_history_alcohol,
+                    "biotype": pt.biotype,
+                    "symptom_profile": pt.symptom_profile,
+                    "stress_load": pt.stress_load,
+                    "madrs_baseline": pt.madrs_baseline,
+                }
+            )
+        return pd.DataFrame(rows)
+
+
+def _lognormal(rng: np.random.Generator, median: float, cv: float) -> float:
+    return float(median * np.exp(rng.normal(0.0, np.sqrt(np.log1p(cv * cv)))))
+
+
+def draw_patient(
+    child: np.random.SeedSequence, cohort: str, p: ParameterSet, overrides: Mapping[str, Any]
+) -> Patient:
+    """One patient from its own stream; the order of draws is fixed, so streams stay comparable."""
+    rng = np.random.default_rng(child)
+    v = p.value
+    female = rng.random() < v("female_fraction")
+    age = float(np.clip(rng.normal(v("age_median", "year"), v("age_sd", "year")), 18, 75))
+    median_w = v("weight_median_female", "kg") if female else v("weight_median_male", "kg")
+    weight = float(np.clip(_lognormal(rng, median_w, v("weight_cv")), 40, 170))
+    u_anc = rng.random()
+    asian_share = v("asian_fraction")
+    ancestry = "non_asian" if u_anc >= asian_share else ("japanese" if u_anc < asian_share * 72 / 112 else "asian")
+    q = v("cyp2b6_star6_frequency_asian") if ancestry != "non_asian" else v("cyp2b6_star6_frequency")
+    n_star6 = int(rng.random() < q) + int(rng.random() < q)
+    cyp = ("*1/*1", "*1/*6", "*6/*6")[n_star6]
+    aud = bool(rng.random() < v("aud_history_fraction"))
+    fh = bool(rng.random() < v("family_history_alcohol_fraction"))
+    shares = np.array([v(f"biotype_share_{b}") for b in BIOTYPES])
+    biotype = BIOTYPES[int(rng.choice(len(BIOTYPES), p=shares / shares.sum()))]
+    profile = float(np.clip(rng.normal(0.0, 0.5), -1, 1))
+    stress = float(np.clip(_lognormal(rng, 1.0, v("stress_cv")), 0.2, 3.0))
+    madrs = float(
+        np.clip(rng.normal(v("madrs_baseline_mean"), v("madrs_baseline_sd")), v("madrs_entry_minimum"), 60)
+    )
+    effects: dict[str, float] = {}
+    for name, prm in p.items():  # PK variability: every parameter with a published iiv_cv
+        if prm.iiv_cv:
+            effects[name] = _lognormal(rng, 1.0, prm.iiv_cv)
+    pd_cv = v("iiv_pd_cv")
+    for name in PD_VARIABILITY:
+        effects[name] = _lognormal(rng, 1.0, pd_cv)
+    effects["placebo_session"] = _lognormal(rng, 1.0, v("iiv_placebo_cv"))
+    effects["cadss_ec50"] = _lognormal(rng, 1.0, v("iiv_cadss_cv"))
+    effects["sbp_emax"] = _lognormal(rng, 1.0, v("iiv_sbp_cv"))
+    if cohort == "healthy":
+        stress, madrs = 0.0, 0.0
+    fields: dict[str, Any] = {
+        "weight": weight,
+        "sex": "female" if female else "male",
+        "age": age,
+        "cyp2b6": cyp,
+        "ancestry": ancestry,
+        "madrs_baseline": madrs,
+        "stress_load": stress,
+        "alcohol_use_disorder": aud,
+        "family_history_alcohol": fh,
+        "symptom_profile": profile,
+        "biotype": biotype,
+        "random_effects": effects,
+    }
+    fields.update(overrides)
+    return Patient(**fields)

@@ -1,0 +1,132 @@
+"""Trial scenario files (TOML): parsed and validated before anything runs or is written.
+
+A malformed file (unknown arm, negative dose, missing population size, wrong units) is refused with
+one ``InputError`` naming the field, e.g. ``arms.ketamine.doses[0].amount: must be > 0 mg``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ketasim.dosing import Dose, Regimen, Session, protocols
+from ketasim.errors import InputError, KetasimError
+from ketasim.population import Population
+from ketasim.trial import Endpoints, Trial
+
+__all__ = ["Scenario", "load_scenario"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PopulationSpec(_Strict):
+    n: int = Field(ge=1, le=10_000_000)
+    cohort: Literal["trd", "healthy"] = "trd"
+    overrides: dict[str, Any] = {}
+
+
+class ArmSpec(_Strict):
+    protocol: str | None = None
+    control: Literal["saline", "midazolam", "placebo_spray"] | None = None
+    schedule: str | None = None
+    doses: list[dict[str, Any]] = []
+    sessions: list[dict[str, Any]] = []
+
+
+class EndpointSpec(_Strict):
+    visits: list[str] = ["24 h", "7 d"]
+    remission_threshold: Literal[10, 12] = 10
+    relapse_from: str | None = None
+    rating_noise: bool = True
+    sbp_threshold: float = Field(default=40.0, gt=0)
+
+
+class Scenario(_Strict):
+    name: str
+    description: str = ""
+    duration: str = "7 d"
+    seed: int = Field(default=0, ge=0)
+    series_step: str = "6 h"
+    control: str | None = None
+    population: PopulationSpec
+    randomisation: dict[str, int] | None = None
+    arms: dict[str, ArmSpec] = Field(min_length=1)
+    endpoints: EndpointSpec = EndpointSpec()
+    reference: dict[str, Any] = {}
+
+    def regimens(self) -> dict[str, Regimen]:
+        return {name: _regimen(name, arm) for name, arm in self.arms.items()}
+
+    def trial(self, patients: int | None = None, seed: int | None = None) -> Trial:
+        n = patients if patients is not None else self.population.n
+        pop = Population.sample(n, self.seed if seed is None else seed, self.population.cohort, **self.population.overrides)
+        ep = self.endpoints
+        return Trial(
+            arms=self.regimens(),
+            population=pop,
+            duration=self.duration,
+            randomisation=self.randomisation,
+            endpoints=Endpoints.make(ep.visits, ep.remission_threshold, ep.relapse_from, ep.rating_noise, ep.sbp_threshold),
+            control=self.control,
+            series_step=self.series_step,
+        )
+
+
+def _regimen(name: str, arm: ArmSpec) -> Regimen:
+    prefix = f"arms.{name}"
+    given = [k for k in ("protocol", "control", "doses") if getattr(arm, k)]
+    if len(given) != 1:
+        raise InputError(prefix, "give exactly one of protocol, control (+ schedule) or doses")
+    try:
+        if arm.protocol:
+            reg = protocols.get(arm.protocol)
+        elif arm.control:
+            if not arm.schedule:
+                raise InputError(f"{prefix}.schedule", "a control arm needs the protocol whose schedule it mimics")
+            reg = protocols.get(arm.schedule).as_control(arm.control)
+        else:
+            reg = Regimen([_item(f"{prefix}.doses[{i}]", Dose, d) for i, d in enumerate(arm.doses)])
+        extra = [_item(f"{prefix}.sessions[{i}]", Session, s) for i, s in enumerate(arm.sessions)]
+    except InputError as exc:
+        if exc.field.startswith(prefix):
+            raise
+        raise InputError(f"{prefix}.{exc.field}", exc.message, exc.got) from None
+    return Regimen(list(reg.doses) + list(reg.sessions) + extra, name=name, source=reg.source, description=reg.description)
+
+
+def _item(where: str, cls: type, spec: dict[str, Any]) -> Any:
+    try:
+        return cls(**spec)
+    except InputError as exc:
+        raise InputError(f"{where}.{exc.field}", exc.message, exc.got) from None
+    except TypeError as exc:
+        raise InputError(where, f"unexpected or missing keys ({exc})") from None
+
+
+def load_scenario(path: str | Path) -> tuple[Scenario, str]:
+    """Read and fully validate a scenario; returns it with its text (kept for provenance)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError("scenario", f"cannot read file ({exc.strerror})", got=str(p)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError("scenario", f"not valid TOML: {exc}") from None
+    try:
+        sc = Scenario(**data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise InputError(loc or "scenario", err["msg"]) from None
+    try:
+        sc.trial(patients=min(sc.population.n, 2))  # builds every arm, endpoint and randomisation check
+    except KetasimError:
+        raise
+    return sc, text

@@ -1,0 +1,133 @@
+"""The results store: an embedded DuckDB file per project, with Parquet export and run provenance.
+
+A run is written inside one transaction: an interrupted run (Ctrl-C, crash, kill) leaves no rows
+behind, and readers never see a half-written run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ketasim.errors import InputError
+
+__all__ = ["DEFAULT_DB", "Store"]
+
+DEFAULT_DB = "ketasim-runs.duckdb"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY, created DOUBLE, ketasim_version VARCHAR, parameter_set VARCHAR,
+    seed BIGINT, n_patients BIGINT, control VARCHAR, scenario VARCHAR, summary_json VARCHAR
+);
+CREATE TABLE IF NOT EXISTS endpoints (run_id VARCHAR, patient BIGINT, arm VARCHAR, name VARCHAR, value DOUBLE);
+CREATE TABLE IF NOT EXISTS series (run_id VARCHAR, patient BIGINT, arm VARCHAR, time_h DOUBLE, madrs DOUBLE,
+                                   synapse_density DOUBLE);
+CREATE TABLE IF NOT EXISTS patients (run_id VARCHAR, patient BIGINT, arm VARCHAR, covariates_json VARCHAR);
+"""
+
+
+class Store:
+    """``Store(path)`` opens (or creates) the DuckDB file."""
+
+    def __init__(self, path: str | Path = DEFAULT_DB) -> None:
+        import duckdb
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(str(self.path))
+        self.con.execute(SCHEMA)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def begin_run(self, run_id: str, trial: Any, seed: int, params: Any, scenario_text: str) -> _RunWriter:
+        return _RunWriter(self, run_id, trial, seed, params, scenario_text)
+
+    def runs(self) -> pd.DataFrame:
+        return self.con.execute(
+            "SELECT run_id, created, ketasim_version, parameter_set, seed, n_patients, control FROM runs ORDER BY created"
+        ).df()
+
+    def load(self, run_id: str) -> Any:
+        """Re-build the TrialResult of a stored run without re-simulating."""
+        from ketasim.trial import TrialResult, _Accumulator
+
+        row = self.con.execute("SELECT seed, control FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        if row is None:
+            raise InputError("run_id", "no such run in the store (see `ketasim runs`)", got=run_id)
+        long = self.con.execute("SELECT patient, arm, name, value FROM endpoints WHERE run_id = ?", [run_id]).df()
+        ep = long.pivot_table(index=["patient", "arm"], columns="name", values="value", aggfunc="first").reset_index()
+        ep.columns.name = None
+        for col in ep.columns:
+            if col.startswith(("response_", "remission_", "sbp_rise_ge_")) or col in ("relapsed", "responder_at_relapse_start"):
+                ep[col] = ep[col].astype(bool)
+        acc = _Accumulator()
+        series = self.con.execute("SELECT arm, time_h, madrs, synapse_density FROM series WHERE run_id = ?", [run_id]).df()
+        acc.add(ep, series)
+        res = acc.result(run_id, _ControlOnly(row[1]), int(row[0]))
+        return res
+
+    def export_parquet(self, run_id: str, directory: str | Path) -> list[Path]:
+        """Write the run's tables as Parquet files into ``directory``."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for table in ("runs", "endpoints", "series", "patients"):
+            p = out / f"{run_id}_{table}.parquet"
+            self.con.execute(f"COPY (SELECT * FROM {table} WHERE run_id = ?) TO '{p}' (FORMAT PARQUET)", [run_id])
+            paths.append(p)
+        return paths
+
+
+class _ControlOnly:
+    def __init__(self, control: str) -> None:
+        self.control_arm = control
+
+
+class _RunWriter:
+    def __init__(self, store: Store, run_id: str, trial: Any, seed: int, params: Any, scenario_text: str) -> None:
+        from ketasim import __version__
+
+        self.store, self.run_id = store, run_id
+        self.con = store.con
+        self.con.execute("BEGIN TRANSACTION")
+        self._meta = (run_id, time.time(), __version__, params.digest(), int(seed), len(trial.population), trial.control_arm, scenario_text)
+        pats = trial.population.frame()
+        pats["arm"] = trial.assignment(seed)
+        pats["run_id"] = run_id
+        pats["covariates_json"] = [json.dumps(r) for r in pats.drop(columns=["arm", "run_id"]).to_dict("records")]
+        self.con.register("tmp_pat", pats[["run_id", "patient", "arm", "covariates_json"]])
+        self.con.execute("INSERT INTO patients SELECT * FROM tmp_pat")
+        self.con.unregister("tmp_pat")
+
+    def add(self, endpoints: pd.DataFrame, series: pd.DataFrame) -> None:
+        long = endpoints.melt(id_vars=["patient", "arm"], var_name="name", value_name="value")
+        long["value"] = pd.to_numeric(long["value"], errors="coerce").astype(float)
+        long.insert(0, "run_id", self.run_id)
+        self.con.register("tmp_ep", long)
+        self.con.execute("INSERT INTO endpoints SELECT run_id, patient, arm, name, value FROM tmp_ep")
+        self.con.unregister("tmp_ep")
+        if not series.empty:
+            s = series.copy()
+            s.insert(0, "run_id", self.run_id)
+            self.con.register("tmp_s", s)
+            self.con.execute("INSERT INTO series SELECT run_id, patient, arm, time_h, madrs, synapse_density FROM tmp_s")
+            self.con.unregister("tmp_s")
+
+    def commit(self, result: Any) -> None:
+        self.con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [*self._meta, json.dumps(result.to_json())])
+        self.con.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.con.execute("ROLLBACK")

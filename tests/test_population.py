@@ -1,0 +1,60 @@
+"""Populations: reproducible per-patient streams, cohort composition, variability."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ketasim as ks
+from ketasim.population import Population
+
+
+def test_patient_i_is_the_same_whatever_n():
+    small, large = Population.sample(10, seed=7), Population.sample(500, seed=7)
+    assert small.patients == large.patients[:10]
+    assert Population.sample(10, seed=8).patients != small.patients
+
+
+def test_trd_cohort_covariates_match_their_sources():
+    df = Population.sample(4000, seed=1).frame()
+    assert df["sex"].eq("female").mean() == pytest.approx(0.584, abs=0.03)  # Perez-Ruixo 2021
+    assert df["age_y"].between(18, 75).all()
+    assert df["madrs_baseline"].min() >= 20 and df["madrs_baseline"].mean() == pytest.approx(32, abs=0.6)
+    non_asian = df[df["ancestry"] == "non_asian"]
+    q = (non_asian["cyp2b6"].map({"*1/*1": 0, "*1/*6": 1, "*6/*6": 2}).mean()) / 2
+    assert q == pytest.approx(0.256, abs=0.02)  # CYP2B6*6 allele frequency, White
+    shares = df["biotype"].value_counts(normalize=True)
+    assert shares["synaptic"] == pytest.approx(0.5, abs=0.03)
+
+
+def test_random_effects_are_lognormal_with_registry_cv():
+    pop = Population.sample(3000, seed=2)
+    x = np.log([p.factor("rac_s_cl") for p in pop])
+    cv = ks.default_parameters()["rac_s_cl"].iiv_cv
+    assert x.mean() == pytest.approx(0.0, abs=0.02)
+    assert x.std() == pytest.approx(np.sqrt(np.log1p(cv * cv)), rel=0.06)
+
+
+def test_overrides_and_bad_input():
+    pop = Population.sample(20, seed=3, weight="70 kg", alcohol_use_disorder=True)
+    assert all(p.weight_kg == 70 and p.alcohol_use_disorder for p in pop)
+    with pytest.raises(ks.InputError, match="^colour"):
+        Population.sample(5, seed=1, colour="blue")
+    with pytest.raises(ks.InputError, match="^n:"):
+        Population.sample(0, seed=1)
+    with pytest.raises(ks.InputError, match="^cohort:"):
+        Population.sample(5, seed=1, cohort="martians")
+
+
+def test_population_runs_through_the_batched_engine():
+    pop = Population.sample(6, seed=4)
+    res = ks.simulate("zarate-2006-iv", population=pop, duration="1 d", output_step="10 min")
+    assert res.dataset.sizes["patient"] == 6
+    cmax = res.per_patient()["cmax_ng_ml"]
+    assert cmax.std() > 1.0  # patients differ
+
+
+def test_healthy_cohort_has_no_depression():
+    pop = Population.sample(5, seed=1, cohort="healthy")
+    res = ks.simulate(ks.Regimen([]), population=pop, duration="1 d", output_step="6 h")
+    assert np.allclose(res.dataset["synapse_density"].values, 1.0)
