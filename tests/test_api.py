@@ -10,7 +10,7 @@ import numpy as np
 import ketasim as ks
 
 PUBLIC = {
-    "Dose", "Drug", "Hypotheses", "InputError", "KetasimError", "ParameterError", "ParameterSet",
+    "Dose", "Drug", "Endpoints", "Hypotheses", "Population", "Session", "Trial", "TrialResult", "InputError", "KetasimError", "ParameterError", "ParameterSet",
     "Patient", "Regimen", "Result", "Route", "SolverOptions", "__version__", "default_parameters",
     "load_parameter_set", "protocols", "simulate",
 }  # fmt: skip

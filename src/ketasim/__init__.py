@@ -12,14 +12,16 @@ Research and teaching software: not a clinical dosing tool.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from ketasim.dosing import Dose, Drug, Regimen, Route, protocols
+from ketasim.dosing import Dose, Drug, Regimen, Route, Session, protocols
 from ketasim.engine import SolverOptions
 from ketasim.errors import InputError, KetasimError, ParameterError
 from ketasim.model import Hypotheses
 from ketasim.parameters import ParameterSet, default_parameters, load_parameter_set
 from ketasim.patient import Patient
+from ketasim.population import Population
 from ketasim.result import Result
 from ketasim.simulation import simulate
+from ketasim.trial import Endpoints, Trial, TrialResult
 
 try:
     __version__ = version("ketasim")
@@ -29,16 +31,21 @@ except PackageNotFoundError:  # running from a source tree
 __all__ = [
     "Dose",
     "Drug",
+    "Endpoints",
     "Hypotheses",
     "InputError",
     "KetasimError",
     "ParameterError",
     "ParameterSet",
     "Patient",
+    "Population",
     "Regimen",
     "Result",
     "Route",
+    "Session",
     "SolverOptions",
+    "Trial",
+    "TrialResult",
     "__version__",
     "default_parameters",
     "load_parameter_set",

@@ -40,18 +40,16 @@ class SynapseModel:
     tau_t: np.ndarray
     k_open: np.ndarray
     tau_w: np.ndarray
-    stress_times: tuple[np.ndarray, ...]  # per patient step times
-    stress_levels: tuple[np.ndarray, ...]
+    stress_times: np.ndarray  # (P, K) step times, padded with +inf
+    stress_levels: np.ndarray  # (P, K) levels, padded with the last level
     reference_density: float  # density of a typical patient at stress 1 without support (< 1)
 
     def stress(self, t: float | np.ndarray) -> np.ndarray:
         """Stress load of each patient at time t (piecewise constant)."""
         t = np.asarray(t, float)
-        out = [
-            lv[np.clip(np.searchsorted(tm, t, side="right") - 1, 0, None)]
-            for tm, lv in zip(self.stress_times, self.stress_levels, strict=True)
-        ]
-        return np.stack(out, axis=-1)
+        k = (self.stress_times <= t[..., None, None]).sum(axis=-1) - 1  # (..., P)
+        k = np.maximum(k, 0)
+        return np.take_along_axis(np.broadcast_to(self.stress_levels, k.shape + self.stress_levels.shape[-1:]), k[..., None], -1)[..., 0]
 
     def rates(
         self,
@@ -127,7 +125,13 @@ def _make(params: ParameterSet, patients: Sequence[Patient]) -> SynapseModel:
         tau_t=v("tau_therapy", "h"),
         k_open=v("plasticity_window_open", "1/h"),
         tau_w=v("tau_plasticity_window", "h"),
-        stress_times=tuple(np.array([s[0] for s in p.stress_steps]) for p in patients),
-        stress_levels=tuple(np.array([s[1] for s in p.stress_steps]) for p in patients),
+        stress_times=_padded([[s[0] for s in p.stress_steps] for p in patients], np.inf),
+        stress_levels=_padded([[s[1] for s in p.stress_steps] for p in patients], None),
         reference_density=0.75,  # placeholder until build() computes it
     )
+
+
+def _padded(rows: list[list[float]], fill: float | None) -> np.ndarray:
+    """Rows of unequal length as one array; pad with ``fill`` or, if None, each row's last value."""
+    width = max(len(r) for r in rows)
+    return np.array([r + [r[-1] if fill is None else fill] * (width - len(r)) for r in rows], float)
