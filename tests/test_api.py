@@ -52,7 +52,9 @@ def test_every_module_declares_all():
 
 
 def test_result_has_design_variables_units_and_dims():
-    res = ks.simulate(ks.protocols.get("zarate-2006-iv"), patient=ks.Patient(weight="70 kg"), duration="1 d", output_step="15 min")
+    res = ks.simulate(
+        ks.protocols.get("zarate-2006-iv"), patient=ks.Patient(weight="70 kg"), duration="1 d", output_step="15 min"
+    )
     ds = res.dataset
     assert ds["madrs"].dims == ("patient", "time")
     assert ds["time"].attrs["units"] == "h"
@@ -70,5 +72,8 @@ def test_population_runs_in_one_batch_and_matches_single_runs():
     for i, p in enumerate(pts):
         single = ks.simulate("zarate-2006-iv", p, duration="1 d", output_step="30 min")
         np.testing.assert_allclose(
-            batch.dataset["ketamine_plasma"].values[i], single.dataset["ketamine_plasma"].values[0], rtol=1e-4, atol=1e-6
+            batch.dataset["ketamine_plasma"].values[i],
+            single.dataset["ketamine_plasma"].values[0],
+            rtol=1e-4,
+            atol=1e-6,
         )

@@ -130,7 +130,14 @@ def test_no_stress_means_healthy_synapses_and_low_madrs():
     assert res.summary()["madrs_baseline"] <= 3.0
 
 
-@pytest.mark.parametrize("patient", [ks.Patient(), ks.Patient(stress_load=0.0), ks.Patient(stress_load=2.5, supportive_environment=1.0, symptom_profile=-1.0)])
+@pytest.mark.parametrize(
+    "patient",
+    [
+        ks.Patient(),
+        ks.Patient(stress_load=0.0),
+        ks.Patient(stress_load=2.5, supportive_environment=1.0, symptom_profile=-1.0),
+    ],
+)
 def test_pre_dose_state_is_stationary(patient):
     model = ks.model.assemble(ks.default_parameters(), [patient])
     y0 = model.initial()
@@ -139,7 +146,9 @@ def test_pre_dose_state_is_stationary(patient):
 
 
 def test_time_varying_stress_changes_synapses():
-    res = ks.simulate(ks.Regimen([]), ks.Patient(stress_load=[("0 d", 1.0), ("5 d", 0.0)]), duration="30 d", output_step="6 h")
+    res = ks.simulate(
+        ks.Regimen([]), ks.Patient(stress_load=[("0 d", 1.0), ("5 d", 0.0)]), duration="30 d", output_step="6 h"
+    )
     dens = res.dataset["synapse_density"].values[0]
     assert abs(dens[0] - dens[int(4 * 24 / 6)]) < 1e-9  # stationary before the change
     assert dens[-1] > dens[0] + 0.05  # recovering after the stress stops

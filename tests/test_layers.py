@@ -97,7 +97,9 @@ def test_unstressed_density_is_one_and_stress_loses_10_to_30_percent():
 
 def test_madrs_items_sum_to_the_baseline_and_profiles_shift_items():
     def items(profile: float) -> np.ndarray:
-        res = ks.simulate(ks.Regimen([]), ks.Patient(madrs_baseline=30, symptom_profile=profile), duration="1 h", output_step="1 h")
+        res = ks.simulate(
+            ks.Regimen([]), ks.Patient(madrs_baseline=30, symptom_profile=profile), duration="1 h", output_step="1 h"
+        )
         return res.dataset["madrs_items"].values[0, :, 0]
 
     neutral, anhedonic, critical = items(0.0), items(-1.0), items(1.0)

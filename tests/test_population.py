@@ -38,11 +38,11 @@ def test_random_effects_are_lognormal_with_registry_cv():
 def test_overrides_and_bad_input():
     pop = Population.sample(20, seed=3, weight="70 kg", alcohol_use_disorder=True)
     assert all(p.weight_kg == 70 and p.alcohol_use_disorder for p in pop)
-    with pytest.raises(ks.InputError, match="^colour"):
+    with pytest.raises(ks.InputError, match=r"^colour"):
         Population.sample(5, seed=1, colour="blue")
-    with pytest.raises(ks.InputError, match="^n:"):
+    with pytest.raises(ks.InputError, match=r"^n:"):
         Population.sample(0, seed=1)
-    with pytest.raises(ks.InputError, match="^cohort:"):
+    with pytest.raises(ks.InputError, match=r"^cohort:"):
         Population.sample(5, seed=1, cohort="martians")
 
 

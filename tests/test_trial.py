@@ -91,7 +91,9 @@ def test_store_roundtrip_and_interrupted_run_leaves_nothing(tmp_path):
             t.run(seed=9, store=store, chunk_size=4, progress=boom)
         assert store.runs()["run_id"].tolist() == [res.run_id]
         n_rows = store.con.execute("SELECT count(*) FROM endpoints").fetchone()[0]
-        assert n_rows == store.con.execute("SELECT count(*) FROM endpoints WHERE run_id = ?", [res.run_id]).fetchone()[0]
+        assert (
+            n_rows == store.con.execute("SELECT count(*) FROM endpoints WHERE run_id = ?", [res.run_id]).fetchone()[0]
+        )
         files = store.export_parquet(res.run_id, tmp_path / "pq")
         assert all(f.exists() for f in files)
 
@@ -143,7 +145,7 @@ def test_malformed_scenarios_are_refused_with_the_field_and_nothing_written(case
 
 
 def test_missing_population_size_is_refused(tmp_path):
-    path = _scenario(tmp_path, "", population="[population]\ncohort = \"trd\"\n")
+    path = _scenario(tmp_path, "", population='[population]\ncohort = "trd"\n')
     out = run_cli("trial", str(path), "--db", str(tmp_path / "db.duckdb"), cwd=tmp_path)
     assert out.returncode == 2 and "population.n" in out.stderr
     assert not (tmp_path / "db.duckdb").exists()

@@ -70,7 +70,9 @@ def simulate(
     days: Annotated[float, typer.Option(help="Simulated duration in days (> 0).")] = 7.0,
     madrs_baseline: Annotated[float, typer.Option(help="Pre-treatment MADRS (0-60).")] = 32,
     stress: Annotated[float, typer.Option(help="Chronic stress load (0 none, 1 typical TRD, max 3).")] = 1.0,
-    alcohol_use_disorder: Annotated[bool, typer.Option("--aud/--no-aud", help="History of alcohol use disorder.")] = False,
+    alcohol_use_disorder: Annotated[
+        bool, typer.Option("--aud/--no-aud", help="History of alcohol use disorder.")
+    ] = False,
     cyp2b6: Annotated[str, typer.Option(help="CYP2B6 genotype: *1/*1, *1/*6 or *6/*6.")] = "*1/*1",
     biotype: Annotated[str, typer.Option(help="synaptic, monoaminergic or inflammatory.")] = "synaptic",
     psychotherapy: Annotated[str, typer.Option(help="Comma-separated session times, e.g. '1d,8d,15d'.")] = "",
@@ -143,7 +145,9 @@ def params(
     for col in ("name", "value", "unit", "layer", "source / assumption"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(r["name"], f"{r['value']:g}", r["unit"], r["layer"], r["source"] or f"assumption: {r['assumption']}")
+        table.add_row(
+            r["name"], f"{r['value']:g}", r["unit"], r["layer"], r["source"] or f"assumption: {r['assumption']}"
+        )
     console.print(table)
 
 
@@ -174,7 +178,9 @@ def trial(
     db: Annotated[Path, typer.Option(help="DuckDB results store.")] = Path("ketasim-runs.duckdb"),
     workers: Annotated[int | None, typer.Option(help="Run chunks on K local Dask worker processes.")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Address of an existing Dask scheduler (tcp://...).")] = None,
-    chunk_size: Annotated[int, typer.Option(help="Patients per chunk (bounds memory; results do not depend on it).")] = 200,
+    chunk_size: Annotated[
+        int, typer.Option(help="Patients per chunk (bounds memory; results do not depend on it).")
+    ] = 200,
     plot: Annotated[Path | None, typer.Option(help="Write the trial figure here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: run_id, arms, comparisons.")] = False,
 ) -> None:
@@ -191,13 +197,27 @@ def trial(
     sc, text = load_scenario(scenario)  # everything is validated before the store is touched
     tr = sc.trial(patients=patients, seed=seed)
     run_seed = sc.seed if seed is None else seed
-    with Store(db) as store, Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TimeRemainingColumn(), console=err_console, transient=True, disable=as_json,
-    ) as bar:
+    with (
+        Store(db) as store,
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+            disable=as_json,
+        ) as bar,
+    ):
         task = bar.add_task(f"{sc.name}: {len(tr.population)} patients", total=None)
         res = tr.run(
-            run_seed, chunk_size=chunk_size, workers=workers, scheduler=scheduler, store=store, scenario_text=text,
+            run_seed,
+            chunk_size=chunk_size,
+            workers=workers,
+            scheduler=scheduler,
+            store=store,
+            scenario_text=text,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     _report(res, plot, as_json, f"{sc.name} (stored in {db})")
@@ -264,7 +284,9 @@ def _report(res: Any, plot: Path | None, as_json: bool, title: str) -> None:
             est, lo, hi = v.get("estimate", math.nan), v.get("lower", math.nan), v.get("upper", math.nan)
             pct = name.startswith(("response_", "remission_", "sbp_rise_"))
             fmt = (lambda x: f"{100 * x:.0f}%") if pct else (lambda x: f"{x:.2f}")
-            cells.append(fmt(est) + (f" [{fmt(lo)}, {fmt(hi)}]" if math.isfinite(lo) else "") if math.isfinite(est) else "-")
+            cells.append(
+                fmt(est) + (f" [{fmt(lo)}, {fmt(hi)}]" if math.isfinite(lo) else "") if math.isfinite(est) else "-"
+            )
         table.add_row(name, *cells)
     console.print(table)
     for comp in res.comparisons:

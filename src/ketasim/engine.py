@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, Protocol
 
 import numpy as np
@@ -77,7 +78,7 @@ def integrate(
     out = np.empty((n, P, t_out.size))
     y = y0.astype(float).copy()
     filled = 0
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
+    for a, b in pairwise(edges):
         for bol in boluses:
             if bol.time == a:
                 y[bol.state] += bol.amount
@@ -120,7 +121,6 @@ def integrate(
                 y[bol.state] += bol.amount
         out[:, :, filled] = y
     return out
-
 
 
 def _block_pattern(n: int, P: int) -> Any:

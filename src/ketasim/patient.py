@@ -108,9 +108,7 @@ class Patient:
         s(self, "madrs_baseline", _number(madrs_baseline, "madrs_baseline", 0, 60))
         s(self, "stress_steps", _stress(stress_load))
         s(self, "supportive_environment", _number(supportive_environment, "supportive_environment", 0, 1))
-        sessions = tuple(
-            parse_quantity(t, f"psychotherapy[{i}]", "h", minimum=0) for i, t in enumerate(psychotherapy)
-        )
+        sessions = tuple(parse_quantity(t, f"psychotherapy[{i}]", "h", minimum=0) for i, t in enumerate(psychotherapy))
         s(self, "psychotherapy_h", tuple(sorted(sessions)))
         s(self, "alcohol_use_disorder", _bool(alcohol_use_disorder, "alcohol_use_disorder"))
         s(self, "family_history_alcohol", _bool(family_history_alcohol, "family_history_alcohol"))

@@ -17,7 +17,8 @@ __all__ = ["atomic_savefig", "plot_chain", "plot_trial"]
 PANELS = (
     ("1  Plasma (venous)", [("ketamine_plasma", "ketamine"), ("esketamine_plasma", "S-ketamine"),
                             ("arketamine_plasma", "R-ketamine"), ("norketamine_plasma", "norketamine")], "ng/mL"),
-    ("2  NMDA receptor block", [("nmda_interneuron_block", "interneurons"), ("nmda_occupancy", "pyramidal cells")], "fraction"),
+    ("2  NMDA receptor block",
+     [("nmda_interneuron_block", "interneurons"), ("nmda_occupancy", "pyramidal cells")], "fraction"),
     ("3  Circuit", [("pyramidal_rate", "pyramidal rate"), ("glutamate", "glutamate")], "fold"),
     ("4  Signalling", [("bdnf", "BDNF"), ("mtorc1", "mTORC1"), ("synaptic_protein", "synaptic proteins")], "fold"),
     ("5  Synapses", [("synapse_density", "density"), ("plasticity_window", "plasticity window")], "fraction"),
@@ -65,7 +66,11 @@ def plot_chain(result: Result, path: str | Path | None = None, *, patient: int |
     ax.set_xticklabels([f"{x:g} h" if x < 48 else f"{x / 24:g} d" for x in ticks], fontsize=8)
     ax.set_xlim(t[0], t[-1])
     ax.set_xlabel("time since start (hours, then days; axis linear up to 6 h, logarithmic after)")
-    who = f"patient {patient}" if patient is not None else (f"{ds.sizes['patient']} patients" if ds.sizes["patient"] > 1 else "one patient")
+    who = (
+        f"patient {patient}"
+        if patient is not None
+        else (f"{ds.sizes['patient']} patients" if ds.sizes["patient"] > 1 else "one patient")
+    )
     fig.suptitle(f"ketasim: {ds.attrs.get('protocol') or ds.attrs.get('regimen')} ({who})", fontsize=11)
     fig.tight_layout()
     if path is not None:
@@ -102,7 +107,9 @@ def plot_trial(result: Any, path: str | Path | None = None) -> Any:
     ax1.set_ylabel("MADRS (mean, 95% CI; noise-free model scores)")
     ax1.grid(alpha=0.3)
     ax1.legend(fontsize=8)
-    visits = sorted({k.split("_", 1)[1] for d in result.arms.values() for k in d if k.startswith("response_")}, key=_visit_key)
+    visits = sorted(
+        {k.split("_", 1)[1] for d in result.arms.values() for k in d if k.startswith("response_")}, key=_visit_key
+    )
     arms = list(result.arms)
     width = 0.8 / max(len(arms), 1)
     for i, arm in enumerate(arms):

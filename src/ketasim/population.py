@@ -108,9 +108,7 @@ def _lognormal(rng: np.random.Generator, median: float, cv: float) -> float:
     return float(median * np.exp(rng.normal(0.0, np.sqrt(np.log1p(cv * cv)))))
 
 
-def draw_patient(
-    child: np.random.SeedSequence, cohort: str, p: ParameterSet, overrides: Mapping[str, Any]
-) -> Patient:
+def draw_patient(child: np.random.SeedSequence, cohort: str, p: ParameterSet, overrides: Mapping[str, Any]) -> Patient:
     """One patient from its own stream; the order of draws is fixed, so streams stay comparable."""
     rng = np.random.default_rng(child)
     v = p.value
@@ -130,9 +128,7 @@ def draw_patient(
     biotype = BIOTYPES[int(rng.choice(len(BIOTYPES), p=shares / shares.sum()))]
     profile = float(np.clip(rng.normal(0.0, 0.5), -1, 1))
     stress = float(np.clip(_lognormal(rng, 1.0, v("stress_cv")), 0.2, 3.0))
-    madrs = float(
-        np.clip(rng.normal(v("madrs_baseline_mean"), v("madrs_baseline_sd")), v("madrs_entry_minimum"), 60)
-    )
+    madrs = float(np.clip(rng.normal(v("madrs_baseline_mean"), v("madrs_baseline_sd")), v("madrs_entry_minimum"), 60))
     effects: dict[str, float] = {}
     for name, prm in p.items():  # PK variability: every parameter with a published iiv_cv
         if prm.iiv_cv:

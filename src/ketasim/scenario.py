@@ -64,14 +64,18 @@ class Scenario(_Strict):
 
     def trial(self, patients: int | None = None, seed: int | None = None) -> Trial:
         n = patients if patients is not None else self.population.n
-        pop = Population.sample(n, self.seed if seed is None else seed, self.population.cohort, **self.population.overrides)
+        pop = Population.sample(
+            n, self.seed if seed is None else seed, self.population.cohort, **self.population.overrides
+        )
         ep = self.endpoints
         return Trial(
             arms=self.regimens(),
             population=pop,
             duration=self.duration,
             randomisation=self.randomisation,
-            endpoints=Endpoints.make(ep.visits, ep.remission_threshold, ep.relapse_from, ep.rating_noise, ep.sbp_threshold),
+            endpoints=Endpoints.make(
+                ep.visits, ep.remission_threshold, ep.relapse_from, ep.rating_noise, ep.sbp_threshold
+            ),
             control=self.control,
             series_step=self.series_step,
         )
@@ -96,7 +100,9 @@ def _regimen(name: str, arm: ArmSpec) -> Regimen:
         if exc.field.startswith(prefix):
             raise
         raise InputError(f"{prefix}.{exc.field}", exc.message, exc.got) from None
-    return Regimen(list(reg.doses) + list(reg.sessions) + extra, name=name, source=reg.source, description=reg.description)
+    return Regimen(
+        list(reg.doses) + list(reg.sessions) + extra, name=name, source=reg.source, description=reg.description
+    )
 
 
 def _item(where: str, cls: type, spec: dict[str, Any]) -> Any:

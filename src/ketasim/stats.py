@@ -91,7 +91,12 @@ def odds_ratio(k1: int, n1: int, k2: int, n2: int, level: float = 0.95) -> dict[
         table += 0.5
     t = Table2x2(table)
     lo, hi = t.oddsratio_confint(alpha=1 - level)
-    return {"estimate": float(t.oddsratio), "lower": float(lo), "upper": float(hi), "p_value": float(t.oddsratio_pvalue())}
+    return {
+        "estimate": float(t.oddsratio),
+        "lower": float(lo),
+        "upper": float(hi),
+        "p_value": float(t.oddsratio_pvalue()),
+    }
 
 
 def kaplan_meier_median(times: Sequence[float], events: Sequence[bool]) -> dict[str, float]:

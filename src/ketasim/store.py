@@ -56,12 +56,13 @@ class Store:
 
     def runs(self) -> pd.DataFrame:
         return self.con.execute(
-            "SELECT run_id, created, ketasim_version, parameter_set, seed, n_patients, control FROM runs ORDER BY created"
+            "SELECT run_id, created, ketasim_version, parameter_set, seed, n_patients, control "
+            "FROM runs ORDER BY created"
         ).df()
 
     def load(self, run_id: str) -> Any:
         """Re-build the TrialResult of a stored run without re-simulating."""
-        from ketasim.trial import TrialResult, _Accumulator
+        from ketasim.trial import _Accumulator
 
         row = self.con.execute("SELECT seed, control FROM runs WHERE run_id = ?", [run_id]).fetchone()
         if row is None:
@@ -70,10 +71,15 @@ class Store:
         ep = long.pivot_table(index=["patient", "arm"], columns="name", values="value", aggfunc="first").reset_index()
         ep.columns.name = None
         for col in ep.columns:
-            if col.startswith(("response_", "remission_", "sbp_rise_ge_")) or col in ("relapsed", "responder_at_relapse_start"):
+            if col.startswith(("response_", "remission_", "sbp_rise_ge_")) or col in (
+                "relapsed",
+                "responder_at_relapse_start",
+            ):
                 ep[col] = ep[col].astype(bool)
         acc = _Accumulator()
-        series = self.con.execute("SELECT arm, time_h, madrs, synapse_density FROM series WHERE run_id = ?", [run_id]).df()
+        series = self.con.execute(
+            "SELECT arm, time_h, madrs, synapse_density FROM series WHERE run_id = ?", [run_id]
+        ).df()
         acc.add(ep, series)
         res = acc.result(run_id, _ControlOnly(row[1]), int(row[0]))
         return res
@@ -102,7 +108,16 @@ class _RunWriter:
         self.store, self.run_id = store, run_id
         self.con = store.con
         self.con.execute("BEGIN TRANSACTION")
-        self._meta = (run_id, time.time(), __version__, params.digest(), int(seed), len(trial.population), trial.control_arm, scenario_text)
+        self._meta = (
+            run_id,
+            time.time(),
+            __version__,
+            params.digest(),
+            int(seed),
+            len(trial.population),
+            trial.control_arm,
+            scenario_text,
+        )
         pats = trial.population.frame()
         pats["arm"] = trial.assignment(seed)
         pats["run_id"] = run_id
@@ -122,11 +137,15 @@ class _RunWriter:
             s = series.copy()
             s.insert(0, "run_id", self.run_id)
             self.con.register("tmp_s", s)
-            self.con.execute("INSERT INTO series SELECT run_id, patient, arm, time_h, madrs, synapse_density FROM tmp_s")
+            self.con.execute(
+                "INSERT INTO series SELECT run_id, patient, arm, time_h, madrs, synapse_density FROM tmp_s"
+            )
             self.con.unregister("tmp_s")
 
     def commit(self, result: Any) -> None:
-        self.con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [*self._meta, json.dumps(result.to_json())])
+        self.con.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [*self._meta, json.dumps(result.to_json())]
+        )
         self.con.execute("COMMIT")
 
     def rollback(self) -> None:

@@ -68,7 +68,9 @@ class Endpoints:
         rating_noise: bool = True,
         sbp_threshold: float = 40.0,
     ) -> Endpoints:
-        hours = tuple(sorted({parse_quantity(v, f"visits[{i}]", "h", strictly_positive=True) for i, v in enumerate(visits)}))
+        hours = tuple(
+            sorted({parse_quantity(v, f"visits[{i}]", "h", strictly_positive=True) for i, v in enumerate(visits)})
+        )
         if remission_threshold not in (10, 12):
             raise InputError("remission_threshold", "must be 10 or 12 (MADRS)", got=remission_threshold)
         rf = None if relapse_from is None else parse_quantity(relapse_from, "relapse_from", "h", minimum=0)
@@ -159,7 +161,11 @@ def _relapse(t: np.ndarray, madrs: np.ndarray, base: float, start: float, fracti
     after = t >= start
     lost = after & (madrs > (1 - fraction) * base)
     if lost.any():
-        return {"responder_at_relapse_start": True, "time_to_relapse_d": float((t[lost][0] - start) / 24), "relapsed": True}
+        return {
+            "responder_at_relapse_start": True,
+            "time_to_relapse_d": float((t[lost][0] - start) / 24),
+            "relapsed": True,
+        }
     return {"responder_at_relapse_start": True, "time_to_relapse_d": float((t[-1] - start) / 24), "relapsed": False}
 
 
@@ -274,7 +280,9 @@ class Trial:
         return result
 
 
-def _execute(chunks: list[_Chunk], workers: int | None, scheduler: str | None) -> Iterable[tuple[pd.DataFrame, pd.DataFrame]]:
+def _execute(
+    chunks: list[_Chunk], workers: int | None, scheduler: str | None
+) -> Iterable[tuple[pd.DataFrame, pd.DataFrame]]:
     if workers is None and scheduler is None:
         for c in chunks:
             yield run_chunk(c)
@@ -308,8 +316,10 @@ class _Accumulator:
         self.endpoints.append(endpoints)
         if series.empty:
             return
-        g = series.assign(sq=series["madrs"] ** 2).groupby(["arm", "time_h"]).agg(
-            s=("madrs", "sum"), sq=("sq", "sum"), n=("madrs", "size"), dens=("synapse_density", "sum")
+        g = (
+            series.assign(sq=series["madrs"] ** 2)
+            .groupby(["arm", "time_h"])
+            .agg(s=("madrs", "sum"), sq=("sq", "sum"), n=("madrs", "size"), dens=("synapse_density", "sum"))
         )
         self.sums = g if self.sums is None else self.sums.add(g, fill_value=0)
 
@@ -361,7 +371,16 @@ class TrialResult:
     def to_json(self) -> dict[str, Any]:
         """``{"run_id", "arms": {ARM: {ENDPOINT: value}}, "comparisons": [...]}`` (NaN -> None)."""
         arms = {a: {k: v["estimate"] for k, v in d.items()} for a, d in self.arms.items()}
-        return _clean({"run_id": self.run_id, "seed": self.seed, "control": self.control, "arms": arms, "arms_ci": self.arms, "comparisons": self.comparisons})
+        return _clean(
+            {
+                "run_id": self.run_id,
+                "seed": self.seed,
+                "control": self.control,
+                "arms": arms,
+                "arms_ci": self.arms,
+                "comparisons": self.comparisons,
+            }
+        )
 
     def plot(self, path: Any = None) -> Any:
         from ketasim.plotting import plot_trial
@@ -371,7 +390,7 @@ class TrialResult:
 
 def _endpoint_columns(ep: pd.DataFrame) -> list[str]:
     skip = {"patient", "arm", "responder_at_relapse_start", "relapsed"}
-    return [c for c in ep.columns if c not in skip and not c.startswith("madrs_") or c.startswith("madrs_change_")]
+    return [c for c in ep.columns if (c not in skip and not c.startswith("madrs_")) or c.startswith("madrs_change_")]
 
 
 def _arm_summary(g: pd.DataFrame) -> dict[str, dict[str, float]]:
@@ -396,7 +415,9 @@ def _compare(ep: pd.DataFrame, arm: str, control: str) -> dict[str, Any]:
     for col in _endpoint_columns(ep):
         if col == "time_to_relapse_d":
             both = ep[ep["arm"].isin([arm, control]) & ep["responder_at_relapse_start"].astype(bool)]
-            hr = stats.hazard_ratio(both["time_to_relapse_d"], both["relapsed"].astype(bool), (both["arm"] == arm).astype(int))
+            hr = stats.hazard_ratio(
+                both["time_to_relapse_d"], both["relapsed"].astype(bool), (both["arm"] == arm).astype(int)
+            )
             res["endpoints"]["relapse_hazard_ratio"] = hr
             continue
         x, y = a[col].dropna(), c[col].dropna()

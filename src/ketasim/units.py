@@ -20,7 +20,7 @@ import pint
 
 from ketasim.errors import InputError
 
-__all__ = ["ureg", "parse_dose_amount", "parse_quantity", "Q_"]
+__all__ = ["Q_", "parse_dose_amount", "parse_quantity", "ureg"]
 
 ureg = pint.UnitRegistry()
 ureg.define("device = [device]")  # not used for conversion; keeps 'device' from being parsed as garbage

@@ -112,7 +112,9 @@ class Dose:
         at_h = parse_quantity(at, "at", "h", minimum=0.0, maximum=MAX_TIME_H)
         if drug_ is Drug.ESKETAMINE and route_ is Route.INTRANASAL:
             if per_kg:
-                raise InputError("amount", "intranasal esketamine is dosed in mg (28 mg devices), not mg/kg", got=repr(amount))
+                raise InputError(
+                    "amount", "intranasal esketamine is dosed in mg (28 mg devices), not mg/kg", got=repr(amount)
+                )
             n = amount_ / DEVICE_MG
             if abs(n - round(n)) > 1e-9 or round(n) < 1:
                 raise InputError(
@@ -146,12 +148,13 @@ class Dose:
         return f"{self.drug.value} {self.amount:g} {unit} {self.route.value}{how} at {self.at_h:g} h"
 
     def to_dict(self) -> dict[str, Any]:
+        # repr() round-trips floats exactly, so Dose(**d.to_dict()) == d
         return {
             "drug": self.drug.value,
             "route": self.route.value,
-            "amount": f"{self.amount:g} {'mg/kg' if self.per_kg else 'mg'}",
-            "duration": f"{self.duration_h:g} h" if self.duration_h else None,
-            "at": f"{self.at_h:g} h",
+            "amount": f"{self.amount!r} {'mg/kg' if self.per_kg else 'mg'}",
+            "duration": f"{self.duration_h!r} h" if self.duration_h else None,
+            "at": f"{self.at_h!r} h",
         }
 
 
@@ -160,6 +163,7 @@ def _with(dose: Dose, **changes: Any) -> Dose:
     for f in ("drug", "route", "amount", "per_kg", "duration_h", "at_h"):
         object.__setattr__(new, f, changes.get(f, getattr(dose, f)))
     return new
+
 
 class SessionKind(StrEnum):
     SALINE = "saline"  # inert infusion or spray: expectancy only

@@ -95,7 +95,7 @@ class Model:
         glu = circ[0]
         sig = y[s["signaling"]]
         ampa = self.signaling.ampa(glu)
-        cadss = self.symptoms.cadss(ce[0], ce[1])
+        noticed = self.symptoms.cadss(ce[0], ce[1], noticed=True)
         dy = np.concatenate(
             [
                 self.pk.rhs(y_pk, u[s["pk"]]),
@@ -103,7 +103,7 @@ class Model:
                 self.circuit.rhs(circ, r_e),
                 self.signaling.rhs(sig, glu, block["nmda_occupancy"]),
                 self.synapse.rhs(t, y[s["synapse"]], sig[3], ampa, sig[2]),
-                self.symptoms.rhs(y[s["symptoms"]], ampa, sig[3], cadss),
+                self.symptoms.rhs(y[s["symptoms"]], ampa, sig[3], noticed),
             ]
         )
         n_pk = len(pk.STATES)

@@ -61,7 +61,8 @@ class SymptomModel:
     tau_antidepressant: np.ndarray
     antidepressant_relief: np.ndarray
     cadss_emax: np.ndarray
-    cadss_ec50: np.ndarray
+    cadss_ec50: np.ndarray  # includes the alcohol-use tolerance
+    noticed_ec50: np.ndarray  # without it: drives expectancy
     cadss_hill: float
     sbp_emax: np.ndarray
     sbp_ec50: np.ndarray
@@ -70,19 +71,22 @@ class SymptomModel:
     def initial(self, n: int) -> np.ndarray:
         return np.zeros((len(STATES), n))
 
-    def cadss(self, ce_s: np.ndarray, ce_r: np.ndarray) -> np.ndarray:
+    def cadss(self, ce_s: np.ndarray, ce_r: np.ndarray, *, noticed: bool = False) -> np.ndarray:
+        """Dissociation (CADSS). ``noticed=True`` gives the perceived drug effect that drives expectancy:
+        alcohol-use tolerance blunts perceptual changes but not euphoria or activation (Krystal 2003)."""
+        ec50 = self.noticed_ec50 if noticed else self.cadss_ec50
         x = np.maximum(ce_s + self.r_over_s_potency * ce_r, 0.0) ** self.cadss_hill
-        return self.cadss_emax * x / (self.cadss_ec50**self.cadss_hill + x)
+        return self.cadss_emax * x / (ec50**self.cadss_hill + x)
 
     def sbp(self, ce_s: np.ndarray) -> np.ndarray:
         c = np.maximum(ce_s, 0.0)
         return self.sbp_emax * c / (self.sbp_ec50 + c)
 
-    def rhs(self, y: np.ndarray, ampa: np.ndarray, prot: np.ndarray, cadss: np.ndarray) -> np.ndarray:
+    def rhs(self, y: np.ndarray, ampa: np.ndarray, prot: np.ndarray, noticed: np.ndarray) -> np.ndarray:
         """Inputs to sedation (midazolam sessions) and antidepressant (daily drug on) come as infusions."""
         acute, expect, sedation, antidep = y
         drive = self.gain_ampa * np.maximum(ampa - 1, 0.0) + self.gain_prot * np.maximum(prot - 1, 0.0)
-        perceived = cadss / self.cadss_emax + sedation  # a noticeable effect unblinds and raises expectancy
+        perceived = noticed / self.cadss_emax + sedation  # a noticeable effect unblinds and raises expectancy
         return np.stack(
             [
                 drive - acute / self.tau_a,
@@ -112,7 +116,7 @@ class SymptomModel:
         relief_p = (1 - self.placebo_max * expect / (1 + expect)) * (
             1 - self.antidepressant_relief * np.clip(antidepressant, 0.0, 1.0)
         )
-        relief_t = np.ones((len(ITEMS),) + np.shape(therapy))
+        relief_t = np.ones((len(ITEMS), *np.shape(therapy)))
         relief_t[list(SELF_CRITICAL_ITEMS)] = 1 - self.therapy_relief * therapy / (1 + therapy)
         raw = self.floor_item + scale * (bracket * relief_p)[None] * relief_a * relief_t
         return np.clip(raw, 0.0, 6.0)
@@ -125,7 +129,9 @@ def _profile_weights(profile: float, strength: float) -> np.ndarray:
     return w
 
 
-def build(params: ParameterSet, patients: Sequence[Patient], reference_density: float, density0: np.ndarray) -> SymptomModel:
+def build(
+    params: ParameterSet, patients: Sequence[Patient], reference_density: float, density0: np.ndarray
+) -> SymptomModel:
     """``density0``: each patient's pre-treatment synapse density (sets the baseline bracket)."""
     v = PatientValues(params, patients)
     share = np.array([v.fixed(f"synaptic_share_{p.biotype}") for p in patients])
@@ -164,6 +170,7 @@ def build(params: ParameterSet, patients: Sequence[Patient], reference_density: 
         antidepressant_relief=v("oral_antidepressant_relief"),
         cadss_emax=v("cadss_emax"),
         cadss_ec50=v("cadss_ec50", "uM") * np.where(tolerant, v.fixed("aud_dissociation_tolerance"), 1.0),
+        noticed_ec50=v("cadss_ec50", "uM"),
         cadss_hill=v.fixed("cadss_hill"),
         sbp_emax=v("sbp_emax", "mmHg"),
         sbp_ec50=v("sbp_ec50", "uM"),

@@ -49,7 +49,9 @@ class SynapseModel:
         t = np.asarray(t, float)
         k = (self.stress_times <= t[..., None, None]).sum(axis=-1) - 1  # (..., P)
         k = np.maximum(k, 0)
-        return np.take_along_axis(np.broadcast_to(self.stress_levels, k.shape + self.stress_levels.shape[-1:]), k[..., None], -1)[..., 0]
+        return np.take_along_axis(
+            np.broadcast_to(self.stress_levels, k.shape + self.stress_levels.shape[-1:]), k[..., None], -1
+        )[..., 0]
 
     def rates(
         self,

@@ -147,9 +147,7 @@ class ParameterSet(Mapping[str, Parameter]):
 
     def digest(self) -> str:
         """A short hash of every name, value and unit: the provenance stamp of a run."""
-        blob = json.dumps(
-            sorted((p.name, p.value, p.unit) for p in self._params.values()), separators=(",", ":")
-        )
+        blob = json.dumps(sorted((p.name, p.value, p.unit) for p in self._params.values()), separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def rows(self, layer: str | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,110 @@
+"""Unit parsing: every user-facing quantity goes through ketasim.units."""
+
+from __future__ import annotations
+
+import pytest
+
+from ketasim.errors import InputError
+from ketasim.units import parse_dose_amount, parse_quantity
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "expected"),
+    [
+        ("40 min", "h", 40 / 60),
+        ("7 d", "h", 168.0),
+        ("1 week", "h", 168.0),
+        ("90 s", "min", 1.5),
+        ("2.5 h", "min", 150.0),
+        ("82 kg", "kg", 82.0),
+        ("154 lb", "kg", 154 * 0.45359237),
+        ("0.5 g", "mg", 500.0),
+        ("1.5 L/min", "L/h", 90.0),
+    ],
+)
+def test_parse_quantity_converts(text, unit, expected):
+    assert parse_quantity(text, "field", unit) == pytest.approx(expected, rel=1e-12)
+
+
+def test_forty_minutes_is_two_thirds_of_an_hour():
+    assert round(parse_quantity("40 min", "duration", "h"), 4) == 0.6667
+
+
+@pytest.mark.parametrize(("value", "expected"), [(3, 3.0), (2.5, 2.5), ("4", 4.0), (" 0.5 ", 0.5)])
+def test_bare_numbers_are_read_in_the_default_unit(value, expected):
+    assert parse_quantity(value, "duration", "h") == expected
+    assert isinstance(parse_quantity(value, "duration", "h"), float)
+    # the same bare number in another default unit is not converted
+    assert parse_quantity(value, "duration", "min") == expected
+
+
+def test_wrong_dimension_names_the_field():
+    with pytest.raises(InputError) as info:
+        parse_quantity("5 m", "amount", "mg")
+    err = info.value
+    assert err.field == "amount"
+    assert str(err).startswith("amount:")
+    assert "mg" in str(err) and "5 m" in str(err)
+
+
+def test_wrong_dimension_in_dose_amount_names_the_field():
+    with pytest.raises(InputError) as info:
+        parse_dose_amount("5 m", "dose_amount")
+    assert info.value.field == "dose_amount"
+    assert str(info.value).startswith("dose_amount:")
+
+
+@pytest.mark.parametrize("bad", ["banana", "5 furlongs per fortnight mg", "", "mg mg +"])
+def test_unreadable_text_is_refused(bad):
+    with pytest.raises(InputError) as info:
+        parse_quantity(bad, "weight", "kg")
+    assert info.value.field == "weight"
+
+
+@pytest.mark.parametrize("bad", [True, None, [1, 2], {"a": 1}])
+def test_non_numbers_are_refused(bad):
+    with pytest.raises(InputError) as info:
+        parse_quantity(bad, "age", "year")
+    assert info.value.field == "age"
+
+
+def test_ranges():
+    assert parse_quantity("20 kg", "weight", "kg", minimum=20, maximum=300) == 20.0
+    assert parse_quantity("300 kg", "weight", "kg", minimum=20, maximum=300) == 300.0
+    for bad in ("19.9 kg", "300.1 kg", "5 kg"):
+        with pytest.raises(InputError, match=r"^weight: must be within 20-300 kg"):
+            parse_quantity(bad, "weight", "kg", minimum=20, maximum=300)
+    with pytest.raises(InputError, match=r"^duration: must be > 0 h"):
+        parse_quantity("0 min", "duration", "h", strictly_positive=True)
+    with pytest.raises(InputError, match=r"^duration:"):
+        parse_quantity("-1 h", "duration", "h", strictly_positive=True)
+    with pytest.raises(InputError, match=r"^x: must be a finite number"):
+        parse_quantity(float("nan"), "x", "h")
+    with pytest.raises(InputError, match=r"^x: must be a finite number"):
+        parse_quantity("inf h", "x", "h")
+
+
+def test_dose_amount_per_kg_versus_absolute():
+    assert parse_dose_amount("0.5 mg/kg") == (0.5, True)
+    assert parse_dose_amount("56 mg") == (56.0, False)
+    # units are converted to mg or mg/kg
+    amount, per_kg = parse_dose_amount("500 ug/kg")
+    assert per_kg is True and amount == pytest.approx(0.5, rel=1e-12)
+    amount, per_kg = parse_dose_amount("0.056 g")
+    assert per_kg is False and amount == pytest.approx(56.0, rel=1e-12)
+    # a bare number is mg
+    assert parse_dose_amount(35) == (35.0, False)
+
+
+@pytest.mark.parametrize("bad", ["5 %", "0.5 mg/L", "2 mL", "5 m", "3 mg/kg/h"])
+def test_dose_amount_refuses_non_mass(bad):
+    with pytest.raises(InputError) as info:
+        parse_dose_amount(bad)
+    assert info.value.field == "amount"
+    assert str(info.value).startswith("amount:")
+
+
+@pytest.mark.parametrize("bad", ["0 mg", "-5 mg", "0 mg/kg", "-0.5 mg/kg"])
+def test_dose_amount_must_be_positive(bad):
+    with pytest.raises(InputError, match=r"^amount: must be > 0"):
+        parse_dose_amount(bad)
