@@ -74,7 +74,9 @@ def test_simulate_json_matches_the_api(capsys):
     api = ks.simulate(
         "esketamine-56mg-single", patient=ks.Patient(weight="82 kg", sex="female"), duration="1.5 d"
     ).summary()
-    assert set(data) == set(api)
+    # the CLI adds the monitoring keys for ketamine sessions (discharge time, flagged sessions)
+    assert set(data) == set(api) | {"discharge_h", "sessions_flagged"}
+    assert data["discharge_h"] >= 2.0
     for key, value in api.items():
         if math.isnan(value):
             assert data[key] is None

@@ -12,7 +12,7 @@ import numpy as np
 if TYPE_CHECKING:
     from ketasim.result import Result
 
-__all__ = ["atomic_savefig", "plot_chain", "plot_trial"]
+__all__ = ["atomic_savefig", "plot_chain", "plot_trial", "plot_validation"]
 
 PANELS = (
     ("1  Plasma (venous)", [("ketamine_plasma", "ketamine"), ("esketamine_plasma", "S-ketamine"),
@@ -134,3 +134,36 @@ def plot_trial(result: Any, path: str | Path | None = None) -> Any:
 
 def _visit_key(label: str) -> float:
     return float(label[:-1]) * (24 if label.endswith("d") else 1)
+
+
+def plot_validation(rows: Any, directory: str | Path) -> list[Path]:
+    """One figure per study: observed values with their tolerance band beside the model's prediction."""
+    plt = _mpl()
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    by_study: dict[str, list[Any]] = {}
+    for r in rows:
+        by_study.setdefault(r.study, []).append(r)
+    for study, rs in by_study.items():
+        fig, ax = plt.subplots(figsize=(max(4, 1.3 * len(rs) + 2), 3.6))
+        x = np.arange(len(rs))
+        obs = np.array([r.observed for r in rs])
+        ax.errorbar(x - 0.1, obs, yerr=1.96 * np.array([r.observed_se for r in rs]), fmt="o", color="k", capsize=4,
+                    label="observed (95% CI where published)")  # fmt: skip
+        pred = np.array([r.predicted for r in rs])
+        tol = np.array([r.tolerance for r in rs])
+        ax.bar(x + 0.1, 2 * tol, bottom=obs - tol, width=0.35, alpha=0.15, color="tab:blue", label="tolerance band")
+        colors = ["tab:green" if r.passed else "tab:red" for r in rs]
+        ax.scatter(x + 0.1, pred, marker="D", c=colors, zorder=3, label="model")
+        ax.set_xticks(x)
+        ax.set_xticklabels([f"{r.quantity}\n{r.arm or ''}{' (cal.)' if r.calibrated else ''}" for r in rs], fontsize=7)
+        ax.set_title(f"{study}: {rs[0].citation[:90]}", fontsize=8)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        p = out / f"{study}.png"
+        atomic_savefig(fig, p)
+        plt.close(fig)
+        paths.append(p)
+    return paths

@@ -8,6 +8,9 @@ with a major depressive episode that has not responded to at least two adequate 
 MADRS >= 20 at entry. In the model that means depression driven by chronic stress (load around 1), a
 biotype mix depleted of mostly-monoaminergic depressions (those are the ones monoaminergic drugs would
 have helped), and covariates of the pooled esketamine development programme (Perez-Ruixo 2021).
+``mdd`` is an unselected major-depression cohort (before any treatment failure): more of its
+depressions are mostly monoaminergic; ``ketasim.resistance.enrich_trd`` turns it into a TRD cohort the
+way STAR*D-like sequences do, by simulating an adequate SSRI trial and keeping the non-remitters.
 ``healthy`` draws the same covariates with no stress and no depression (for PK studies).
 
 >>> pop = Population.sample(5, seed=1)
@@ -30,7 +33,7 @@ from ketasim.patient import BIOTYPES, Patient
 
 __all__ = ["COHORTS", "PD_VARIABILITY", "Population"]
 
-COHORTS = ("trd", "healthy")
+COHORTS = ("trd", "mdd", "healthy")
 # Pharmacodynamic parameters given log-normal variability with the population's default PD CV.
 PD_VARIABILITY = (
     "eef2_bdnf_gain",
@@ -124,11 +127,13 @@ def draw_patient(child: np.random.SeedSequence, cohort: str, p: ParameterSet, ov
     cyp = ("*1/*1", "*1/*6", "*6/*6")[n_star6]
     aud = bool(rng.random() < v("aud_history_fraction"))
     fh = bool(rng.random() < v("family_history_alcohol_fraction"))
-    shares = np.array([v(f"biotype_share_{b}") for b in BIOTYPES])
+    prefix = "mdd_biotype_share" if cohort == "mdd" else "biotype_share"
+    shares = np.array([v(f"{prefix}_{b}") for b in BIOTYPES])
     biotype = BIOTYPES[int(rng.choice(len(BIOTYPES), p=shares / shares.sum()))]
     profile = float(np.clip(rng.normal(0.0, 0.5), -1, 1))
     stress = float(np.clip(_lognormal(rng, 1.0, v("stress_cv")), 0.2, 3.0))
-    madrs = float(np.clip(rng.normal(v("madrs_baseline_mean"), v("madrs_baseline_sd")), v("madrs_entry_minimum"), 60))
+    mean = v("mdd_madrs_baseline_mean") if cohort == "mdd" else v("madrs_baseline_mean")
+    madrs = float(np.clip(rng.normal(mean, v("madrs_baseline_sd")), v("madrs_entry_minimum"), 60))
     effects: dict[str, float] = {}
     for name, prm in p.items():  # PK variability: every parameter with a published iiv_cv
         if prm.iiv_cv:

@@ -27,6 +27,8 @@ UNITS = {
     "arketamine_plasma": "ng/mL",
     "norketamine_plasma": "ng/mL",
     "hydroxynorketamine_plasma": "ng/mL",
+    "psilocin_plasma": "ng/mL",
+    "escitalopram_plasma": "ng/mL",
     "nmda_occupancy": "fraction (pyramidal)",
     "nmda_interneuron_block": "fraction",
     "pyramidal_rate": "fold of baseline",
@@ -47,7 +49,11 @@ UNITS = {
     "acute_signal": "a.u.",
     "expectancy": "a.u.",
     "sedation": "a.u.",
-    "oral_antidepressant": "fraction of full effect",
+    "ht2a_occupancy": "fraction",
+    "sert_occupancy": "fraction",
+    "exercise_training": "0-1 (1 = daily vigorous exercise, sustained)",
+    "bhb_mm": "mM above fed baseline",
+    "serotonergic_adaptation": "0-1",
     "madrs": "points (0-60)",
     "madrs_items": "points (0-6)",
     "cadss": "points",
@@ -149,3 +155,10 @@ class Result:
 
     def to_dict(self) -> Mapping[str, float]:
         return self.summary()
+
+    def monitoring(self, regimen: Regimen | None = None, **thresholds: Any) -> Any:
+        """Per-session CADSS/SBP peaks, time above thresholds, flags and discharge time (a DataFrame);
+        see ``ketasim.monitoring.monitor`` for the thresholds and their sources."""
+        from ketasim.monitoring import monitor
+
+        return monitor(self, regimen, **thresholds)

@@ -31,6 +31,13 @@ MAX_TIME_H = 24.0 * 366 * 2
 class Drug(StrEnum):
     KETAMINE = "ketamine"  # racemic (R,S)-ketamine
     ESKETAMINE = "esketamine"  # S-ketamine
+    PSILOCYBIN = "psilocybin"  # prodrug of psilocin; oral
+    ESCITALOPRAM = "escitalopram"  # S-citalopram; oral, usually daily
+    CITALOPRAM = "citalopram"  # racemate: half of it is S-citalopram; oral
+
+    @property
+    def is_ketamine(self) -> bool:
+        return self in (Drug.KETAMINE, Drug.ESKETAMINE)
 
     @classmethod
     def parse(cls, value: Any) -> Drug:
@@ -42,10 +49,14 @@ class Drug(StrEnum):
             "rs-ketamine": cls.KETAMINE,
             "esketamine": cls.ESKETAMINE,
             "s-ketamine": cls.ESKETAMINE,
+            "psilocybin": cls.PSILOCYBIN,
+            "escitalopram": cls.ESCITALOPRAM,
+            "citalopram": cls.CITALOPRAM,
         }
         key = str(value).strip().lower()
         if key not in aliases:
-            raise InputError("drug", "must be one of: ketamine (racemic), esketamine", got=repr(value))
+            allowed = "ketamine (racemic), esketamine, psilocybin, escitalopram, citalopram"
+            raise InputError("drug", f"must be one of: {allowed}", got=repr(value))
         return aliases[key]
 
 
@@ -110,6 +121,8 @@ class Dose:
                 raise InputError("duration", "only IV doses can be infusions; leave it empty", got=repr(duration))
             duration_h = parse_quantity(duration, "duration", "h", strictly_positive=True, maximum=24 * 14)
         at_h = parse_quantity(at, "at", "h", minimum=0.0, maximum=MAX_TIME_H)
+        if not drug_.is_ketamine and route_ is not Route.ORAL:
+            raise InputError("route", f"{drug_.value} is modelled as an oral drug only", got=repr(route))
         if drug_ is Drug.ESKETAMINE and route_ is Route.INTRANASAL:
             if per_kg:
                 raise InputError(
@@ -169,7 +182,12 @@ class SessionKind(StrEnum):
     SALINE = "saline"  # inert infusion or spray: expectancy only
     PLACEBO_SPRAY = "placebo_spray"
     MIDAZOLAM = "midazolam"  # active placebo: expectancy plus noticeable sedation, no NMDA effect
-    ORAL_ANTIDEPRESSANT = "oral_antidepressant"  # a newly started daily oral antidepressant, from `at` on
+    ORAL_ANTIDEPRESSANT = "oral_antidepressant"  # daily SSRI from `at` on (escitalopram-equivalent mg/day)
+    CLINIC_VISIT = "clinic_visit"  # a clinical contact (assessment, prescription): expectancy only
+    PSYCHOTHERAPY = "psychotherapy"  # one session (e.g. CBT); strongest inside a plasticity window
+    EXERCISE = "exercise"  # one bout; `intensity` 0-1 (1 = vigorous aerobic)
+    KETOGENIC_DIET = "ketogenic_diet"  # started at `at`, kept from then on (nutritional ketosis)
+    BHB_SUPPLEMENT = "bhb_supplement"  # one oral dose of a ketone (beta-hydroxybutyrate) supplement
 
 
 @dataclass(frozen=True, init=False)
@@ -183,8 +201,12 @@ class Session:
     kind: SessionKind
     at_h: float
     duration_h: float
+    intensity: float
+    daily_mg: float | None
 
-    def __init__(self, kind: Any, at: Any = "0 h", duration: Any = "40 min") -> None:
+    def __init__(
+        self, kind: Any, at: Any = "0 h", duration: Any = "40 min", intensity: Any = 1.0, daily_dose: Any = None
+    ) -> None:
         try:
             kind_ = SessionKind(str(kind).strip().lower())
         except ValueError:
@@ -195,9 +217,20 @@ class Session:
         object.__setattr__(
             self, "duration_h", parse_quantity(duration, "duration", "h", strictly_positive=True, maximum=24.0)
         )
+        if isinstance(intensity, bool) or not isinstance(intensity, int | float) or not 0 < intensity <= 1:
+            raise InputError("intensity", "must be a number within 0-1 (0 excluded)", got=repr(intensity))
+        object.__setattr__(self, "intensity", float(intensity))
+        daily = None
+        if daily_dose is not None:
+            if kind_ is not SessionKind.ORAL_ANTIDEPRESSANT:
+                msg = "only an oral_antidepressant session takes a daily dose"
+                raise InputError("daily_dose", msg, got=repr(daily_dose))
+            daily = parse_quantity(daily_dose, "daily_dose", "mg", strictly_positive=True, maximum=60)
+        object.__setattr__(self, "daily_mg", daily)
 
     def shifted(self, by_h: float) -> Session:
-        return Session(self.kind, f"{self.at_h + by_h} h", f"{self.duration_h} h")
+        dd = None if self.daily_mg is None else f"{self.daily_mg!r} mg"
+        return Session(self.kind, f"{self.at_h + by_h!r} h", f"{self.duration_h!r} h", self.intensity, dd)
 
     def describe(self) -> str:
         return f"{self.kind.value} session at {self.at_h:g} h"
@@ -255,6 +288,11 @@ class Regimen:
         return cls(dose.shifted(i * every_h) for i in range(count))
 
     @classmethod
+    def daily(cls, dose: Dose, days: int) -> Regimen:
+        """``dose`` once a day for ``days`` days (e.g. an SSRI), the first at ``dose.at``."""
+        return cls.repeat(dose, every="24 h", count=days)
+
+    @classmethod
     def at_times(cls, dose: Dose, times: Sequence[Any]) -> Regimen:
         """Copies of ``dose`` at the given times (the dose's own ``at`` is ignored)."""
         hours = [parse_quantity(t, f"times[{i}]", "h", minimum=0.0) for i, t in enumerate(times)]
@@ -294,8 +332,17 @@ class Regimen:
 
     @property
     def visit_times(self) -> list[float]:
-        """Start times of treatment visits (doses and sessions), each counted once."""
-        return sorted({d.at_h for d in self.doses} | {s.at_h for s in self.sessions})
+        """Start times of treatment visits that raise expectancy: ketamine and psilocybin sessions and
+        control sessions, each counted once (daily pills, exercise and diet are not visits)."""
+        visit_kinds = {
+            SessionKind.SALINE,
+            SessionKind.PLACEBO_SPRAY,
+            SessionKind.MIDAZOLAM,
+            SessionKind.ORAL_ANTIDEPRESSANT,
+            SessionKind.CLINIC_VISIT,
+        }
+        doses = {d.at_h for d in self.doses if d.drug.is_ketamine or d.drug is Drug.PSILOCYBIN}
+        return sorted(doses | {s.at_h for s in self.sessions if s.kind in visit_kinds})
 
     @property
     def end_h(self) -> float:

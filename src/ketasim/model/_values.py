@@ -13,7 +13,13 @@ __all__ = ["PatientValues"]
 
 
 class PatientValues:
-    """``vals("name", "unit")`` -> array of shape (n_patients,)."""
+    """``vals("name", "unit")`` -> array of shape (n_patients,).
+
+    Names read this way honour each patient's random effect; they are recorded in ``VARIED`` so that
+    sampling tools (population variability, sensitivity analysis) know which parameters can vary.
+    """
+
+    VARIED: set[str] = set()  # noqa: RUF012 - a process-wide record, filled as layers are built
 
     def __init__(self, params: ParameterSet, patients: Sequence[Patient]) -> None:
         self.params = params
@@ -21,6 +27,7 @@ class PatientValues:
         self.n = len(patients)
 
     def __call__(self, name: str, unit: str | None = None) -> np.ndarray:
+        PatientValues.VARIED.add(name)
         base = self.params.value(name, unit)
         return np.array([base * pt.factor(name) for pt in self.patients])
 

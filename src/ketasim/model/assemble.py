@@ -1,8 +1,10 @@
-"""Assembly: the six layers stacked into one ODE system on the batched engine.
+"""Assembly: the layers stacked into one ODE system on the batched engine.
 
-Data flow one way: each layer reads only named signals of the layers before it.
-``rhs`` is what the solver integrates; ``observe`` recomputes every algebraic signal (block, firing
-rates, MADRS items, CADSS, SBP, ...) from stored states, on any array of time points.
+Data flow one way: pk -> receptor -> interventions -> circuit -> signaling -> synapse -> symptoms; each
+layer reads only named signals of the layers before it. ``rhs`` is what the solver integrates;
+``observe`` recomputes every algebraic signal (block, firing rates, MADRS items, CADSS, SBP, ...) from
+stored states, on any array of time points. Session inputs (sedation, exercise, diet, supplements,
+therapy, a daily oral antidepressant) arrive as engine boluses and infusions on the states they feed.
 """
 
 from __future__ import annotations
@@ -13,26 +15,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from ketasim.dosing import Regimen, SessionKind
-from ketasim.model import circuit, pk, receptor, signaling, symptoms, synapse
+from ketasim.model import circuit, interventions, pk, receptor, signaling, symptoms, synapse
 from ketasim.model.pk import Bolus, Infusion
 from ketasim.parameters import ParameterSet
 from ketasim.patient import Patient
 
 __all__ = ["Hypotheses", "Model", "assemble"]
 
-LAYERS = ("pk", "receptor", "circuit", "signaling", "synapse", "symptoms")
+LAYERS = ("pk", "receptor", "interventions", "circuit", "signaling", "synapse", "symptoms")
 
 
 @dataclass(frozen=True)
 class Hypotheses:
-    """Switches for the two initiating mechanisms (both on by default).
+    """Switches for competing mechanisms.
 
-    ``disinhibition``: interneuron block -> glutamate pulse -> AMPA -> activity-dependent BDNF release.
-    ``rest_block``: block of pyramidal NMDA receptors at rest -> eEF2 kinase off -> BDNF translation.
+    ``disinhibition`` (on): interneuron block -> glutamate pulse -> AMPA -> activity-dependent BDNF release.
+    ``rest_block`` (on): block of pyramidal NMDA receptors at rest -> eEF2 kinase off -> BDNF translation.
+    ``ssri_trkb`` (off): SSRIs potentiate TrkB directly (Casarotto 2021; disputed on concentration grounds).
     """
 
     disinhibition: bool = True
     rest_block: bool = True
+    ssri_trkb: bool = False
 
 
 class Model:
@@ -44,18 +48,25 @@ class Model:
         self.hypotheses = hypotheses
         self.pk = pk.build(params, patients)
         self.receptor = receptor.build(params, patients)
+        self.interventions = interventions.build(params, patients)
         self.circuit = circuit.build(params, patients)
         self.signaling = signaling.build(
-            params, patients, disinhibition=hypotheses.disinhibition, rest_block=hypotheses.rest_block
+            params,
+            patients,
+            disinhibition=hypotheses.disinhibition,
+            rest_block=hypotheses.rest_block,
+            ssri_trkb=hypotheses.ssri_trkb,
         )
         self.synapse = synapse.build(params, patients)
         syn0 = self.synapse.initial(len(patients))
         self.symptoms = symptoms.build(params, patients, self.synapse.reference_density, syn0[0] + syn0[1])
+        self.ad_daily_mg = params.value("oral_antidepressant_daily_dose", "mg")
         names: list[str] = []
         self.slices: dict[str, slice] = {}
         for layer, states in (
             ("pk", pk.STATES),
             ("receptor", receptor.STATES),
+            ("interventions", interventions.STATES),
             ("circuit", circuit.STATES),
             ("signaling", signaling.STATES),
             ("synapse", synapse.STATES),
@@ -77,6 +88,7 @@ class Model:
             [
                 np.zeros((len(pk.STATES), n)),
                 self.receptor.initial(n),
+                self.interventions.initial(n),
                 self.circuit.initial(n),
                 self.signaling.initial(n),
                 self.synapse.initial(n),
@@ -84,94 +96,123 @@ class Model:
             ]
         )
 
-    def rhs(self, t: float, y: np.ndarray, u: np.ndarray) -> np.ndarray:
+    def _signals(self, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Algebraic signals shared by ``rhs`` and ``observe`` (y: states by row, patients last)."""
         s = self.slices
-        y_pk = y[s["pk"]]
-        conc = self.pk.concentrations(y_pk)
+        conc = self.pk.concentrations(y[s["pk"]])
         ce = y[s["receptor"]]
         block = self.receptor.block(ce)
-        r_e, _ = self.circuit.rates(block["nmda_occupancy"], block["nmda_interneuron_block"])
-        circ = y[s["circuit"]]
-        glu = circ[0]
+        sero = self.receptor.serotonergic(conc["psilocin_plasma"], conc["escitalopram_plasma"])
+        iv = y[s["interventions"]]
+        r_e, r_i = self.circuit.rates(block["nmda_occupancy"], block["nmda_interneuron_block"], sero["ht2a_occupancy"])
+        glu = y[s["circuit"]][0]
+        return {
+            **conc,
+            **block,
+            **sero,
+            "r_e": r_e,
+            "r_i": r_i,
+            "glutamate": glu,
+            "ampa": self.signaling.ampa(glu),
+            "bdnf_factor": self.interventions.bdnf_factor(iv),
+            "potentiation": self.signaling.potentiation(sero["psilocin_trkb"], sero["sert_occupancy"]),
+        }
+
+    def rhs(self, t: float, y: np.ndarray, u: np.ndarray) -> np.ndarray:
+        s = self.slices
+        g = self._signals(y)
+        ce = y[s["receptor"]]
         sig = y[s["signaling"]]
-        ampa = self.signaling.ampa(glu)
         noticed = self.symptoms.cadss(ce[0], ce[1], noticed=True)
         dy = np.concatenate(
             [
-                self.pk.rhs(y_pk, u[s["pk"]]),
-                self.receptor.rhs(ce, [conc[f"{sp}_um"] for sp in receptor.SPECIES]),
-                self.circuit.rhs(circ, r_e),
-                self.signaling.rhs(sig, glu, block["nmda_occupancy"]),
-                self.synapse.rhs(t, y[s["synapse"]], sig[3], ampa, sig[2]),
-                self.symptoms.rhs(y[s["symptoms"]], ampa, sig[3], noticed),
+                self.pk.rhs(y[s["pk"]], u[s["pk"]]),
+                self.receptor.rhs(ce, [g[f"{sp}_um"] for sp in receptor.SPECIES]),
+                self.interventions.rhs(y[s["interventions"]], g["sert_occupancy"]),
+                self.circuit.rhs(y[s["circuit"]], g["r_e"]),
+                self.signaling.rhs(sig, g["glutamate"], g["nmda_occupancy"], g["bdnf_factor"], g["potentiation"]),
+                self.synapse.rhs(t, y[s["synapse"]], sig[3], g["ampa"], sig[2], g["ht2a_occupancy"]),
+                self.symptoms.rhs(y[s["symptoms"]], g["ampa"], sig[3], noticed, g["ht2a_occupancy"]),
             ]
         )
         n_pk = len(pk.STATES)
-        dy[n_pk:] += u[n_pk:]  # session inputs (sedation, oral antidepressant) enter as infusions
+        dy[n_pk:] += u[n_pk:]  # session inputs enter as infusions on their states
         return dy
 
     def events(self, regimen: Regimen) -> tuple[list[Bolus], list[Infusion]]:
-        """Dose inputs, expectancy at each visit, control sessions, therapy sessions and stress steps."""
+        """Dose inputs, expectancy at each visit, sessions, therapy sessions and stress steps."""
         boluses, infusions = self.pk.inputs(regimen)
         n = self.n_patients
-        sym = self.symptoms
+        ix = self.index
+        iv = self.interventions
         for t in regimen.visit_times:
-            boluses.append(Bolus(t, self.index["expectancy"], sym.placebo_session.copy()))
+            boluses.append(Bolus(t, ix["expectancy"], self.symptoms.placebo_session.copy()))
         for sess in regimen.sessions:
-            if sess.kind is SessionKind.MIDAZOLAM:
-                rate = sym.midazolam_sedation / sess.duration_h
-                infusions.append(Infusion(sess.at_h, sess.at_h + sess.duration_h, self.index["sedation"], rate))
-            elif sess.kind is SessionKind.ORAL_ANTIDEPRESSANT:  # taken daily from here on
-                infusions.append(Infusion(sess.at_h, np.inf, self.index["antidepressant"], 1 / sym.tau_antidepressant))
-        ther = self.index["therapy_trace"]
+            t0, t1, k = sess.at_h, sess.at_h + sess.duration_h, sess.kind
+            if k is SessionKind.MIDAZOLAM:
+                infusions.append(Infusion(t0, t1, ix["sedation"], self.symptoms.midazolam_sedation / sess.duration_h))
+            elif k is SessionKind.ORAL_ANTIDEPRESSANT:  # daily tablets from here on, as a steady oral input
+                daily = sess.daily_mg if sess.daily_mg is not None else self.ad_daily_mg
+                rate = daily / self.pk.mw["escitalopram"] * 1e3 / 24.0
+                infusions.append(Infusion(t0, np.inf, ix["ssri_gut"], np.full(n, rate)))
+            elif k is SessionKind.PSYCHOTHERAPY:
+                boluses.append(Bolus(t0, ix["therapy_trace"], np.full(n, sess.intensity)))
+            elif k is SessionKind.EXERCISE:
+                infusions.append(Infusion(t0, t1, ix["exercise_bout"], np.full(n, sess.intensity / sess.duration_h)))
+            elif k is SessionKind.KETOGENIC_DIET:
+                infusions.append(Infusion(t0, np.inf, ix["bhb_diet"], iv.ketogenic_bhb / iv.tau_ketosis))
+            elif k is SessionKind.BHB_SUPPLEMENT:
+                boluses.append(Bolus(t0, ix["bhb_supplement"], iv.supplement_bhb * sess.intensity))
         for j, p in enumerate(self.patients):
             for t in p.psychotherapy_h:
                 amount = np.zeros(n)
                 amount[j] = 1.0
-                boluses.append(Bolus(t, ther, amount))
+                boluses.append(Bolus(t, ix["therapy_trace"], amount))
             for t, _ in p.stress_steps[1:]:  # cut the integration where stress changes
-                boluses.append(Bolus(t, ther, np.zeros(n)))
+                boluses.append(Bolus(t, ix["therapy_trace"], np.zeros(n)))
         return boluses, infusions
 
     def observe(self, t: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         """All output variables from states ``y`` (n, P, T); arrays come back as (P, T)."""
         yt = np.transpose(y, (0, 2, 1))  # (n, T, P): patient last, like the solver's parameters
         s = self.slices
-        conc = self.pk.concentrations(yt[s["pk"]])
+        g = self._signals(yt)
         ce = yt[s["receptor"]]
-        block = self.receptor.block(ce)
-        r_e, r_i = self.circuit.rates(block["nmda_occupancy"], block["nmda_interneuron_block"])
         eef2k, bdnf, mtor, prot = yt[s["signaling"]]
-        glu = yt[s["circuit"]][0]
-        ampa = self.signaling.ampa(glu)
-        lab, stab, win, ther = yt[s["synapse"]]
-        acute, expect, sedation, antidep = yt[s["symptoms"]]
+        lab, stab, win, ther, win_psy = yt[s["synapse"]]
+        acute, expect, sedation, _set_point = yt[s["symptoms"]]
+        iv = yt[s["interventions"]]
         stress = self.synapse.stress(t)
-        items = self.symptoms.items(lab + stab, stress, acute, expect, ther, antidep)
-        out = {k: v for k, v in conc.items() if not k.endswith("_um")}
+        adapt = iv[4]
+        items = self.symptoms.items(lab + stab, stress, acute, expect, ther, adapt)
+        out = {k: v for k, v in g.items() if k in _PK_OUTPUTS}
         out.update(
             {
-                "nmda_occupancy": block["nmda_occupancy"],
-                "nmda_interneuron_block": block["nmda_interneuron_block"],
-                "pyramidal_rate": r_e / self.circuit.r_e0,
-                "interneuron_rate": r_i / self.circuit.r_i0,
-                "glutamate": glu,
-                "ampa_activation": ampa,
+                "nmda_occupancy": g["nmda_occupancy"],
+                "nmda_interneuron_block": g["nmda_interneuron_block"],
+                "ht2a_occupancy": g["ht2a_occupancy"],
+                "sert_occupancy": g["sert_occupancy"],
+                "pyramidal_rate": g["r_e"] / self.circuit.r_e0,
+                "interneuron_rate": g["r_i"] / self.circuit.r_i0,
+                "glutamate": g["glutamate"],
+                "ampa_activation": g["ampa"],
                 "eef2k_activity": eef2k,
                 "bdnf": bdnf,
-                "trkb": self.signaling.trkb(bdnf),
+                "trkb": self.signaling.trkb(bdnf, g["potentiation"]),
                 "mtorc1": mtor,
                 "synaptic_protein": prot,
                 "labile_synapses": lab,
                 "stable_synapses": stab,
                 "synapse_density": lab + stab,
-                "plasticity_window": win,
+                "plasticity_window": self.synapse.window(win, win_psy),
                 "therapy_trace": ther,
                 "stress_load": stress,
+                "exercise_training": iv[1],
+                "bhb_mm": self.interventions.bhb(iv),
+                "serotonergic_adaptation": adapt,
                 "acute_signal": acute,
                 "expectancy": expect,
                 "sedation": sedation,
-                "oral_antidepressant": antidep,
                 "madrs": items.sum(axis=0),
                 "cadss": self.symptoms.cadss(ce[0], ce[1]),
                 "sbp_change": self.symptoms.sbp(ce[0]),
@@ -180,6 +221,17 @@ class Model:
         result = {k: np.asarray(v).T for k, v in out.items()}
         result["madrs_items"] = np.transpose(items, (2, 0, 1))  # (P, item, T)
         return result
+
+
+_PK_OUTPUTS = (
+    "ketamine_plasma",
+    "esketamine_plasma",
+    "arketamine_plasma",
+    "norketamine_plasma",
+    "hydroxynorketamine_plasma",
+    "psilocin_plasma",
+    "escitalopram_plasma",
+)
 
 
 def assemble(params: ParameterSet, patients: Sequence[Patient], hypotheses: Hypotheses | None = None) -> Model:

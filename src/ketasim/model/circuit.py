@@ -42,10 +42,13 @@ class CircuitModel:
     kappa_g: np.ndarray
     r_e0: float
     r_i0: float
+    ht2a_drive: float = 0.0
 
-    def rates(self, b_e: np.ndarray, b_i: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Steady-state pyramidal and interneuron rates (Hz) for given fractional NMDA block."""
-        b_e, b_i = np.broadcast_arrays(np.asarray(b_e, float), np.asarray(b_i, float))
+    def rates(self, b_e: np.ndarray, b_i: np.ndarray, ht2a: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Steady-state pyramidal and interneuron rates (Hz) for given fractional NMDA block and
+        5-HT2A occupancy (which adds excitatory drive to layer-5 pyramidal cells)."""
+        b_e, b_i, ht2a = np.broadcast_arrays(np.asarray(b_e, float), np.asarray(b_i, float), np.asarray(ht2a, float))
+        i_e0 = self.i_e0 + self.ht2a_drive * ht2a
         r_e = np.full(b_e.shape, np.nan)
         r_i = np.zeros(b_e.shape)
         # Interneurons active (h > 0) is tried first; silenced interneurons (h = 0) fill the rest.
@@ -53,7 +56,7 @@ class CircuitModel:
             c2 = (1 - b_i) * self.j_ie_n
             a1 = self.g_e * (self.j_ee_a - self.j_ei * h * self.j_ie_a)
             a2 = self.g_e * ((1 - b_e) * self.j_ee_n - self.j_ei * h * c2)
-            a0 = self.g_e * (self.i_e0 - self.j_ei * h * self.i_i0)
+            a0 = self.g_e * (i_e0 - self.j_ei * h * self.i_i0)
             qa = self.a * (1 - a1)
             qb = 1 - a1 - self.a * (a2 + a0)
             disc = np.maximum(qb * qb + 4 * qa * a0, 0.0)
@@ -81,12 +84,12 @@ def build(params: ParameterSet, patients: Sequence[Patient]) -> CircuitModel:
     v = PatientValues(params, patients)
     tau_n_s = v.fixed("tau_nmda", "s")
     m = CircuitModel(
-        j_ee_a=v.fixed("j_ee_ampa"),
+        j_ee_a=v.fixed("j_ee_ampa", "s"),  # weights on rates (Hz) are in seconds
         j_ee_n=v.fixed("j_ee_nmda"),
-        j_ei=v.fixed("j_ei"),
-        j_ie_a=v.fixed("j_ie_ampa"),
+        j_ei=v.fixed("j_ei", "s"),
+        j_ie_a=v.fixed("j_ie_ampa", "s"),
         j_ie_n=v.fixed("j_ie_nmda"),
-        j_ii=v.fixed("j_ii"),
+        j_ii=v.fixed("j_ii", "s"),
         i_e0=v.fixed("i_e0"),
         i_i0=v.fixed("i_i0"),
         g_e=v.fixed("gain_e", "Hz"),
@@ -97,6 +100,7 @@ def build(params: ParameterSet, patients: Sequence[Patient]) -> CircuitModel:
         kappa_g=v("glutamate_gain"),
         r_e0=1.0,
         r_i0=1.0,
+        ht2a_drive=v.fixed("ht2a_pyramidal_drive"),
     )
     r_e0, r_i0 = m.rates(np.array(0.0), np.array(0.0))
     if not (r_e0 > 0 and r_i0 > 0):

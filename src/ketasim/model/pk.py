@@ -31,6 +31,7 @@ STATES = (
     "esk_central", "esk_periph1", "esk_periph2", "esk_liver",
     "nesk_central", "nesk_periph",
     "hnk_central", "hnk_periph",
+    "psilocybin_gut", "psilocin_central", "ssri_gut", "ssri_central",
     "eliminated",
 )  # fmt: skip
 IDX = {name: i for i, name in enumerate(STATES)}
@@ -75,6 +76,7 @@ class PKModel:
     device_interval_h: float
     device_mg: float
     weights: np.ndarray
+    citalopram_s_fraction: float
 
     @property
     def n_patients(self) -> int:
@@ -93,6 +95,8 @@ class PKModel:
         r_nk = y[IDX["rnk_central"]] / v["nk_v1"]
         hnk = y[IDX["hnk_central"]] / v["hnk_v1"]
         mk, mn, mh = self.mw["ketamine"], self.mw["norketamine"], self.mw["hnk"]
+        psilocin = y[IDX["psilocin_central"]] / v["psilocin_v"] * self.mw["psilocin"]
+        ssri = y[IDX["ssri_central"]] / v["ssri_v"] * self.mw["escitalopram"]
         return {
             "s_ketamine_um": s_ket,  # keys <species>_um match receptor.SPECIES
             "r_ketamine_um": r_ket,
@@ -104,6 +108,8 @@ class PKModel:
             "arketamine_plasma": r_ket * mk,
             "norketamine_plasma": (s_nk + r_nk) * mn,
             "hydroxynorketamine_plasma": hnk * mh,
+            "psilocin_plasma": psilocin,
+            "escitalopram_plasma": ssri,
         }
 
     def inputs(self, regimen: Regimen) -> tuple[list[Bolus], list[Infusion]]:
@@ -113,8 +119,16 @@ class PKModel:
         for dose in regimen:
             if dose.drug is Drug.KETAMINE:
                 self._racemic(dose, boluses, infusions)
-            else:
+            elif dose.drug is Drug.ESKETAMINE:
                 self._esketamine(dose, boluses, infusions)
+            elif dose.drug is Drug.PSILOCYBIN:  # psilocin equivalents; conversion is complete (Brown 2017)
+                umol = np.broadcast_to(dose.amount_mg(self.weights) / self.mw["psilocybin"] * 1e3, self.weights.shape)
+                boluses.append(Bolus(dose.at_h, IDX["psilocybin_gut"], umol.copy()))
+            else:  # escitalopram, or the S-enantiomer of citalopram
+                frac = 1.0 if dose.drug is Drug.ESCITALOPRAM else self.citalopram_s_fraction
+                mg = dose.amount_mg(self.weights) * frac
+                umol = np.broadcast_to(mg / self.mw["escitalopram"] * 1e3, self.weights.shape)
+                boluses.append(Bolus(dose.at_h, IDX["ssri_gut"], umol.copy()))
         return boluses, infusions
 
     def _umol(self, dose: Dose, mg: np.ndarray | float | None = None) -> np.ndarray:
@@ -205,6 +219,8 @@ def build(params: ParameterSet, patients: Sequence[Patient]) -> PKModel:
         "esk_vh": v("esk_vh", "L"),
         "nesk_vc": v("nesk_vc", "L"),
         "nesk_vp": v("nesk_vp", "L"),
+        "psilocin_v": v("psilocin_v_f", "L"),
+        "ssri_v": v("escitalopram_v_f", "L"),
     }
     s_cl = v("rac_s_cl", "L/h") * fcl * sex_cl * cyp
     r_cl = s_cl * v.fixed("rac_r_cl_ratio")
@@ -286,6 +302,12 @@ def build(params: ParameterSet, patients: Sequence[Patient]) -> PKModel:
     flow("nesk_periph", nq3 / vol["nesk_vp"], [("nesk_central", 1.0)])
     flow("nesk_central", cln / vol["nesk_vc"], [("hnk_central", fm_hnk)])
 
+    # Comparators: one-compartment oral models (apparent volumes; bioavailability inside V/F).
+    flow("psilocybin_gut", v("psilocin_ka", "1/h"), [("psilocin_central", 1.0)])
+    flow("psilocin_central", v("psilocin_ke", "1/h"), [])
+    flow("ssri_gut", v("escitalopram_ka", "1/h"), [("ssri_central", 1.0)])
+    flow("ssri_central", v("escitalopram_cl_f", "L/h") / vol["ssri_v"], [])
+
     f_in = v("rac_f_intranasal")
     rac_frn = np.clip((f_in - f_oral) / (1 - f_oral), 0.0, 1.0)  # so nasal + swallowed = total F
     frn = np.clip(v("esk_frn") * np.where(japanese, v.fixed("esk_japanese_frn"), 1.0), 0.0, 1.0)
@@ -296,6 +318,9 @@ def build(params: ParameterSet, patients: Sequence[Patient]) -> PKModel:
             "ketamine": v.fixed("mw_ketamine", "g/mol"),
             "norketamine": v.fixed("mw_norketamine", "g/mol"),
             "hnk": v.fixed("mw_hnk", "g/mol"),
+            "psilocybin": v.fixed("mw_psilocybin", "g/mol"),
+            "psilocin": v.fixed("mw_psilocin", "g/mol"),
+            "escitalopram": v.fixed("mw_escitalopram", "g/mol"),
         },
         frn=frn,
         frn_later=v.fixed("esk_frn_later_devices"),
@@ -308,4 +333,5 @@ def build(params: ParameterSet, patients: Sequence[Patient]) -> PKModel:
         device_interval_h=v.fixed("device_interval", "h"),
         device_mg=v.fixed("device_amount", "mg"),
         weights=w,
+        citalopram_s_fraction=v.fixed("citalopram_s_fraction"),
     )

@@ -1,5 +1,7 @@
 """Layer 2 — receptor: brain effect-site concentrations and NMDA-receptor block by cell type.
 
+Comparators: psilocin's 5-HT2A occupancy and TrkB binding, escitalopram's SERT occupancy.
+
 Unbound plasma concentrations equilibrate with the brain through one rate constant (ke0). Ketamine
 enantiomers and their metabolites compete for the same channel site, so block follows the summed
 potency-weighted concentration through one Hill curve. Interneurons (GluN2B-rich, tonically active)
@@ -30,6 +32,9 @@ class ReceptorModel:
     ki: np.ndarray  # (5, P) pyramidal functional Ki, µM
     hill: float
     interneuron_sensitivity: np.ndarray
+    ht2a_ec50: np.ndarray  # ng/mL psilocin
+    sert_ec50: np.ndarray  # ng/mL escitalopram
+    psilocin_trkb_k: np.ndarray  # ng/mL psilocin
 
     def initial(self, n: int) -> np.ndarray:
         return np.zeros((len(STATES), n))
@@ -45,6 +50,18 @@ class ReceptorModel:
         xi = (x * self.interneuron_sensitivity) ** self.hill
         return {"nmda_occupancy": xp / (1 + xp), "nmda_interneuron_block": xi / (1 + xi)}
 
+    def serotonergic(self, psilocin_ng_ml: np.ndarray, ssri_ng_ml: np.ndarray) -> dict[str, np.ndarray]:
+        """5-HT2A occupancy (psilocin, single-site binding: Madsen 2019), SERT occupancy (escitalopram,
+        Emax), and the fraction of TrkB sites bound by psilocin (Moliner 2023). Plasma-driven: psilocin
+        and escitalopram equilibrate with the brain fast relative to their own kinetics."""
+        ps = np.maximum(psilocin_ng_ml, 0.0)
+        ss = np.maximum(ssri_ng_ml, 0.0)
+        return {
+            "ht2a_occupancy": ps / (self.ht2a_ec50 + ps),
+            "sert_occupancy": ss / (self.sert_ec50 + ss),
+            "psilocin_trkb": ps / (self.psilocin_trkb_k + ps),
+        }
+
 
 def build(params: ParameterSet, patients: Sequence[Patient]) -> ReceptorModel:
     v = PatientValues(params, patients)
@@ -56,4 +73,7 @@ def build(params: ParameterSet, patients: Sequence[Patient]) -> ReceptorModel:
         ki=ki,
         hill=v.fixed("nmda_hill"),
         interneuron_sensitivity=v("interneuron_sensitivity"),
+        ht2a_ec50=v("ht2a_ec50", "ng/mL"),
+        sert_ec50=v("sert_ec50", "ng/mL"),
+        psilocin_trkb_k=v("psilocin_trkb_k", "ng/mL"),
     )

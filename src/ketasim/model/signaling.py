@@ -38,6 +38,9 @@ class SignalingModel:
     tau_m: np.ndarray
     k_p: np.ndarray
     tau_p: np.ndarray
+    psilocin_gain: np.ndarray
+    ssri_gain: np.ndarray
+    ssri_trkb: bool = False
 
     def initial(self, n: int) -> np.ndarray:
         return np.ones((len(STATES), n))
@@ -46,31 +49,51 @@ class SignalingModel:
         """AMPA drive (fold): follows glutamate only while the disinhibition branch is on."""
         return glutamate if self.disinhibition else np.ones_like(glutamate)
 
-    def trkb(self, bdnf: np.ndarray) -> np.ndarray:
-        return bdnf * (1 + self.k_t) / (self.k_t + bdnf)
+    def trkb(self, bdnf: np.ndarray, potentiation: np.ndarray | float = 0.0) -> np.ndarray:
+        """TrkB activation (fold); allosteric potentiation (psilocin, or an SSRI if switched on) acts
+        like more BDNF."""
+        eff = bdnf * (1 + potentiation)
+        return eff * (1 + self.k_t) / (self.k_t + eff)
+
+    def potentiation(self, psilocin_trkb: np.ndarray, sert_occupancy: np.ndarray) -> np.ndarray:
+        ssri = self.ssri_gain * sert_occupancy if self.ssri_trkb else 0.0
+        return self.psilocin_gain * psilocin_trkb + ssri
 
     def gate(self, ampa: np.ndarray) -> np.ndarray:
         x = np.maximum(ampa, 0.0) ** self.n_gate
         k = self.k_gate**self.n_gate
         return x * (1 + k) / (k + x)
 
-    def rhs(self, y: np.ndarray, glutamate: np.ndarray, block_rest: np.ndarray) -> np.ndarray:
+    def rhs(
+        self,
+        y: np.ndarray,
+        glutamate: np.ndarray,
+        block_rest: np.ndarray,
+        production_factor: np.ndarray | float = 1.0,
+        potentiation: np.ndarray | float = 0.0,
+    ) -> np.ndarray:
+        """``production_factor``: exercise and ketone bodies; ``potentiation``: TrkB allosteric drugs."""
         eef2k, bdnf, mtor, prot = y
         a = self.ampa(glutamate)
         target_e = 1 - block_rest if self.rest_block else np.ones_like(eef2k)
-        production = (1 + self.gain_e * (1 - eef2k)) * (1 + self.gain_a * np.maximum(a - 1, 0.0))
+        production = (1 + self.gain_e * (1 - eef2k)) * (1 + self.gain_a * np.maximum(a - 1, 0.0)) * production_factor
         return np.stack(
             [
                 (target_e - eef2k) / self.tau_e,
                 (production - bdnf) / self.tau_b,
-                (self.trkb(bdnf) * self.gate(a) - mtor) / self.tau_m,
+                (self.trkb(bdnf, potentiation) * self.gate(a) - mtor) / self.tau_m,
                 self.k_p * (mtor - 1) - (prot - 1) / self.tau_p,
             ]
         )
 
 
 def build(
-    params: ParameterSet, patients: Sequence[Patient], *, disinhibition: bool = True, rest_block: bool = True
+    params: ParameterSet,
+    patients: Sequence[Patient],
+    *,
+    disinhibition: bool = True,
+    rest_block: bool = True,
+    ssri_trkb: bool = False,
 ) -> SignalingModel:
     v = PatientValues(params, patients)
     return SignalingModel(
@@ -86,4 +109,7 @@ def build(
         tau_m=v("tau_mtorc1", "h"),
         k_p=v("k_synaptic_protein", "1/h"),
         tau_p=v("tau_synaptic_protein", "h"),
+        psilocin_gain=v("psilocin_trkb_gain"),
+        ssri_gain=v("ssri_trkb_gain"),
+        ssri_trkb=ssri_trkb,
     )

@@ -2,9 +2,10 @@
 
 Each of the 10 MADRS items (Montgomery & Asberg 1979) is driven by the patient's depression: a
 structural part (synapse deficit relative to the typical stressed brain) and a non-synaptic part
-(stress acting through other routes), mixed by the biotype's synaptic share. Three reliefs act on it:
-a fast acute signal (hours-days; functional potentiation, needs no new spines), expectancy after each
-session (placebo), and psychotherapy on the self-critical items. Dissociation and blood pressure are
+(stress acting through other routes), mixed by the biotype's synaptic share. Reliefs: a fast acute
+signal (hours-days; functional potentiation, needs no new spines) on the synaptic part only;
+expectancy after each session (placebo) on the whole score; an SSRI's slow serotonergic adaptation on
+the non-synaptic part; psychotherapy on the self-critical items. Dissociation and blood pressure are
 read from the effect-site concentrations with their own potencies, so tolerance to dissociation
 (alcohol use disorder history) leaves the antidepressant chain untouched.
 """
@@ -22,7 +23,7 @@ from ketasim.patient import Patient
 
 __all__ = ["ANHEDONIA_ITEMS", "ITEMS", "SELF_CRITICAL_ITEMS", "STATES", "SymptomModel", "build"]
 
-STATES = ("acute_signal", "expectancy", "sedation", "antidepressant")
+STATES = ("acute_signal", "expectancy", "sedation", "protein_set_point")
 ITEMS = (
     "apparent_sadness",
     "reported_sadness",
@@ -50,6 +51,7 @@ class SymptomModel:
     gain_ampa: np.ndarray
     gain_prot: np.ndarray
     acute_max: np.ndarray
+    acute_hill: float
     acute_sens: np.ndarray  # (10,)
     therapy_relief: np.ndarray
     placebo_gain: np.ndarray
@@ -58,8 +60,9 @@ class SymptomModel:
     placebo_session: np.ndarray
     midazolam_sedation: np.ndarray
     tau_sedation: np.ndarray
-    tau_antidepressant: np.ndarray
-    antidepressant_relief: np.ndarray
+    tau_homeostasis: np.ndarray
+    ssri_relief: np.ndarray
+    psychedelic_perceived: np.ndarray
     cadss_emax: np.ndarray
     cadss_ec50: np.ndarray  # includes the alcohol-use tolerance
     noticed_ec50: np.ndarray  # without it: drives expectancy
@@ -69,7 +72,7 @@ class SymptomModel:
     r_over_s_potency: float
 
     def initial(self, n: int) -> np.ndarray:
-        return np.zeros((len(STATES), n))
+        return np.concatenate([np.zeros((3, n)), np.ones((1, n))])
 
     def cadss(self, ce_s: np.ndarray, ce_r: np.ndarray, *, noticed: bool = False) -> np.ndarray:
         """Dissociation (CADSS). ``noticed=True`` gives the perceived drug effect that drives expectancy:
@@ -82,17 +85,22 @@ class SymptomModel:
         c = np.maximum(ce_s, 0.0)
         return self.sbp_emax * c / (self.sbp_ec50 + c)
 
-    def rhs(self, y: np.ndarray, ampa: np.ndarray, prot: np.ndarray, noticed: np.ndarray) -> np.ndarray:
-        """Inputs to sedation (midazolam sessions) and antidepressant (daily drug on) come as infusions."""
-        acute, expect, sedation, antidep = y
-        drive = self.gain_ampa * np.maximum(ampa - 1, 0.0) + self.gain_prot * np.maximum(prot - 1, 0.0)
-        perceived = noticed / self.cadss_emax + sedation  # a noticeable effect unblinds and raises expectancy
+    def rhs(
+        self, y: np.ndarray, ampa: np.ndarray, prot: np.ndarray, noticed: np.ndarray, ht2a: np.ndarray | float = 0.0
+    ) -> np.ndarray:
+        """Sedation (midazolam sessions) arrives as an engine infusion."""
+        acute, expect, sedation, set_point = y
+        # Homeostatic scaling: the acute signal follows synaptic proteins above a slowly adapting set
+        # point, so sustained rises (repeated dosing, chronic exercise) lose their acute effect over weeks.
+        drive = self.gain_ampa * np.maximum(ampa - 1, 0.0) + self.gain_prot * np.maximum(prot - set_point, 0.0)
+        # a noticeable effect (dissociation, sedation, a psychedelic experience) unblinds and raises expectancy
+        perceived = noticed / self.cadss_emax + sedation + self.psychedelic_perceived * ht2a
         return np.stack(
             [
                 drive - acute / self.tau_a,
                 self.placebo_gain * perceived - expect / self.tau_pl,
                 -sedation / self.tau_sedation,
-                -antidep / self.tau_antidepressant,
+                (prot - set_point) / self.tau_homeostasis,
             ]
         )
 
@@ -103,7 +111,7 @@ class SymptomModel:
         acute: np.ndarray,
         expect: np.ndarray,
         therapy: np.ndarray,
-        antidepressant: np.ndarray | float = 0.0,
+        serotonergic_adaptation: np.ndarray | float = 0.0,
     ) -> np.ndarray:
         """MADRS item scores (10, ...), each within 0-6."""
         nd = np.ndim(acute)  # 1 inside the solver (P,), 2 when observing (T, P)
@@ -111,14 +119,18 @@ class SymptomModel:
         sens = self.acute_sens.reshape(per_item)
         scale = self.item_scale.reshape((len(ITEMS),) + (1,) * (nd - 1) + (-1,))
         deficit = np.maximum(1 - density, 0.0) / (1 - self.reference_density)
-        bracket = self.synaptic_share * deficit + (1 - self.synaptic_share) * stress / self.stress0
-        relief_a = 1 - np.minimum(self.acute_max * sens * (acute / (1 + acute))[None], 0.95)
-        relief_p = (1 - self.placebo_max * expect / (1 + expect)) * (
-            1 - self.antidepressant_relief * np.clip(antidepressant, 0.0, 1.0)
-        )
+        synaptic = self.synaptic_share * deficit  # the part of the drive that synapses carry
+        # monoaminergic / inflammatory routes; an SSRI's slow adaptation relieves this part only
+        ssri = 1 - self.ssri_relief * np.clip(serotonergic_adaptation, 0.0, 1.0)
+        other = (1 - self.synaptic_share) * stress / self.stress0 * ssri
+        # The acute glutamatergic signal repairs synaptic function, so it relieves the synaptic part only:
+        # depressions driven by other routes (biotypes) respond less to ketamine, not to placebo.
+        a_n = np.maximum(acute, 0.0) ** self.acute_hill  # threshold-like: a plateau, then a faster loss
+        relief_a = 1 - np.minimum(self.acute_max * sens * (a_n / (1 + a_n))[None], 0.95)
+        relief_p = 1 - self.placebo_max * expect / (1 + expect)
         relief_t = np.ones((len(ITEMS), *np.shape(therapy)))
         relief_t[list(SELF_CRITICAL_ITEMS)] = 1 - self.therapy_relief * therapy / (1 + therapy)
-        raw = self.floor_item + scale * (bracket * relief_p)[None] * relief_a * relief_t
+        raw = self.floor_item + scale * (synaptic[None] * relief_a + other[None]) * (relief_p[None] * relief_t)
         return np.clip(raw, 0.0, 6.0)
 
 
@@ -158,6 +170,7 @@ def build(
         gain_ampa=v("acute_gain_ampa", "1/h") * aud_gain,
         gain_prot=v("acute_gain_protein", "1/h") * aud_gain,
         acute_max=v("acute_max_relief"),
+        acute_hill=v.fixed("acute_relief_hill"),
         acute_sens=sens,
         therapy_relief=v("therapy_symptom_relief"),
         placebo_gain=v("placebo_perceived_gain", "1/h"),
@@ -166,8 +179,9 @@ def build(
         placebo_session=v("placebo_session"),
         midazolam_sedation=v("midazolam_sedation"),
         tau_sedation=v("tau_sedation", "h"),
-        tau_antidepressant=v("tau_oral_antidepressant", "h"),
-        antidepressant_relief=v("oral_antidepressant_relief"),
+        tau_homeostasis=v("tau_homeostasis", "h"),
+        ssri_relief=v("ssri_max_relief"),
+        psychedelic_perceived=v("psychedelic_perceived"),
         cadss_emax=v("cadss_emax"),
         cadss_ec50=v("cadss_ec50", "uM") * np.where(tolerant, v.fixed("aud_dissociation_tolerance"), 1.0),
         noticed_ec50=v("cadss_ec50", "uM"),

@@ -20,7 +20,7 @@ from ketasim.patient import Patient
 
 __all__ = ["STATES", "SynapseModel", "build"]
 
-STATES = ("labile_synapses", "stable_synapses", "plasticity_window", "therapy_trace")
+STATES = ("labile_synapses", "stable_synapses", "ketamine_window", "therapy_trace", "psychedelic_window")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,10 @@ class SynapseModel:
     tau_t: np.ndarray
     k_open: np.ndarray
     tau_w: np.ndarray
+    k_open_psy: np.ndarray
+    tau_w_psy: np.ndarray
+    window_gain: np.ndarray
+    healthy_growth: np.ndarray
     stress_times: np.ndarray  # (P, K) step times, padded with +inf
     stress_levels: np.ndarray  # (P, K) levels, padded with the last level
     reference_density: float  # density of a typical patient at stress 1 without support (< 1)
@@ -65,12 +69,13 @@ class SynapseModel:
         # Drug-driven formation regrows lost synapses (Moda-Sava 2019): it scales with the sites lost,
         # so repeated dosing saturates at healthy density instead of overshooting it.
         lost = np.maximum(1 - density, 0.0) / (1 - self.reference_density)
-        boost = 1 + self.gain_p * (prot - 1) * lost
+        boost = 1 + self.gain_p * (prot - 1) * (self.healthy_growth + lost) / (self.healthy_growth + 1)
         f = self.f0 * np.maximum(1 - self.sigma_f * stress, 0.0) * np.maximum(boost, 0.0)
         e_s = self.e_s * (1 + self.sigma_e * stress * (1 - self.support_protection * self.support))
         k_stab = (
             self.k_s
             * (1 + self.gain_a * np.maximum(ampa - 1, 0.0))
+            * (1 + self.window_gain * window)
             * (1 + self.gain_t * therapy * (self.therapy_outside + (1 - self.therapy_outside) * window))
         )
         return f, e_s, k_stab
@@ -79,20 +84,34 @@ class SynapseModel:
         ones = np.ones_like(stress)
         f, e_s, k_stab = self.rates(stress, ones, ones, ones, 0 * ones, 0 * ones)
         n = f / (self.e_n + k_stab)
-        return np.stack([n, k_stab * n / e_s, 0 * ones, 0 * ones])
+        return np.stack([n, k_stab * n / e_s, 0 * ones, 0 * ones, 0 * ones])
 
     def initial(self, n: int) -> np.ndarray:
         return self.steady_state(self.stress(0.0))
 
-    def rhs(self, t: float, y: np.ndarray, prot: np.ndarray, ampa: np.ndarray, mtorc1: np.ndarray) -> np.ndarray:
-        lab, stab, win, ther = y
-        f, e_s, k_stab = self.rates(self.stress(t), lab + stab, prot, ampa, win, ther)
+    @staticmethod
+    def window(ketamine_window: np.ndarray, psychedelic_window: np.ndarray) -> np.ndarray:
+        """Either drug's window counts; together they combine like independent openings."""
+        return 1 - (1 - ketamine_window) * (1 - psychedelic_window)
+
+    def rhs(
+        self,
+        t: float,
+        y: np.ndarray,
+        prot: np.ndarray,
+        ampa: np.ndarray,
+        mtorc1: np.ndarray,
+        ht2a: np.ndarray | float = 0.0,
+    ) -> np.ndarray:
+        lab, stab, win, ther, win_psy = y
+        f, e_s, k_stab = self.rates(self.stress(t), lab + stab, prot, ampa, self.window(win, win_psy), ther)
         return np.stack(
             [
                 f - (self.e_n + k_stab) * lab,
                 k_stab * lab - e_s * stab,
                 self.k_open * np.maximum(mtorc1 - 1, 0.0) * (1 - win) - win / self.tau_w,
                 -ther / self.tau_t,
+                self.k_open_psy * ht2a * (1 - win_psy) - win_psy / self.tau_w_psy,
             ]
         )
 
@@ -127,6 +146,10 @@ def _make(params: ParameterSet, patients: Sequence[Patient]) -> SynapseModel:
         tau_t=v("tau_therapy", "h"),
         k_open=v("plasticity_window_open", "1/h"),
         tau_w=v("tau_plasticity_window", "h"),
+        k_open_psy=v("psychedelic_window_open", "1/h"),
+        tau_w_psy=v("tau_psychedelic_window", "h"),
+        window_gain=v("window_stabilisation_gain"),
+        healthy_growth=v("healthy_growth_share"),
         stress_times=_padded([[s[0] for s in p.stress_steps] for p in patients], np.inf),
         stress_levels=_padded([[s[1] for s in p.stress_steps] for p in patients], None),
         reference_density=0.75,  # placeholder until build() computes it

@@ -59,6 +59,7 @@ class Parameter(BaseModel):
     source: str | None = None
     assumption: str | None = None
     iiv_cv: float | None = None
+    calibration: str | None = None  # set by `ketasim calibrate`: what the value was fitted to
     lower: float | None = None
     upper: float | None = None
 
@@ -109,6 +110,9 @@ class ParameterSet(Mapping[str, Parameter]):
             return self._params[name]
         except KeyError:
             raise ParameterError(f"unknown parameter {name!r}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._params
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._params)
@@ -167,6 +171,7 @@ class ParameterSet(Mapping[str, Parameter]):
                     "source": cit.short() if cit else None,
                     "source_key": p.source,
                     "assumption": p.assumption,
+                    "calibration": p.calibration,
                     "iiv_cv": p.iiv_cv,
                 }
             )

@@ -1,0 +1,290 @@
+"""Predicted beside observed for every published reference row (``reference.toml``).
+
+Trial studies are simulated as virtual trials with the matching design; response and remission rates
+are the expected rates under the MADRS rating noise (computed from noise-free scores, so the prediction
+has no extra Monte-Carlo noise from the ratings), and the tolerance combines the published study's own
+sampling uncertainty with the virtual trial's Monte-Carlo error.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from ketasim.dosing import Dose, Regimen, protocols
+from ketasim.errors import InputError
+from ketasim.parameters import ParameterSet, default_parameters
+from ketasim.patient import Patient
+from ketasim.population import Population
+from ketasim.scenario import ArmSpec, _regimen
+from ketasim.simulation import simulate
+from ketasim.trial import Endpoints, Trial, label_time
+from ketasim.units import parse_quantity
+
+__all__ = ["Row", "markdown_table", "predict_study", "reference_studies", "update_readme", "validate"]
+
+
+@cache
+def reference_studies() -> tuple[dict[str, Any], ...]:
+    text = resources.files("ketasim.validation").joinpath("reference.toml").read_text(encoding="utf-8")
+    return tuple(tomllib.loads(text)["study"])
+
+
+@dataclass(frozen=True)
+class Row:
+    study: str
+    quantity: str
+    arm: str | None
+    observed: float
+    predicted: float
+    tolerance: float
+    calibrated: bool
+    definition: str
+    citation: str
+    observed_se: float
+
+    @property
+    def error(self) -> float:
+        return self.predicted - self.observed
+
+    @property
+    def passed(self) -> bool:
+        return bool(np.isfinite(self.predicted) and abs(self.error) <= self.tolerance)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "study": self.study,
+            "quantity": self.quantity,
+            "arm": self.arm,
+            "observed": self.observed,
+            "predicted": None if not math.isfinite(self.predicted) else self.predicted,
+            "error": None if not math.isfinite(self.predicted) else self.error,
+            "tolerance": self.tolerance,
+            "passed": self.passed,
+            "calibrated": self.calibrated,
+            "definition": self.definition,
+            "citation": self.citation,
+        }
+
+
+def observed_se(row: Mapping[str, Any]) -> float:
+    """Standard error of a published value from its SE, CI, SD and n, or binomial n."""
+    if "se" in row:
+        return float(row["se"])
+    if "ci" in row:
+        lo, hi = row["ci"]
+        return (hi - lo) / (2 * 1.959964)
+    if "sd" in row and "n" in row:
+        return float(row["sd"]) / math.sqrt(row["n"])
+    q = row["quantity"].split(":")[-1]
+    if q.startswith(("response_", "remission_", "sbp_rise_")) and "n" in row:
+        p = float(row["observed"])
+        return math.sqrt(max(p * (1 - p), 0.01) / row["n"])
+    return 0.0
+
+
+# ------------------------------------------------------------------ PK studies
+
+
+def _pk_quantity(q: str, regimen: Regimen, params: ParameterSet) -> float:
+    if q == "cmax_ng_ml":
+        return simulate(regimen, Patient(), duration="1 d", output_step="1 min", params=params).summary()["cmax_ng_ml"]
+    if q == "bioavailability":
+        dose = regimen.doses[0]
+        iv = Regimen([Dose(dose.drug, "iv", "28 mg", duration="40 min")])
+        f = dose.amount / 28.0
+        auc = [_auc(r, params) for r in (regimen, iv)]
+        return auc[0] / auc[1] / f
+    if q == "tmax_after_last_device_min":
+        res = simulate(regimen, Patient(), duration="6 h", output_step="0.5 min", params=params)
+        dose = regimen.doses[0]
+        last = dose.at_h + (dose.devices - 1) * params.value("device_interval", "h")
+        return (res.summary()["tmax_h"] - (last - dose.at_h)) * 60
+    if q == "sert_occupancy_day10_6h":
+        res = simulate(regimen, Patient(), duration="10 d", output_step="1 h", params=params)
+        return float(np.interp(9 * 24 + 6, res.dataset["time"].values, res.dataset["sert_occupancy"].values[0]))
+    if q == "psilocin_cmax_ng_ml":
+        res = simulate(regimen, Patient(), duration="12 h", output_step="5 min", params=params)
+        return float(res.dataset["psilocin_plasma"].values.max())
+    if q == "terminal_half_life_h":
+        res = simulate(regimen, Patient(), duration="2 d", output_step="10 min", params=params)
+        t = res.dataset["time"].values
+        c = res.dataset["esketamine_plasma"].values[0]
+        m = (t >= 12) & (t <= 48)
+        slope = np.polyfit(t[m], np.log(c[m]), 1)[0]
+        return float(np.log(2) / -slope)
+    raise InputError("quantity", f"unknown PK quantity {q!r}")
+
+
+def _auc(regimen: Regimen, params: ParameterSet) -> float:
+    res = simulate(regimen, Patient(), duration="7 d", output_step="5 min", params=params)
+    return float(np.trapezoid(res.dataset["esketamine_plasma"].values[0], res.dataset["time"].values))
+
+
+# ------------------------------------------------------------------ trial studies
+
+
+def _study_trial(study: Mapping[str, Any], n_per_arm: int, seed: int, params: ParameterSet) -> Trial:
+    arms = {name: _regimen(name, ArmSpec(**spec)) for name, spec in study["arms"].items()}
+    n = n_per_arm * len(arms)
+    return Trial(
+        arms=arms,
+        population=Population.sample(n, seed, params=params),
+        duration=study["duration"],
+        endpoints=Endpoints.make(study["endpoints"], study.get("remission_threshold", 10), rating_noise=False),
+        control=study.get("control"),
+        params=params,
+    )
+
+
+def _trial_predictions(study: Mapping[str, Any], n_per_arm: int, seed: int, params: ParameterSet) -> dict[str, Any]:
+    trial = _study_trial(study, n_per_arm, seed, params)
+    ep = trial.run(seed).endpoints
+    sd = params.value("rating_noise_sd")
+    thr = float(study.get("remission_threshold", 10))
+    preds: dict[str, Any] = {}
+    for arm, g in ep.groupby("arm"):
+        base = g["madrs_baseline"].to_numpy()
+        for v in Endpoints.make(study["endpoints"]).visits:
+            lab = label_time(v)
+            score = g[f"madrs_{lab}"].to_numpy()
+            # expected rates under rating noise at baseline and visit (e1 - 0.5 e0 has SD sd*sqrt(1.25))
+            p_resp = norm.cdf((0.5 * base - score) / (sd * math.sqrt(1.25)))
+            p_rem = norm.cdf((thr - score) / sd)
+            preds[(f"response_{lab}", arm)] = (p_resp.mean(), math.sqrt(p_resp.mean() * (1 - p_resp.mean()) / len(g)))
+            preds[(f"remission_{lab}", arm)] = (p_rem.mean(), math.sqrt(p_rem.mean() * (1 - p_rem.mean()) / len(g)))
+            change = g[f"madrs_change_{lab}"].to_numpy()
+            preds[(f"madrs_change_{lab}", arm)] = (change.mean(), change.std(ddof=1) / math.sqrt(len(g)))
+        for col in ("cadss_peak", "sbp_change_peak_mmhg"):
+            x = g[col].to_numpy()
+            preds[(col, arm)] = (x.mean(), x.std(ddof=1) / math.sqrt(len(g)))
+        x = g["sbp_rise_ge_40"].to_numpy(float)
+        preds[("sbp_rise_ge_40", arm)] = (x.mean(), math.sqrt(max(x.mean() * (1 - x.mean()), 1e-4) / len(g)))
+    control = trial.control_arm
+    for arm in trial.arms:
+        if arm == control:
+            continue
+        for v in Endpoints.make(study["endpoints"]).visits:
+            lab = label_time(v)
+            a = preds[(f"madrs_change_{lab}", arm)]
+            c = preds[(f"madrs_change_{lab}", control)]
+            preds[(f"mean_difference:madrs_change_{lab}", arm)] = (a[0] - c[0], math.hypot(a[1], c[1]))
+    return preds
+
+
+def predict_study(
+    study: Mapping[str, Any], *, n_per_arm: int | None = None, seed: int = 20261127, params: ParameterSet | None = None
+) -> dict[tuple[str, str | None], tuple[float, float]]:
+    """Model predictions (value, Monte-Carlo SE) for every quantity the study's rows ask for."""
+    p = params or default_parameters()
+    if study["kind"] == "pk":
+        reg = protocols.get(study["protocol"])
+        return {(r["quantity"], None): (_pk_quantity(r["quantity"], reg, p), 0.0) for r in study["row"]}
+    if study["kind"] == "trial":
+        return _trial_predictions(study, n_per_arm or study["n_per_arm"], seed, p)
+    if study["kind"] == "level1":
+        from ketasim.resistance import level1_trial
+
+        pop = Population.sample(n_per_arm or study["n_per_arm"], seed, cohort="mdd", params=p)
+        rate = level1_trial(pop, params=p).remission_rate
+        return {("remission", None): (rate, math.sqrt(rate * (1 - rate) / len(pop)))}
+    if study["kind"] == "patient":
+        res = simulate(protocols.get(study["protocol"]), Patient(), duration=study["duration"], params=p)
+        s = res.summary()
+        return {(r["quantity"], None): (s[r["quantity"]], 0.0) for r in study["row"]}
+    raise InputError("kind", f"unknown study kind {study['kind']!r}")
+
+
+def rows_for(study: Mapping[str, Any], preds: Mapping[tuple[str, str | None], tuple[float, float]]) -> list[Row]:
+    out = []
+    for r in study["row"]:
+        key = (r["quantity"], r.get("arm"))
+        pred, mc_se = preds.get(key, (math.nan, 0.0))
+        obs = float(r["observed"])
+        if "rel_tolerance" in r:
+            tol = abs(obs) * float(r["rel_tolerance"])
+        elif "abs_tolerance" in r:
+            tol = float(r["abs_tolerance"])
+        else:
+            tol = max(1.959964 * math.hypot(observed_se(r), mc_se), float(r.get("min_tolerance", 0.0)))
+        out.append(
+            Row(
+                study["id"],
+                r["quantity"],
+                r.get("arm"),
+                obs,
+                float(pred),
+                float(tol),
+                bool(r.get("calibrated", False)),
+                r.get("definition", ""),
+                study["citation"],
+                observed_se(r),
+            )
+        )
+    return out
+
+
+def validate(
+    *,
+    quick: bool = False,
+    studies: Iterable[str] | None = None,
+    params: ParameterSet | None = None,
+    progress: Any = None,
+) -> list[Row]:
+    """Every reference row, predicted beside observed. ``quick`` uses 40 virtual patients per arm."""
+    selected = [s for s in reference_studies() if studies is None or s["id"] in set(studies)]
+    rows: list[Row] = []
+    for i, study in enumerate(selected):
+        n = 40 if quick else None
+        rows.extend(rows_for(study, predict_study(study, n_per_arm=n, params=params)))
+        if progress:
+            progress(i + 1, len(selected))
+    return rows
+
+
+def rows_frame(rows: Iterable[Row]) -> pd.DataFrame:
+    return pd.DataFrame([r.to_dict() for r in rows])
+
+
+def parse_n(value: Any) -> int:
+    return int(parse_quantity(value, "n", "1", minimum=1))
+
+
+def markdown_table(rows: Iterable[Row]) -> str:
+    """The validation table as Markdown (what the README shows, generated by `ketasim validate --readme`)."""
+    lines = [
+        "| study | quantity | arm | observed | predicted | error | tolerance | result | used for calibration |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.study} | {r.quantity} | {r.arm or ''} | {r.observed:.3g} | {r.predicted:.3g} | {r.error:+.3g} | "
+            f"{r.tolerance:.3g} | {'pass' if r.passed else '**fail**'} | {'yes' if r.calibrated else 'held out'} |"
+        )
+    return "\n".join(lines)
+
+
+START, END = "<!-- validation-table:start -->", "<!-- validation-table:end -->"
+
+
+def update_readme(path: str | Path, rows: Iterable[Row], note: str) -> None:
+    """Replace the README's generated validation table (between the two markers) atomically."""
+    from ketasim._io import atomic_write_text
+
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        raise InputError("readme", f"no {START} ... {END} markers", got=str(p))
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    atomic_write_text(p, f"{head}{START}\n{note}\n\n{markdown_table(rows)}\n{END}{tail}")
