@@ -18,10 +18,8 @@ from ketasim.errors import InputError, KetasimError, ParameterError
 from ketasim.model import Hypotheses
 from ketasim.parameters import ParameterSet, default_parameters, load_parameter_set
 from ketasim.patient import Patient
-from ketasim.population import Population
 from ketasim.result import Result
 from ketasim.simulation import simulate
-from ketasim.trial import Endpoints, Trial, TrialResult
 
 try:
     __version__ = version("ketasim")
@@ -52,3 +50,20 @@ __all__ = [
     "protocols",
     "simulate",
 ]
+
+
+_LAZY = {
+    "Population": "ketasim.population",
+    "Trial": "ketasim.trial",
+    "Endpoints": "ketasim.trial",
+    "TrialResult": "ketasim.trial",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Population and trial machinery (pandas, statsmodels) load on first use, keeping start-up fast."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ketasim' has no attribute {name!r}")

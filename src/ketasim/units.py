@@ -22,7 +22,10 @@ from ketasim.errors import InputError
 
 __all__ = ["Q_", "parse_dose_amount", "parse_quantity", "ureg"]
 
-ureg = pint.UnitRegistry()
+try:  # pint caches its parsed definitions on disk: the second process starts ~0.3 s faster
+    ureg = pint.UnitRegistry(cache_folder=":auto:")
+except OSError:  # no writable cache folder: parse the definitions every time
+    ureg = pint.UnitRegistry()
 ureg.define("device = [device]")  # not used for conversion; keeps 'device' from being parsed as garbage
 Q_ = ureg.Quantity
 
