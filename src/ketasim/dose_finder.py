@@ -56,7 +56,7 @@ from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patient import Patient
 from ketasim.result import Result
 from ketasim.simulation import simulate
-from ketasim.units import Q_, parse_dose_amount, parse_quantity
+from ketasim.units import Q_, parse_dose_amount, parse_positive_number, parse_quantity
 
 __all__ = [
     "DEFAULT_MAX_CADSS",
@@ -168,7 +168,7 @@ def find_dose(
     if route_ is Route.IV and duration is not None:
         duration_h = parse_quantity(duration, "duration", "h", strictly_positive=True, maximum=24.0)
     limits = {
-        "cadss": None if max_cadss is None else _limit_points(max_cadss, "max_cadss", _MAX_CADSS),
+        "cadss": None if max_cadss is None else parse_positive_number(max_cadss, "max_cadss", _MAX_CADSS),
         "sbp": None
         if max_sbp_rise is None
         else parse_quantity(max_sbp_rise, "max_sbp_rise", "mmHg", strictly_positive=True, maximum=_MAX_SBP),
@@ -176,7 +176,7 @@ def find_dose(
     if objective not in OBJECTIVES:
         raise InputError("objective", f"must be one of: {', '.join(OBJECTIVES)}", got=repr(objective))
     if percentile is not None:
-        percentile = _limit_points(percentile, "percentile", 100.0)
+        percentile = parse_positive_number(percentile, "percentile", 100.0)
     lo, hi, per_kg = _dose_range(dose_range, drug_, route_)
     unit = "mg/kg" if per_kg else "mg"
     tol = _tolerance(tolerance, per_kg)
@@ -428,15 +428,6 @@ def _patients(value: Any) -> list[Patient]:
             got=type(value).__name__,
         )
     return pts
-
-
-def _limit_points(value: Any, field: str, maximum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise InputError(field, f"must be a number > 0 and <= {maximum:g}", got=repr(value))
-    x = float(value)
-    if not (math.isfinite(x) and 0 < x <= maximum):
-        raise InputError(field, f"must be > 0 and <= {maximum:g}", got=repr(value))
-    return x
 
 
 def _dose_range(value: Any, drug: Drug, route: Route) -> tuple[float, float, bool]:

@@ -55,7 +55,7 @@ import pandas as pd
 
 from ketasim.dosing import Dose, Drug, Regimen, Route, protocols
 from ketasim.errors import InputError
-from ketasim.units import parse_quantity
+from ketasim.units import parse_positive_number, parse_quantity
 
 if TYPE_CHECKING:  # imported lazily so that Result.monitoring() can import this module
     from ketasim.result import Result
@@ -224,13 +224,13 @@ def monitor(
     ds = _dataset(result)
     sbp_thr = _threshold(sbp_threshold, "sbp_threshold", "mmHg", _MAX_SBP)
     dbp_thr = _threshold(dbp_threshold, "dbp_threshold", "mmHg", _MAX_DBP)
-    cadss_thr = _points(cadss_threshold, "cadss_threshold", _MAX_CADSS)
+    cadss_thr = parse_positive_number(cadss_threshold, "cadss_threshold", _MAX_CADSS)
     obs_override = None
     if min_observation_h is not None:
         obs_override = parse_quantity(
             min_observation_h, "min_observation_h", "h", strictly_positive=True, maximum=_MAX_OBSERVATION_H
         )
-    ratio = None if dbp_ratio is None else _points(dbp_ratio, "dbp_ratio", 2.0)
+    ratio = None if dbp_ratio is None else parse_positive_number(dbp_ratio, "dbp_ratio", 2.0)
     if regimen is None:
         regimen = _regimen_from_result(ds)
     sess = sessions(regimen)
@@ -346,15 +346,6 @@ def _dataset(result: Any) -> Any:
 
 def _threshold(value: Any, field: str, unit: str, maximum: float) -> float:
     return parse_quantity(value, field, unit, strictly_positive=True, maximum=maximum)
-
-
-def _points(value: Any, field: str, maximum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
-        raise InputError(field, f"must be a number > 0 and <= {maximum:g}", got=repr(value))
-    x = float(value)
-    if not (math.isfinite(x) and 0 < x <= maximum):
-        raise InputError(field, f"must be > 0 and <= {maximum:g}", got=repr(value))
-    return x
 
 
 def _window_times(t: np.ndarray, start: float, end: float) -> np.ndarray:

@@ -116,3 +116,21 @@ def _is_per_body_mass(q: pint.Quantity) -> bool:
     has_mass_num = any(d == ureg.Quantity(1, "kg").dimensionality and e > 0 for d, e in exps)
     has_mass_den = any(d == ureg.Quantity(1, "kg").dimensionality and e < 0 for d, e in exps)
     return has_mass_num and has_mass_den
+
+
+def parse_positive_number(value: Any, field: str, maximum: float) -> float:
+    """A plain number within (0, maximum] (scores, ratios, percentiles), refused with the field named.
+
+    >>> parse_positive_number(4, "cadss_threshold", 92)
+    4.0
+    """
+    import math
+
+    import numpy as np
+
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise InputError(field, f"must be a number > 0 and <= {maximum:g}", got=repr(value))
+    x = float(value)
+    if not (math.isfinite(x) and 0 < x <= maximum):
+        raise InputError(field, f"must be > 0 and <= {maximum:g}", got=repr(value))
+    return x
