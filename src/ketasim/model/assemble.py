@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ketasim.dosing import Regimen, SessionKind
-from ketasim.model import circuit, interventions, pk, receptor, signaling, symptoms, synapse
+from ketasim.model import circuit, interventions, kernel, pk, receptor, signaling, symptoms, synapse
 from ketasim.model.pk import Bolus, Infusion
 from ketasim.parameters import ParameterSet
 from ketasim.patient import Patient
@@ -77,10 +77,17 @@ class Model:
         self.state_names = tuple(names)
         self.n_states = len(names)
         self.index = {n: i for i, n in enumerate(names)}
+        self._packed: kernel.PackedModel | None = None
 
     @property
     def n_patients(self) -> int:
         return len(self.patients)
+
+    def packed(self) -> kernel.PackedModel:
+        """Constants in the form the compiled engine reads (``model.kernel``); computed once."""
+        if self._packed is None:
+            self._packed = kernel.pack(self)
+        return self._packed
 
     def initial(self) -> np.ndarray:
         n = self.n_patients

@@ -1,0 +1,442 @@
+"""Compiled engine: Dormand-Prince 5(4) per patient, compiled with numba, patients across threads.
+
+Each patient is integrated on its own, with its own step size and error control (so a patient's
+result does not depend on who else is in the batch), over its own dosing segments: boluses are added
+at segment boundaries and infusion rates are constant within a segment, as in the reference path.
+Output is written only on the requested grid, from the method's 4th-order dense output (the
+interpolant of scipy's RK45, whose tableau is used here unchanged).
+
+Compilation happens once per machine and is cached on disk (numba ``cache=True``). Numba's cache
+checks only this file, not the model's right-hand side compiled into it, so ``_refresh_cache`` also
+keys the cache to the kernel module's source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+from scipy.integrate._ivp.rk import RK45  # the tableau only; its values are fixed by the method
+
+from ketasim.engine._events import PatientEvents
+from ketasim.model import kernel
+from ketasim.model.kernel import N_CONC, N_PK, N_STATES, PackedModel
+
+__all__ = ["Modes", "integrate_compiled", "pk_modes"]
+
+_C = np.ascontiguousarray(RK45.C, float)
+_A = np.ascontiguousarray(RK45.A, float)
+_B = np.ascontiguousarray(RK45.B, float)
+_E = np.ascontiguousarray(RK45.E, float)
+_P = np.ascontiguousarray(RK45.P, float)
+_N_STAGES = RK45.n_stages
+_ERR_EXP = -1.0 / (RK45.error_estimator_order + 1)
+_SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0  # scipy's step-size controller constants
+_MAX_STEPS = 5_000_000
+
+# status codes per patient
+OK, STEP_TOO_SMALL, TOO_MANY_STEPS, NOT_FINITE = 0, 1, 2, 3
+MESSAGES = {
+    STEP_TOO_SMALL: "step size fell below the floating-point resolution of time",
+    TOO_MANY_STEPS: f"more than {_MAX_STEPS:,} steps",
+    NOT_FINITE: "the state became NaN or infinite",
+}
+
+
+@njit(cache=True, nogil=True)
+def _rms(x: np.ndarray, scale: np.ndarray) -> float:  # pragma: no cover - compiled
+    s = 0.0
+    for i in range(x.shape[0]):
+        v = x[i] / scale[i]
+        s += v * v
+    return math.sqrt(s / x.shape[0])
+
+
+@njit(cache=True, nogil=True)
+def _modal_pk(tau: float, lam: np.ndarray, za: np.ndarray, w: np.ndarray, z: np.ndarray) -> None:  # pragma: no cover
+    """Modal PK coordinates ``tau`` hours into a segment: z = e^(lam tau) za + (e^(lam tau) - 1)/lam w."""
+    for j in range(lam.shape[0]):
+        em1 = math.expm1(lam[j] * tau)  # one transcendental per mode: e^x = 1 + expm1(x)
+        phi = tau if lam[j] == 0.0 else em1 / lam[j]
+        z[j] = (1.0 + em1) * za[j] + phi * w[j]
+
+
+@njit(cache=True, nogil=True)
+def _f(
+    y: np.ndarray,
+    u: np.ndarray,
+    tau: float,
+    stress: float,
+    modal: bool,
+    lam: np.ndarray,
+    G: np.ndarray,
+    za: np.ndarray,
+    w: np.ndarray,
+    z: np.ndarray,
+    conc: np.ndarray,
+    par: np.ndarray,
+    kv: np.ndarray,
+    kr: np.ndarray,
+    kc: np.ndarray,
+    dy: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """The right-hand side at ``tau`` into the segment: the full model, or in modal mode the states after
+    pk with plasma signals from the exact PK solution."""
+    if not modal:
+        kernel.rhs(y, u, stress, par, kv, kr, kc, dy)
+        return
+    _modal_pk(tau, lam, za, w, z)
+    for k in range(conc.shape[0]):
+        acc = 0.0
+        for j in range(lam.shape[0]):
+            acc += G[k, j] * z[j]
+        conc[k] = acc
+    kernel.pd_rhs(y, u, conc, stress, par, dy)
+
+
+@njit(cache=True, nogil=True)
+def _solve_one(
+    y: np.ndarray,
+    t_out: np.ndarray,
+    bt: np.ndarray,
+    bs: np.ndarray,
+    ba: np.ndarray,
+    i0: np.ndarray,
+    i1: np.ndarray,
+    ist: np.ndarray,
+    ir: np.ndarray,
+    stress: float,
+    st: np.ndarray,
+    sl: np.ndarray,
+    par: np.ndarray,
+    kv: np.ndarray,
+    kr: np.ndarray,
+    kc: np.ndarray,
+    modal: bool,
+    act: np.ndarray,
+    lam: np.ndarray,
+    V: np.ndarray,
+    Vi: np.ndarray,
+    G: np.ndarray,
+    rtol: float,
+    atol: float,
+    max_step: float,
+    out: np.ndarray,
+    counts: np.ndarray,
+) -> int:  # pragma: no cover - compiled; checked against the scipy path in tests
+    n = y.shape[0]
+    m = act.shape[0]
+    lo = N_PK if modal else 0  # modal: pk is solved exactly, only the later states are stepped
+    za = np.zeros(m)
+    w = np.zeros(m)
+    z = np.zeros(m)
+    conc = np.zeros(N_CONC)
+    T = t_out.shape[0]
+    t0, t_end = t_out[0], t_out[T - 1]
+    K = np.empty((_N_STAGES + 1, n))
+    u = np.zeros(n)
+    y_new = np.empty(n)
+    y_stage = np.empty(n)
+    scale = np.empty(n)
+    err = np.empty(n)
+    Q = np.empty((n, 4))
+    kb = 0
+    while kb < bt.shape[0] and bt[kb] < t0:  # inputs before the window are not part of it
+        kb += 1
+    ks = 0
+    while ks < st.shape[0] and st[ks] <= t0:
+        stress = sl[ks]
+        ks += 1
+    k_out = 0
+    t = t0
+    steps = 0
+    while True:
+        # inputs at t, then the outputs at t (values are right-continuous)
+        while kb < bt.shape[0] and bt[kb] <= t:
+            y[bs[kb]] += ba[kb]
+            kb += 1
+        while ks < st.shape[0] and st[ks] <= t:
+            stress = sl[ks]
+            ks += 1
+        for i in range(n):
+            u[i] = 0.0
+        for j in range(i0.shape[0]):
+            if i0[j] <= t < i1[j]:
+                u[ist[j]] += ir[j]
+        while k_out < T and t_out[k_out] <= t:
+            out[k_out, :] = y
+            k_out += 1
+        for i in range(n):
+            if not math.isfinite(y[i]):
+                return NOT_FINITE
+        if t >= t_end:
+            return OK
+        # the segment ends at the next input, stress step or the end of the window
+        b = t_end
+        if kb < bt.shape[0] and bt[kb] < b:
+            b = bt[kb]
+        if ks < st.shape[0] and st[ks] < b:
+            b = st[ks]
+        for j in range(i0.shape[0]):
+            if t < i0[j] < b:
+                b = i0[j]
+            if t < i1[j] < b:
+                b = i1[j]
+
+        if modal:
+            for j in range(m):
+                acc_z = 0.0
+                acc_w = 0.0
+                for q in range(m):
+                    acc_z += Vi[j, q] * y[act[q]]
+                    acc_w += Vi[j, q] * u[act[q]]
+                za[j] = acc_z
+                w[j] = acc_w
+        a = t
+        # initial step (Hairer, Norsett & Wanner; as scipy's select_initial_step)
+        _f(y, u, 0.0, stress, modal, lam, G, za, w, z, conc, par, kv, kr, kc, K[0])
+        for i in range(lo, n):
+            scale[i] = atol + abs(y[i]) * rtol
+        d0 = _rms(y[lo:], scale[lo:])
+        d1 = _rms(K[0, lo:], scale[lo:])
+        h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
+        h0 = min(h0, b - t)
+        for i in range(lo, n):
+            y_stage[i] = y[i] + h0 * K[0, i]
+        _f(y_stage, u, h0, stress, modal, lam, G, za, w, z, conc, par, kv, kr, kc, K[1])
+        for i in range(lo, n):
+            err[i] = K[1, i] - K[0, i]
+        d2 = _rms(err[lo:], scale[lo:]) / h0
+        h1 = max(1e-06, h0 * 0.001) if d1 <= 1e-15 and d2 <= 1e-15 else (0.01 / max(d1, d2)) ** (-_ERR_EXP)
+        h = min(100 * h0, h1, b - t, max_step)
+
+        rejected = False
+        while t < b:
+            steps += 1
+            if steps > _MAX_STEPS:
+                return TOO_MANY_STEPS
+            h = min(h, max_step)
+            if h < 10 * np.spacing(max(abs(t), 1.0)):
+                return STEP_TOO_SMALL
+            t_new = t + h
+            if t_new >= b or b - t_new < 1e-12 * max(abs(b), 1.0):
+                t_new = b
+            hh = t_new - t
+            for s in range(1, _N_STAGES):
+                for i in range(lo, n):
+                    acc = 0.0
+                    for r in range(s):
+                        acc += _A[s, r] * K[r, i]
+                    y_stage[i] = y[i] + hh * acc
+                _f(y_stage, u, t - a + _C[s] * hh, stress, modal, lam, G, za, w, z, conc, par, kv, kr, kc, K[s])
+            for i in range(lo, n):
+                acc = 0.0
+                for r in range(_N_STAGES):
+                    acc += _B[r] * K[r, i]
+                y_new[i] = y[i] + hh * acc
+            _f(y_new, u, t_new - a, stress, modal, lam, G, za, w, z, conc, par, kv, kr, kc, K[_N_STAGES])
+            for i in range(lo, n):
+                acc = 0.0
+                for r in range(_N_STAGES + 1):
+                    acc += _E[r] * K[r, i]
+                err[i] = hh * acc
+                scale[i] = atol + max(abs(y[i]), abs(y_new[i])) * rtol
+            en = _rms(err[lo:], scale[lo:])
+            if not math.isfinite(en):
+                en = 1e300  # shrink the step; a genuinely infinite state is caught below
+            if en < 1.0:
+                # dense output on the requested grid strictly inside (t, b)
+                if k_out < T and t_out[k_out] <= t_new and t_out[k_out] < b:
+                    for i in range(lo, n):
+                        for j in range(4):
+                            acc = 0.0
+                            for r in range(_N_STAGES + 1):
+                                acc += K[r, i] * _P[r, j]
+                            Q[i, j] = acc
+                    while k_out < T and t_out[k_out] <= t_new and t_out[k_out] < b:
+                        x = (t_out[k_out] - t) / hh
+                        for i in range(lo, n):
+                            out[k_out, i] = y[i] + hh * x * (Q[i, 0] + x * (Q[i, 1] + x * (Q[i, 2] + x * Q[i, 3])))
+                        if modal:
+                            _modal_pk(t_out[k_out] - a, lam, za, w, z)
+                            for i in range(N_PK):
+                                out[k_out, i] = y[i]  # pk states outside the active set stay as they are
+                            for q in range(m):
+                                acc = 0.0
+                                for j in range(m):
+                                    acc += V[q, j] * z[j]
+                                out[k_out, act[q]] = acc
+                        k_out += 1
+                for i in range(lo, n):
+                    y[i] = y_new[i]
+                    K[0, i] = K[_N_STAGES, i]
+                t = t_new
+                factor = _MAX_FACTOR if en == 0.0 else min(_MAX_FACTOR, _SAFETY * en**_ERR_EXP)
+                if rejected:
+                    factor = min(1.0, factor)
+                h = hh * factor
+                rejected = False
+                counts[0] += 1
+            else:
+                h = hh * max(_MIN_FACTOR, _SAFETY * en**_ERR_EXP)
+                rejected = True
+                counts[1] += 1
+        if modal:  # the exact PK state at the segment end
+            _modal_pk(b - a, lam, za, w, z)
+            for q in range(m):
+                acc = 0.0
+                for j in range(m):
+                    acc += V[q, j] * z[j]
+                y[act[q]] = acc
+
+
+@njit(cache=True, parallel=True)
+def _solve_all(
+    y0: np.ndarray,
+    t_out: np.ndarray,
+    b_ptr: np.ndarray,
+    b_time: np.ndarray,
+    b_state: np.ndarray,
+    b_amount: np.ndarray,
+    i_ptr: np.ndarray,
+    i_start: np.ndarray,
+    i_stop: np.ndarray,
+    i_state: np.ndarray,
+    i_rate: np.ndarray,
+    stress0: np.ndarray,
+    s_ptr: np.ndarray,
+    s_time: np.ndarray,
+    s_level: np.ndarray,
+    par: np.ndarray,
+    k_values: np.ndarray,
+    k_rows: np.ndarray,
+    k_cols: np.ndarray,
+    modal: np.ndarray,
+    act: np.ndarray,
+    lam: np.ndarray,
+    V: np.ndarray,
+    Vi: np.ndarray,
+    G: np.ndarray,
+    rtol: float,
+    atol: float,
+    max_step: float,
+    out: np.ndarray,
+    status: np.ndarray,
+    counts: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    for p in prange(y0.shape[0]):
+        y = y0[p].copy()
+        b0, b1, j0, j1, s0, s1 = b_ptr[p], b_ptr[p + 1], i_ptr[p], i_ptr[p + 1], s_ptr[p], s_ptr[p + 1]
+        status[p] = _solve_one(
+            y, t_out, b_time[b0:b1], b_state[b0:b1], b_amount[b0:b1],
+            i_start[j0:j1], i_stop[j0:j1], i_state[j0:j1], i_rate[j0:j1],
+            stress0[p], s_time[s0:s1], s_level[s0:s1],
+            par[p], k_values[p], k_rows, k_cols, modal[p], act, lam[p], V[p], Vi[p], G[p],
+            rtol, atol, max_step, out[p], counts[p],
+        )  # fmt: skip
+
+
+#: Step counts of the most recent call (summed over patients), for benchmarks and diagnostics.
+LAST_STEPS: dict[str, int] = {}
+
+
+def _refresh_cache() -> None:
+    """Drop compiled code cached against an older version of the model kernel (see module doc)."""
+    stamp = hashlib.sha256(Path(kernel.__file__).read_bytes() + Path(__file__).read_bytes()).hexdigest()
+    cache = _solve_all._cache  # numba's on-disk cache of this dispatcher
+    marker = Path(getattr(cache, "_cache_path", "")) / "ketasim-kernel.stamp"
+    try:
+        if marker.is_file() and marker.read_text() == stamp:
+            return
+        cache.flush()
+        marker.write_text(stamp)
+    except OSError:  # read-only install: numba then caches elsewhere or not at all; nothing stale here
+        pass
+
+
+_refresh_cache()
+
+
+class Modes(NamedTuple):
+    """Eigen-decomposition of each patient's PK matrix restricted to the states the doses can reach."""
+
+    ok: np.ndarray  # (P,) bool: decomposition usable (else that patient runs the full explicit path)
+    active: np.ndarray  # (m,) PK state indices
+    lam: np.ndarray  # (P, m) eigenvalues, 1/h
+    V: np.ndarray  # (P, m, m) eigenvectors (columns)
+    Vi: np.ndarray  # (P, m, m) inverse of V
+    G: np.ndarray  # (P, N_CONC, m) plasma signals per mode
+
+
+def pk_modes(packed: PackedModel, C: np.ndarray, sources: np.ndarray) -> Modes:
+    """Modes of the PK block for the exact solution between events.
+
+    Compartmental rate matrices have real eigenvalues; a patient whose decomposition is complex, or
+    does not reproduce its matrix to 1e-9 (near-defective: two equal rates in series), is marked
+    not ``ok`` and integrated on the full explicit path instead.
+    """
+    P = packed.par.shape[0]
+    reach = np.zeros(N_PK, bool)
+    reach[np.nonzero(sources)[0]] = True
+    while True:  # states reachable from the dosed ones along the PK matrix's flows
+        grown = reach.copy()
+        grown[packed.k_rows[reach[packed.k_cols]]] = True
+        if (grown == reach).all():
+            break
+        reach = grown
+    act = np.nonzero(reach)[0].astype(np.int64)
+    m = act.size
+    K = np.zeros((P, N_PK, N_PK))
+    K[:, packed.k_rows, packed.k_cols] = packed.k_values
+    Ka = K[:, act][:, :, act]
+    if m == 0:
+        empty = np.zeros((P, 0))
+        return Modes(np.ones(P, bool), act, empty, np.zeros((P, 0, 0)), np.zeros((P, 0, 0)), np.zeros((P, N_CONC, 0)))
+    lam_c, V_c = np.linalg.eig(Ka)
+    scale = np.abs(Ka).max(axis=(1, 2))
+    ok = np.all(np.abs(lam_c.imag) <= 1e-12 * scale[:, None], axis=1)
+    lam, V = lam_c.real.copy(), V_c.real.copy()
+    with np.errstate(all="ignore"):
+        Vi = np.linalg.pinv(V)
+        recon = np.einsum("pij,pj,pjk->pik", V, lam, Vi)
+        ok &= np.abs(recon - Ka).max(axis=(1, 2)) <= 1e-9 * scale
+        ok &= np.abs(np.einsum("pij,pjk->pik", Vi, V) - np.eye(m)).max(axis=(1, 2)) <= 1e-9
+    ok &= np.isfinite(Vi).all(axis=(1, 2))
+    G = np.einsum("pkq,pqj->pkj", C[:, :, act], V)
+    return Modes(ok, act, lam, V, np.nan_to_num(Vi), G)
+
+
+def integrate_compiled(
+    packed: PackedModel,
+    y0: np.ndarray,
+    events: PatientEvents,
+    t_out: np.ndarray,
+    rtol: float,
+    atol: float,
+    max_step_h: float,
+    modes: Modes | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """States at ``t_out`` as (P, T, n) and a status code per patient (0 = success).
+
+    ``y0`` is (n, P) as everywhere else in ketasim.
+    """
+    n, P = y0.shape
+    if n != N_STATES:
+        raise ValueError(f"the compiled engine integrates the full model ({N_STATES} states), got {n}")
+    t_out = np.ascontiguousarray(t_out, float)
+    out = np.empty((P, t_out.size, n))
+    status = np.zeros(P, np.int64)
+    counts = np.zeros((P, 2), np.int64)
+    if modes is None:  # every patient on the full explicit path
+        modes = Modes(np.zeros(P, bool), np.zeros(0, np.int64), np.zeros((P, 0)), np.zeros((P, 0, 0)),
+                      np.zeros((P, 0, 0)), np.zeros((P, N_CONC, 0)))  # fmt: skip
+    _solve_all(
+        np.ascontiguousarray(y0.T, float), t_out, *events, *packed, *modes, float(rtol), float(atol),
+        float(max_step_h), out, status, counts,
+    )  # fmt: skip
+    LAST_STEPS.update(accepted=int(counts[:, 0].sum()), rejected=int(counts[:, 1].sum()), patients=P)
+    return out, status

@@ -1,0 +1,251 @@
+"""The compiled engine against the numpy model and the scipy reference path.
+
+The compiled right-hand side must equal ``Model.rhs`` to rounding error at arbitrary states; whole
+trajectories must match a tightly-solved reference; each patient is integrated on its own, so a
+patient's numbers cannot depend on the batch it is in.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import ketasim as ks
+from ketasim.dosing import Dose, Regimen, Session
+from ketasim.engine import SolverOptions, _compiled, integrate
+from ketasim.errors import InputError, KetasimError
+from ketasim.model import Hypotheses, assemble, kernel, pk
+from ketasim.parameters import default_parameters
+from ketasim.population import Population
+
+REFERENCE = SolverOptions(method="DOP853", rtol=1e-11, atol=1e-14)
+
+
+def _patients() -> list[ks.Patient]:
+    pop = Population.sample(6, seed=7).patients
+    return [
+        *pop,
+        ks.Patient(alcohol_use_disorder=True, biotype="inflammatory", symptom_profile=-0.8, supportive_environment=1.0),
+        ks.Patient(stress_load=[(0, 1.0), ("2 d", 1.6)], psychotherapy=["30 h"], weight="95 kg", sex="female"),
+    ]
+
+
+@pytest.mark.parametrize("hyp", [Hypotheses(*flags) for flags in itertools.product((True, False), repeat=3)], ids=repr)
+def test_compiled_rhs_equals_numpy_rhs_at_random_states(hyp):
+    pts = _patients()
+    model = assemble(default_parameters(), pts, hyp)
+    packed = model.packed()
+    rng = np.random.default_rng(3)
+    n, P = model.n_states, model.n_patients
+    checked = 0
+    for _ in range(20):
+        y = model.initial() * rng.uniform(0.3, 2.5, (n, P)) + rng.uniform(0, 3, (n, P))
+        y[: kernel.N_PK] = rng.uniform(0, 400, (kernel.N_PK, P))  # µmol, plenty of drug everywhere
+        u = rng.uniform(0, 5, (n, P))
+        t = float(rng.uniform(0, 96))
+        ref = model.rhs(t, y, u)
+        stress = model.synapse.stress(t)
+        dy = np.empty(n)
+        for p in range(P):
+            kernel.rhs(y[:, p].copy(), u[:, p].copy(), float(stress[p]), packed.par[p], packed.k_values[p],
+                       packed.k_rows, packed.k_cols, dy)  # fmt: skip
+            np.testing.assert_allclose(dy, ref[:, p], rtol=1e-11, atol=1e-11 * np.abs(ref[:, p]).max())
+            checked += 1
+    assert checked == 20 * P
+
+
+def _outputs_close(res_a, res_b, variables, rtol):
+    worst = 0.0
+    for var in variables:
+        a, b = res_a[var], res_b[var]
+        peak = np.abs(b).max(axis=-1, keepdims=True)
+        mask = np.abs(b) > 1e-6 * peak
+        if mask.any():
+            worst = max(worst, float(np.max(np.abs(a - b)[mask] / np.abs(b)[mask])))
+    assert worst < rtol, worst
+    return worst
+
+
+REGIMENS = {
+    "iv": ks.protocols.get("zarate-2006-iv"),
+    "intranasal esketamine, 2 sessions": Regimen.repeat(Dose("esketamine", "intranasal", "84 mg"), "3.5 d", 2),
+    "oral + IM racemic": Regimen([Dose("ketamine", "oral", "1 mg/kg"), Dose("ketamine", "im", "0.5 mg/kg", at="30 h")]),
+    "psilocybin + SSRI + sessions": Regimen(
+        [Dose("psilocybin", "oral", "25 mg"), Session("oral_antidepressant", at="1 d"), Session("midazolam", at="2 d"),
+         Session("exercise", at="3 d", duration="1 h", intensity=0.8), Session("bhb_supplement", at="4 d"),
+         Session("psychotherapy", at="4 d")]
+    ),
+}  # fmt: skip
+OUTPUTS = ("ketamine_plasma", "hydroxynorketamine_plasma", "psilocin_plasma", "escitalopram_plasma",
+           "nmda_occupancy", "glutamate", "bdnf", "mtorc1", "synapse_density", "madrs", "cadss", "sbp_change",
+           "expectancy", "sedation", "bhb_mm", "serotonergic_adaptation")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(REGIMENS))
+def test_compiled_matches_tight_reference_on_every_route(name):
+    model = assemble(default_parameters(), _patients())
+    b, i = model.events(REGIMENS[name])
+    t = np.arange(0.0, 6 * 24 + 1e-9, 0.25)
+    ref = model.observe(t, integrate(model, model.initial(), b, i, t, REFERENCE))
+    fast = model.observe(t, integrate(model, model.initial(), b, i, t, SolverOptions(rtol=1e-9, atol=1e-12)))
+    _outputs_close(fast, ref, OUTPUTS, rtol=1e-5)
+    default = model.observe(t, integrate(model, model.initial(), b, i, t))
+    # default tolerances (rtol 1e-6, atol 1e-12): outputs within 1e-4 relative wherever above 1e-6 of peak
+    _outputs_close(default, ref, OUTPUTS, rtol=1e-4)
+
+
+def test_compiled_conserves_mass():
+    reg = Regimen([Dose("ketamine", "iv", "0.5 mg/kg", duration="40 min"), Dose("esketamine", "intranasal", "56 mg", at="1 d"),
+                   Dose("ketamine", "oral", "1 mg/kg", at="2 d")])  # fmt: skip
+    model = assemble(default_parameters(), _patients())
+    b, i = model.events(reg)
+    t = np.linspace(0.0, 96.0, 97)
+    y = integrate(model, model.initial(), b, i, t, SolverOptions(rtol=1e-10, atol=1e-12))
+    given = np.zeros((model.n_patients, t.size))
+    for bol in b:
+        if bol.state < kernel.N_PK:
+            given += np.where(t >= bol.time, 1.0, 0.0)[None] * bol.amount[:, None]
+    for inf in i:
+        if inf.state < kernel.N_PK:
+            given += (np.clip(t, inf.start, inf.stop) - inf.start)[None] * inf.rate[:, None]
+    # psilocybin/SSRI states are not dosed here; the body plus the sink holds exactly what was given
+    total = y[: kernel.N_PK].sum(axis=0)
+    np.testing.assert_allclose(total, given, rtol=1e-9, atol=1e-9)
+    assert given[:, -1].min() > 100  # µmol: the check is not vacuous
+
+
+def test_a_patient_gets_the_same_numbers_alone_or_in_any_batch():
+    pts = _patients()
+    reg = ks.protocols.get("spravato-induction-56mg")
+    together = ks.simulate(reg, population=pts, duration="10 d", output_step="2 h").dataset["madrs"].values
+    alone = ks.simulate(reg, pts[-1], duration="10 d", output_step="2 h").dataset["madrs"].values
+    reversed_ = ks.simulate(reg, population=pts[::-1], duration="10 d", output_step="2 h").dataset["madrs"].values
+    np.testing.assert_array_equal(alone[0], together[-1])  # bit for bit: per-patient error control
+    np.testing.assert_array_equal(reversed_[::-1], together)
+    assert np.ptp(together[:, -1]) > 1.0  # the patients do differ
+
+
+def test_right_continuous_at_a_bolus_and_exact_at_segment_ends():
+    model = assemble(default_parameters(), [ks.Patient()])
+    reg = Regimen([Dose("ketamine", "im", "0.5 mg/kg", at="1 h")])
+    b, i = model.events(reg)
+    t = np.array([0.0, 1.0, 1.5, 2.0])
+    y = integrate(model, model.initial(), b, i, t)
+    im = pk.IDX["rac_depot_im"]
+    assert y[im, 0, 0] == 0.0
+    assert y[im, 0, 1] == pytest.approx(b[0].amount[0], rel=1e-12)  # the value just after the dose
+    assert 0 < y[im, 0, 2] < y[im, 0, 1]
+
+
+def test_non_finite_state_is_reported_not_returned():
+    model = assemble(default_parameters(), [ks.Patient(), ks.Patient()])
+    y0 = model.initial()
+    y0[model.index["glutamate"], 1] = np.nan
+    with pytest.raises(KetasimError, match=r"patient 1 .*NaN"):
+        integrate(model, y0, [], [], np.array([0.0, 1.0]))
+
+
+def test_compiled_method_refuses_other_systems():
+    class Decay:
+        n_states = 1
+
+        def rhs(self, t, y, u):
+            return -y
+
+    with pytest.raises(InputError, match=r"solver\.method"):
+        integrate(Decay(), np.ones((1, 1)), [], [], np.array([0.0, 1.0]), SolverOptions(method="compiled"))
+    out = integrate(Decay(), np.ones((1, 1)), [], [], np.array([0.0, 1.0]))  # auto: the scipy path
+    assert out[0, 0, 1] == pytest.approx(np.exp(-1.0), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"method": "euler"}, "solver.method"),
+        ({"rtol": 0}, "solver.rtol"),
+        ({"rtol": 2.0}, "solver.rtol"),
+        ({"atol": -1}, "solver.atol"),
+        ({"max_step_h": "6"}, "solver.max_step_h"),
+    ],
+)
+def test_solver_options_are_validated(kwargs, field):
+    with pytest.raises(InputError, match=field):
+        SolverOptions(**kwargs)
+
+
+def test_stale_compiled_cache_is_flushed_when_the_kernel_changes(tmp_path, monkeypatch):
+    class FakeCache:
+        _cache_path = str(tmp_path)
+        flushed = 0
+
+        def flush(self):
+            FakeCache.flushed += 1
+
+    monkeypatch.setattr(_compiled._solve_all, "_cache", FakeCache())
+    (tmp_path / "ketasim-kernel.stamp").write_text("an older kernel")
+    _compiled._refresh_cache()
+    assert FakeCache.flushed == 1
+    stamp = (tmp_path / "ketasim-kernel.stamp").read_text()
+    _compiled._refresh_cache()  # same kernel: nothing to flush
+    assert FakeCache.flushed == 1
+    assert len(stamp) == 64
+
+
+def _modal_and_full(reg, pts, t, rtol=1e-9, atol=1e-12):
+    from ketasim.engine._events import per_patient
+    from ketasim.model.kernel import concentration_matrix
+
+    model = assemble(default_parameters(), pts)
+    b, i = model.events(reg)
+    ev = per_patient(model.n_patients, b, i, model.synapse.stress_times, model.synapse.stress_levels)
+    packed = model.packed()
+    sources = np.zeros(kernel.N_PK, bool)
+    sources[ev.b_state[ev.b_state < kernel.N_PK]] = True
+    sources[ev.i_state[ev.i_state < kernel.N_PK]] = True
+    modes = _compiled.pk_modes(packed, concentration_matrix(model), sources)
+    y0 = model.initial()
+    modal, st1 = _compiled.integrate_compiled(packed, y0, ev, t, rtol, atol, 6.0, modes)
+    full, st2 = _compiled.integrate_compiled(packed, y0, ev, t, rtol, atol, 6.0, None)
+    assert not st1.any() and not st2.any()
+    return model, modes, modal, full
+
+
+@pytest.mark.parametrize("name", list(REGIMENS))
+def test_exact_modal_pk_matches_the_full_explicit_path(name):
+    t = np.arange(0.0, 4 * 24 + 1e-9, 0.5)
+    model, modes, modal, full = _modal_and_full(REGIMENS[name], _patients(), t)
+    assert modes.ok.all() and 0 < modes.active.size < kernel.N_PK  # undosed chains are left out
+    pk_peak = np.abs(full[:, :, : kernel.N_PK]).max(axis=1, keepdims=True)
+    np.testing.assert_allclose(modal[:, :, : kernel.N_PK], full[:, :, : kernel.N_PK], rtol=1e-7,
+                               atol=1e-9 * pk_peak.max())  # fmt: skip
+    a = model.observe(t, np.transpose(modal, (2, 0, 1)))
+    b = model.observe(t, np.transpose(full, (2, 0, 1)))
+    _outputs_close(a, b, OUTPUTS, rtol=1e-5)
+
+
+def test_modes_reproduce_the_pk_matrix_and_flag_what_they_cannot():
+    from ketasim.model.kernel import concentration_matrix
+
+    model = assemble(default_parameters(), _patients())
+    packed = model.packed()
+    sources = np.zeros(kernel.N_PK, bool)
+    sources[[pk.IDX["rac_depot_im"], pk.IDX["esk_depot_nasal"]]] = True
+    modes = _compiled.pk_modes(packed, concentration_matrix(model), sources)
+    assert modes.ok.all()
+    assert pk.IDX["psilocin_central"] not in modes.active and pk.IDX["hnk_central"] in modes.active
+    K = np.zeros((model.n_patients, kernel.N_PK, kernel.N_PK))
+    K[:, packed.k_rows, packed.k_cols] = packed.k_values
+    Ka = K[:, modes.active][:, :, modes.active]
+    recon = np.einsum("pij,pj,pjk->pik", modes.V, modes.lam, modes.Vi)
+    np.testing.assert_allclose(recon, Ka, atol=1e-10 * np.abs(Ka).max())
+    assert (modes.lam <= 1e-9).all()  # a compartmental matrix only decays (the sink is the zero mode)
+    # two equal rates in series give a defective matrix, which has no eigenbasis: flagged, not used
+    chain = np.array([[-1.0, 0, 0], [1.0, -1.0, 0], [0, 1.0, 0]])  # on the first three PK states
+    rows, cols = np.nonzero(chain)
+    defective = kernel.PackedModel(packed.par[:1], chain[rows, cols][None], rows, cols)
+    first = np.arange(kernel.N_PK) == 0
+    flagged = _compiled.pk_modes(defective, np.zeros((1, kernel.N_CONC, kernel.N_PK)), first)
+    assert flagged.active.tolist() == [0, 1, 2]
+    assert not flagged.ok[0]
