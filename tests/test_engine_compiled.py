@@ -235,11 +235,15 @@ def test_modes_reproduce_the_pk_matrix_and_flag_what_they_cannot():
     modes = _compiled.pk_modes(packed, concentration_matrix(model), sources)
     assert modes.ok.all()
     assert pk.IDX["psilocin_central"] not in modes.active and pk.IDX["hnk_central"] in modes.active
-    K = np.zeros((model.n_patients, kernel.N_PK, kernel.N_PK))
-    K[:, packed.k_rows, packed.k_cols] = packed.k_values
-    Ka = K[:, modes.active][:, :, modes.active]
-    recon = np.einsum("pij,pj,pjk->pik", modes.V, modes.lam, modes.Vi)
-    np.testing.assert_allclose(recon, Ka, atol=1e-10 * np.abs(Ka).max())
+    # the linear block: pk amounts, then the effect sites relaxing to the unbound concentrations
+    rng = np.random.default_rng(5)
+    x = np.zeros((model.n_patients, kernel.N_STATES))
+    x[:, modes.active] = rng.uniform(0, 50, (model.n_patients, modes.active.size))
+    deriv = np.stack([model.rhs(0.0, x.T, np.zeros_like(x.T))[:, p] for p in range(model.n_patients)])
+    L = modes.V * modes.lam[:, None, :] @ modes.Vi
+    predicted = np.einsum("pij,pj->pi", L, x[:, modes.active])
+    np.testing.assert_allclose(predicted, deriv[:, modes.active], rtol=1e-9, atol=1e-9 * np.abs(deriv).max())
+    assert modes.active[-5:].tolist() == list(range(kernel.RECEPTOR0, kernel.N_LINEAR))
     assert (modes.lam <= 1e-9).all()  # a compartmental matrix only decays (the sink is the zero mode)
     # two equal rates in series give a defective matrix, which has no eigenbasis: flagged, not used
     chain = np.array([[-1.0, 0, 0], [1.0, -1.0, 0], [0, 1.0, 0]])  # on the first three PK states
@@ -247,5 +251,5 @@ def test_modes_reproduce_the_pk_matrix_and_flag_what_they_cannot():
     defective = kernel.PackedModel(packed.par[:1], chain[rows, cols][None], rows, cols)
     first = np.arange(kernel.N_PK) == 0
     flagged = _compiled.pk_modes(defective, np.zeros((1, kernel.N_CONC, kernel.N_PK)), first)
-    assert flagged.active.tolist() == [0, 1, 2]
+    assert flagged.active.tolist() == [0, 1, 2, *range(kernel.RECEPTOR0, kernel.N_LINEAR)]
     assert not flagged.ok[0]

@@ -104,9 +104,10 @@ def _grid(regimen: Regimen, duration_h: float, step_h: float, visits: Iterable[f
 def run_chunk(chunk: _Chunk) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulate one chunk; return (endpoints, coarse series) frames. Pure: same chunk, same numbers."""
     ep = chunk.endpoints
-    rows: list[dict[str, Any]] = []
+    frames: list[pd.DataFrame] = []
     series: list[pd.DataFrame] = []
     noise_sd = chunk.params.value("rating_noise_sd") if ep.rating_noise else 0.0
+    n_draws = len(ep.visits) + 1
     for arm, regimen in chunk.regimens.items():
         idx = [i for i, a in enumerate(chunk.arms) if a == arm]
         if not idx:
@@ -120,39 +121,51 @@ def run_chunk(chunk: _Chunk) -> tuple[pd.DataFrame, pd.DataFrame]:
         pre = model.observe(t[:1], model.initial()[:, :, None])["madrs"][:, 0]
         madrs = obs["madrs"]
         coarse = np.isclose((t / chunk.series_step_h) % 1, 0) | np.isclose((t / chunk.series_step_h) % 1, 1)
-        for j, i in enumerate(idx):
-            pid = chunk.start + i
-            rng = np.random.default_rng(chunk.noise_seeds[i])
-            noise = rng.normal(0.0, noise_sd, size=len(ep.visits) + 1) if noise_sd else np.zeros(len(ep.visits) + 1)
-            base = float(np.clip(pre[j] + noise[0], 0, 60))
-            row: dict[str, Any] = {"patient": pid, "arm": arm, "madrs_baseline": base}
-            for k, v in enumerate(ep.visits):
-                lab = label_time(v)
-                if v > chunk.duration_h + 1e-9:
-                    continue
-                score = float(np.clip(np.interp(v, t, madrs[j]) + noise[k + 1], 0, 60))
-                row[f"madrs_{lab}"] = score
-                row[f"madrs_change_{lab}"] = score - base
-                row[f"response_{lab}"] = bool(score <= (1 - ep.response_fraction) * base)
-                row[f"remission_{lab}"] = bool(score <= ep.remission_threshold)
-            row["cadss_peak"] = float(obs["cadss"][j].max())
-            row["sbp_change_peak_mmhg"] = float(obs["sbp_change"][j].max())
-            row[f"sbp_rise_ge_{ep.sbp_threshold:g}"] = bool(obs["sbp_change"][j].max() >= ep.sbp_threshold)
-            if ep.relapse_from is not None:
-                row.update(_relapse(t, madrs[j], pre[j], ep.relapse_from, ep.response_fraction))
-            rows.append(row)
-            series.append(
-                pd.DataFrame(
-                    {
-                        "patient": pid,
-                        "arm": arm,
-                        "time_h": t[coarse],
-                        "madrs": madrs[j][coarse],
-                        "synapse_density": obs["synapse_density"][j][coarse],
-                    }
-                )
+        pid = chunk.start + np.array(idx)
+        # each patient's rating noise comes from its own seed, so chunking cannot change it
+        noise = (
+            np.stack([np.random.default_rng(chunk.noise_seeds[i]).normal(0.0, noise_sd, n_draws) for i in idx])
+            if noise_sd
+            else np.zeros((len(idx), n_draws))
+        )
+        base = np.clip(pre + noise[:, 0], 0, 60)
+        cols: dict[str, Any] = {"patient": pid, "arm": arm, "madrs_baseline": base}
+        for k, v in enumerate(ep.visits):
+            if v > chunk.duration_h + 1e-9:
+                continue
+            lab = label_time(v)
+            score = np.clip(_at(v, t, madrs) + noise[:, k + 1], 0, 60)
+            cols[f"madrs_{lab}"] = score
+            cols[f"madrs_change_{lab}"] = score - base
+            cols[f"response_{lab}"] = score <= (1 - ep.response_fraction) * base
+            cols[f"remission_{lab}"] = score <= ep.remission_threshold
+        cols["cadss_peak"] = obs["cadss"].max(axis=1)
+        cols["sbp_change_peak_mmhg"] = obs["sbp_change"].max(axis=1)
+        cols[f"sbp_rise_ge_{ep.sbp_threshold:g}"] = cols["sbp_change_peak_mmhg"] >= ep.sbp_threshold
+        frame = pd.DataFrame(cols)
+        if ep.relapse_from is not None:
+            relapse = [_relapse(t, madrs[j], pre[j], ep.relapse_from, ep.response_fraction) for j in range(len(idx))]
+            frame = pd.concat([frame, pd.DataFrame(relapse)], axis=1)
+        frames.append(frame)
+        n_t = int(coarse.sum())
+        series.append(
+            pd.DataFrame(
+                {
+                    "patient": np.repeat(pid, n_t),
+                    "arm": arm,
+                    "time_h": np.tile(t[coarse], len(idx)),
+                    "madrs": madrs[:, coarse].ravel(),
+                    "synapse_density": obs["synapse_density"][:, coarse].ravel(),
+                }
             )
-    return pd.DataFrame(rows), pd.concat(series, ignore_index=True) if series else pd.DataFrame()
+        )
+    endpoints = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return endpoints, pd.concat(series, ignore_index=True) if series else pd.DataFrame()
+
+
+def _at(time_h: float, t: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Each row of ``rows`` (patients x t) linearly interpolated at ``time_h`` (as np.interp)."""
+    return np.array([np.interp(time_h, t, r) for r in rows])
 
 
 def _relapse(t: np.ndarray, madrs: np.ndarray, base: float, start: float, fraction: float) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from scipy.integrate._ivp.rk import RK45  # the tableau only; its values are fix
 
 from ketasim.engine._events import PatientEvents
 from ketasim.model import kernel
-from ketasim.model.kernel import N_CONC, N_PK, N_STATES, PackedModel
+from ketasim.model.kernel import FIELDS, N_CONC, N_LINEAR, N_PK, N_STATES, RECEPTOR0, PackedModel
 
 __all__ = ["Modes", "integrate_compiled", "pk_modes"]
 
@@ -90,11 +90,15 @@ def _f(
         kernel.rhs(y, u, stress, par, kv, kr, kc, dy)
         return
     _modal_pk(tau, lam, za, w, z)
-    for k in range(conc.shape[0]):
+    for k in range(N_CONC):
         acc = 0.0
         for j in range(lam.shape[0]):
             acc += G[k, j] * z[j]
-        conc[k] = acc
+        if k < N_LINEAR - RECEPTOR0:
+            y[RECEPTOR0 + k] = acc  # effect sites, read by pd_rhs; their own derivative is unused
+            conc[k] = 0.0
+        else:
+            conc[k] = acc
     kernel.pd_rhs(y, u, conc, stress, par, dy)
 
 
@@ -130,7 +134,7 @@ def _solve_one(
 ) -> int:  # pragma: no cover - compiled; checked against the scipy path in tests
     n = y.shape[0]
     m = act.shape[0]
-    lo = N_PK if modal else 0  # modal: pk is solved exactly, only the later states are stepped
+    lo = N_LINEAR if modal else 0  # modal: pk and effect sites solved exactly, the rest stepped
     za = np.zeros(m)
     w = np.zeros(m)
     z = np.zeros(m)
@@ -263,7 +267,7 @@ def _solve_one(
                             out[k_out, i] = y[i] + hh * x * (Q[i, 0] + x * (Q[i, 1] + x * (Q[i, 2] + x * Q[i, 3])))
                         if modal:
                             _modal_pk(t_out[k_out] - a, lam, za, w, z)
-                            for i in range(N_PK):
+                            for i in range(N_LINEAR):
                                 out[k_out, i] = y[i]  # pk states outside the active set stay as they are
                             for q in range(m):
                                 acc = 0.0
@@ -285,7 +289,7 @@ def _solve_one(
                 h = hh * max(_MIN_FACTOR, _SAFETY * en**_ERR_EXP)
                 rejected = True
                 counts[1] += 1
-        if modal:  # the exact PK state at the segment end
+        if modal:  # the exact linear block at the segment end
             _modal_pk(b - a, lam, za, w, z)
             for q in range(m):
                 acc = 0.0
@@ -372,12 +376,53 @@ class Modes(NamedTuple):
     G: np.ndarray  # (P, N_CONC, m) plasma signals per mode
 
 
-def pk_modes(packed: PackedModel, C: np.ndarray, sources: np.ndarray) -> Modes:
-    """Modes of the PK block for the exact solution between events.
+def _check(L: np.ndarray, lam: np.ndarray, V: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which decompositions reproduce their matrix (V diag(lam) V^-1 = L to 1e-9), and V^-1."""
+    with np.errstate(all="ignore"):
+        try:
+            Vi = np.linalg.inv(V)
+        except np.linalg.LinAlgError:  # an exactly singular V somewhere in the batch
+            Vi = np.linalg.pinv(V)
+        ok = np.abs((V * lam[:, None, :]) @ Vi - L).max(axis=(1, 2)) <= 1e-9 * scale
+        ok &= np.abs(Vi @ V - np.eye(lam.shape[1])).max(axis=(1, 2)) <= 1e-9
+    ok &= np.isfinite(Vi).all(axis=(1, 2))
+    return ok, np.nan_to_num(Vi)
 
-    Compartmental rate matrices have real eigenvalues; a patient whose decomposition is complex, or
-    does not reproduce its matrix to 1e-9 (near-defective: two equal rates in series), is marked
-    not ``ok`` and integrated on the full explicit path instead.
+
+def _eigenspace_basis(L: np.ndarray, lam: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """Eigenvectors with an independent basis for every repeated eigenvalue.
+
+    Identical chains (S- and R-norketamine share their disposition; the five effect sites share ke0)
+    give exactly repeated eigenvalues, for which LAPACK may return nearly parallel vectors although the
+    matrix is diagonalisable. The null space of L - lambda I (SVD) gives a well-conditioned basis.
+    """
+    m = lam.size
+    order = np.argsort(lam)
+    tol = 1e-9 * max(np.abs(lam).max(), 1e-300)
+    V = V.copy()
+    i = 0
+    while i < m:
+        j = i + 1
+        while j < m and lam[order[j]] - lam[order[i]] <= tol:
+            j += 1
+        if j - i > 1:
+            cols = order[i:j]
+            _, sv, vt = np.linalg.svd(L - lam[cols].mean() * np.eye(m))
+            null = vt[m - (j - i) :].T
+            if sv[m - (j - i)] <= 1e-9 * max(sv[0], 1e-300):  # as many independent vectors as repeats
+                V[:, cols] = null
+        i = j
+    return V
+
+
+def pk_modes(packed: PackedModel, C: np.ndarray, sources: np.ndarray) -> Modes:
+    """Modes of the linear block (pk and the effect sites) for the exact solution between events.
+
+    The block is restricted to the PK states the doses can reach plus the five effect sites, which
+    relax to the unbound plasma concentrations (a linear map of the amounts). Compartmental rate
+    matrices have real eigenvalues; a patient whose decomposition is complex, or does not reproduce
+    its matrix to 1e-9 (near-defective: two equal rates in series), is marked not ``ok`` and
+    integrated on the full explicit path instead.
     """
     P = packed.par.shape[0]
     reach = np.zeros(N_PK, bool)
@@ -388,26 +433,37 @@ def pk_modes(packed: PackedModel, C: np.ndarray, sources: np.ndarray) -> Modes:
         if (grown == reach).all():
             break
         reach = grown
-    act = np.nonzero(reach)[0].astype(np.int64)
+    pk_act = np.nonzero(reach)[0]
+    n_ce = N_LINEAR - RECEPTOR0
+    act = np.concatenate([pk_act, np.arange(RECEPTOR0, N_LINEAR)]).astype(np.int64)
     m = act.size
     K = np.zeros((P, N_PK, N_PK))
     K[:, packed.k_rows, packed.k_cols] = packed.k_values
-    Ka = K[:, act][:, :, act]
-    if m == 0:
-        empty = np.zeros((P, 0))
-        return Modes(np.ones(P, bool), act, empty, np.zeros((P, 0, 0)), np.zeros((P, 0, 0)), np.zeros((P, N_CONC, 0)))
-    lam_c, V_c = np.linalg.eig(Ka)
-    scale = np.abs(Ka).max(axis=(1, 2))
-    ok = np.all(np.abs(lam_c.imag) <= 1e-12 * scale[:, None], axis=1)
+    L = np.zeros((P, m, m))
+    mp = pk_act.size
+    L[:, :mp, :mp] = K[:, pk_act][:, :, pk_act]
+    ke0 = packed.par[:, FIELDS.index("ke0")]
+    unbound = packed.par[:, FIELDS.index("unbound")]
+    # d ce/dt = ke0 (unbound c - ce), c = C[:5] amounts (µM), as ReceptorModel.rhs
+    L[:, mp:, :mp] = (ke0 * unbound)[:, None, None] * C[:, :n_ce][:, :, pk_act]
+    L[:, mp:, mp:] = -ke0[:, None, None] * np.eye(n_ce)
+    lam_c, V_c = np.linalg.eig(L)
+    scale = np.abs(L).max(axis=(1, 2))
+    real = np.all(np.abs(lam_c.imag) <= 1e-12 * scale[:, None], axis=1)
     lam, V = lam_c.real.copy(), V_c.real.copy()
-    with np.errstate(all="ignore"):
-        Vi = np.linalg.pinv(V)
-        recon = np.einsum("pij,pj,pjk->pik", V, lam, Vi)
-        ok &= np.abs(recon - Ka).max(axis=(1, 2)) <= 1e-9 * scale
-        ok &= np.abs(np.einsum("pij,pjk->pik", Vi, V) - np.eye(m)).max(axis=(1, 2)) <= 1e-9
-    ok &= np.isfinite(Vi).all(axis=(1, 2))
-    G = np.einsum("pkq,pqj->pkj", C[:, :, act], V)
-    return Modes(ok, act, lam, V, np.nan_to_num(Vi), G)
+    ok, Vi = _check(L, lam, V, scale)
+    redo = np.nonzero(real & ~ok)[0]
+    if redo.size:  # repeated eigenvalues: rebuild their eigenvectors
+        for p in redo:
+            V[p] = _eigenspace_basis(L[p], lam[p], V[p])
+        ok[redo], Vi[redo] = _check(L[redo], lam[redo], V[redo], scale[redo])
+    ok &= real
+    # signals the stepped states read: the five effect sites, then psilocin and escitalopram plasma
+    out_map = np.zeros((P, N_CONC, m))
+    out_map[:, np.arange(n_ce), mp + np.arange(n_ce)] = 1.0
+    out_map[:, n_ce:, :mp] = C[:, n_ce:][:, :, pk_act]
+    G = out_map @ V
+    return Modes(ok, act, lam, V, Vi, G)
 
 
 def integrate_compiled(

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ketasim.model.assemble import Model
 
 __all__ = [
-    "FIELDS", "N_CONC", "N_PK", "N_STATES", "PackedModel", "concentration_matrix", "concentrations", "pack", "pd_rhs",
+    "FIELDS", "N_CONC", "N_LINEAR", "N_PK", "N_STATES", "RECEPTOR0", "PackedModel", "concentration_matrix", "concentrations", "pack", "pd_rhs",
     "rhs",
 ]  # fmt: skip
 
@@ -35,6 +35,9 @@ _S0 = _C0 + len(circuit.STATES)
 _Y0 = _S0 + len(signaling.STATES)
 _M0 = _Y0 + len(synapse.STATES)
 N_STATES = _M0 + len(symptoms.STATES)
+#: pk and the effect sites: the linear part of the model (a linear map of the pk amounts drives the
+#: effect sites), which the compiled engine can solve exactly.
+RECEPTOR0, N_LINEAR = _R0, _I0
 #: Plasma signals the layers after pk read: S-, R-ketamine, S-, R-norketamine, HNK (µM, total), psilocin
 #: and escitalopram (ng/mL).
 N_CONC = 7
