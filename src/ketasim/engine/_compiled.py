@@ -58,8 +58,11 @@ def _rms(x: np.ndarray, scale: np.ndarray) -> float:  # pragma: no cover - compi
 
 @njit(cache=True, nogil=True)
 def _modal_pk(tau: float, lam: np.ndarray, za: np.ndarray, w: np.ndarray, z: np.ndarray) -> None:  # pragma: no cover
-    """Modal PK coordinates ``tau`` hours into a segment: z = e^(lam tau) za + (e^(lam tau) - 1)/lam w."""
+    """Modal coordinates ``tau`` hours into a segment: z = e^(lam tau) za + (e^(lam tau) - 1)/lam w."""
     for j in range(lam.shape[0]):
+        if za[j] == 0.0 and w[j] == 0.0:  # an empty mode with no input stays empty
+            z[j] = 0.0
+            continue
         em1 = math.expm1(lam[j] * tau)  # one transcendental per mode: e^x = 1 + expm1(x)
         phi = tau if lam[j] == 0.0 else em1 / lam[j]
         z[j] = (1.0 + em1) * za[j] + phi * w[j]
@@ -85,7 +88,7 @@ def _f(
     dy: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """The right-hand side at ``tau`` into the segment: the full model, or in modal mode the states after
-    pk with plasma signals from the exact PK solution."""
+    the linear block, with effect sites and plasma signals from its exact solution."""
     if not modal:
         kernel.rhs(y, u, stress, par, kv, kr, kc, dy)
         return

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from ketasim.model.assemble import Model
 
 __all__ = [
-    "FIELDS", "N_CONC", "N_LINEAR", "N_PK", "N_STATES", "RECEPTOR0", "PackedModel", "concentration_matrix", "concentrations", "pack", "pd_rhs",
-    "rhs",
+    "FIELDS", "N_CONC", "N_LINEAR", "N_PK", "N_STATES", "RECEPTOR0", "PackedModel", "concentration_matrix",
+    "concentrations", "pack", "pd_rhs", "rhs",
 ]  # fmt: skip
 
 N_PK = len(pk.STATES)
@@ -71,6 +71,8 @@ FIELDS: tuple[str, ...] = (
     # symptoms
     "tau_a", "gain_ampa", "gain_prot", "placebo_gain", "tau_pl", "tau_sedation", "tau_homeostasis",
     "psychedelic_perceived", "cadss_emax", "noticed_ec50", "cadss_hill", "r_over_s_potency",
+    # derived once per patient (powers that do not change during a run)
+    "isens_pow_hill", "k_gate_pow", "noticed_ec50_pow",
 )  # fmt: skip
 
 
@@ -114,6 +116,9 @@ def pack(model: Model) -> PackedModel:
                                         "k_open", "tau_w", "k_open_psy", "tau_w_psy", "window_gain",
                                         "healthy_growth", "reference_density")},
         "syn_gain_a": syn.gain_a,
+        "isens_pow_hill": rec.interneuron_sensitivity**rec.hill,
+        "k_gate_pow": sig.k_gate**sig.n_gate,
+        "noticed_ec50_pow": sym.noticed_ec50**sym.cadss_hill,
         **{k: getattr(sym, k) for k in ("tau_a", "gain_ampa", "gain_prot", "placebo_gain", "tau_pl",
                                         "tau_sedation", "tau_homeostasis", "psychedelic_perceived", "cadss_emax",
                                         "noticed_ec50", "cadss_hill", "r_over_s_potency")},
@@ -189,17 +194,17 @@ def pd_rhs(
 ) -> None:  # pragma: no cover - compiled; checked against Model.rhs in tests
     """dy/dt of every state after pk (``dy[N_PK:]``), given the plasma signals ``conc``."""
     (_rac_v1, _esk_vc, _nk_v1, _nesk_vc, _hnk_v1, _psilocin_v, _ssri_v, _mw_psilocin, _mw_escitalopram,
-     ke0, unbound, ki_0, ki_1, ki_2, ki_3, ki_4, hill, isens, ht2a_ec50, sert_ec50, psilocin_trkb_k,
+     ke0, unbound, ki_0, ki_1, ki_2, ki_3, ki_4, hill, _isens, ht2a_ec50, sert_ec50, psilocin_trkb_k,
      tau_bout, tau_training, bout_gain, training_gain, bhb_gain, bhb_k, tau_ketosis, tau_supplement,
      tau_adaptation, serotonergic_bdnf,
      j_ee_a, j_ee_n, j_ei, j_ie_a, j_ie_n, j_ii, i_e0, i_i0, g_e, g_i, a_n, tau_g, tau_adapt, kappa_g, r_e0,
      ht2a_drive,
-     disinhibition, rest_block, ssri_trkb, tau_e, gain_e, sig_gain_a, tau_b, k_t, k_gate, n_gate, tau_m, k_p,
+     disinhibition, rest_block, ssri_trkb, tau_e, gain_e, sig_gain_a, tau_b, k_t, _k_gate, n_gate, tau_m, k_p,
      tau_p, psilocin_gain, ssri_gain,
      f0, e_n, k_s, e_s, sigma_e, sigma_f, support, support_protection, gain_p, syn_gain_a, gain_t,
      therapy_outside, tau_t, k_open, tau_w, k_open_psy, tau_w_psy, window_gain, healthy_growth, ref_density,
      tau_a, gain_ampa, gain_prot, placebo_gain, tau_pl, tau_sedation, tau_homeostasis, psychedelic_perceived,
-     cadss_emax, noticed_ec50, cadss_hill, r_over_s) = p  # fmt: skip
+     cadss_emax, _noticed_ec50, cadss_hill, r_over_s, isens_pow_hill, k_gate_pow, noticed_ec50_pow) = p  # fmt: skip
     c_s, c_r, c_snk, c_rnk, c_hnk = conc[0], conc[1], conc[2], conc[3], conc[4]
     psilocin = max(conc[5], 0.0)
     ssri = max(conc[6], 0.0)
@@ -213,7 +218,7 @@ def pd_rhs(
     dy[_R0 + 4] = ke0 * (unbound * c_hnk - ce_hnk)
     x = max(ce_s / ki_0 + ce_r / ki_1 + ce_snk / ki_2 + ce_rnk / ki_3 + ce_hnk / ki_4, 0.0)
     xp = x**hill
-    xi = (x * isens) ** hill
+    xi = xp * isens_pow_hill  # (x isens)^hill
     b_e = xp / (1 + xp)
     b_i = xi / (1 + xi)
     ht2a = psilocin / (ht2a_ec50 + psilocin)
@@ -269,7 +274,7 @@ def pd_rhs(
     eff = bdnf * (1 + potentiation)
     trkb = eff * (1 + k_t) / (k_t + eff)
     xg = max(ampa, 0.0) ** n_gate
-    kg = k_gate**n_gate
+    kg = k_gate_pow
     dy[_S0] = (target_e - eef2k) / tau_e
     dy[_S0 + 1] = (production - bdnf) / tau_b
     dy[_S0 + 2] = (trkb * xg * (1 + kg) / (kg + xg) - mtor) / tau_m
@@ -297,7 +302,7 @@ def pd_rhs(
     # symptoms
     acute, expect, sedation, set_point = y[_M0], y[_M0 + 1], y[_M0 + 2], y[_M0 + 3]
     xc = max(ce_s + r_over_s * ce_r, 0.0) ** cadss_hill
-    noticed = cadss_emax * xc / (noticed_ec50**cadss_hill + xc)
+    noticed = cadss_emax * xc / (noticed_ec50_pow + xc)
     drive = gain_ampa * max(ampa - 1, 0.0) + gain_prot * max(prot - set_point, 0.0)
     perceived = noticed / cadss_emax + sedation + psychedelic_perceived * ht2a
     dy[_M0] = drive - acute / tau_a
