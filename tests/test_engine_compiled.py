@@ -253,3 +253,35 @@ def test_modes_reproduce_the_pk_matrix_and_flag_what_they_cannot():
     flagged = _compiled.pk_modes(defective, np.zeros((1, kernel.N_CONC, kernel.N_PK)), first)
     assert flagged.active.tolist() == [0, 1, 2, *range(kernel.RECEPTOR0, kernel.N_LINEAR)]
     assert not flagged.ok[0]
+
+
+def test_simulate_in_patient_chunks_gives_the_same_numbers(monkeypatch):
+    from ketasim import simulation
+
+    pts = _patients()
+    kw = {"population": pts, "duration": "3 d", "output_step": "30 min"}
+    whole = ks.simulate("zarate-2006-iv", **kw).dataset
+    monkeypatch.setattr(simulation, "CHUNK_BYTES", 3 * 56 * whole.sizes["time"] * 8)  # 3 patients a chunk
+    chunked = ks.simulate("zarate-2006-iv", **kw, outputs=["madrs", "ketamine_plasma"]).dataset
+    assert set(chunked.data_vars) == {"madrs", "ketamine_plasma", "madrs_pre_dose"}
+    assert chunked["patient"].values.tolist() == list(range(len(pts)))
+    for var in ("madrs", "ketamine_plasma", "madrs_pre_dose"):  # equal up to the rounding of batched numpy
+        np.testing.assert_allclose(chunked[var].values, whole[var].values, rtol=1e-10, atol=0)
+
+
+def test_outputs_are_checked_and_summary_marks_what_was_not_kept():
+    with pytest.raises(InputError, match="outputs"):
+        ks.simulate("zarate-2006-iv", outputs=["madrs", "serotonin"])
+    res = ks.simulate("zarate-2006-iv", duration="2 d", output_step="10 min", outputs=["madrs"])
+    s = res.summary()
+    assert 10 < s["madrs_24h"] < s["madrs_baseline"]
+    assert np.isnan(s["cmax_ng_ml"]) and np.isnan(s["cadss_peak"])
+
+
+def test_tableau_is_scipys_rk45():
+    from scipy.integrate._ivp.rk import RK45
+
+    for ours, theirs in ((_compiled._A, RK45.A), (_compiled._B, RK45.B), (_compiled._C, RK45.C),
+                         (_compiled._E, RK45.E), (_compiled._P, RK45.P)):  # fmt: skip
+        np.testing.assert_array_equal(ours, theirs)
+    assert RK45.n_stages == _compiled._N_STAGES and -1 / (RK45.error_estimator_order + 1) == _compiled._ERR_EXP

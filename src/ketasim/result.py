@@ -83,8 +83,13 @@ class Result:
     dataset: xr.Dataset
 
     @classmethod
-    def from_model(cls, model: Model, regimen: Regimen, t: np.ndarray, y: np.ndarray) -> Result:
+    def from_model(
+        cls, model: Model, regimen: Regimen, t: np.ndarray, y: np.ndarray, outputs: tuple[str, ...] | None = None
+    ) -> Result:
+        """The Result of states ``y`` (n, P, T); ``outputs`` keeps only those variables."""
         obs = model.observe(t, y)
+        if outputs is not None:
+            obs = {k: v for k, v in obs.items() if k in outputs}
         coords = {"patient": np.arange(model.n_patients), "time": t, "item": list(ITEMS)}
         data = {
             k: (("patient", "item", "time") if k == "madrs_items" else ("patient", "time"), v, {"units": UNITS[k]})
@@ -108,6 +113,13 @@ class Result:
         )
         return cls(ds)
 
+    @classmethod
+    def concat(cls, parts: list[Result]) -> Result:
+        """Results of consecutive groups of patients (same regimen and grid) as one."""
+        ds = xr.concat([p.dataset for p in parts], dim="patient", data_vars="minimal", coords="minimal",
+                       compat="override", combine_attrs="override")  # fmt: skip
+        return cls(ds.assign_coords(patient=np.arange(ds.sizes["patient"])))
+
     @property
     def n_patients(self) -> int:
         return int(self.dataset.sizes["patient"])
@@ -117,21 +129,25 @@ class Result:
         ds = self.dataset
         t = ds["time"].values
         t0 = float(ds.attrs.get("first_dose_h", 0.0))
-        ket = ds["ketamine_plasma"].values
-        imax = ket.argmax(axis=1)
+        missing = np.full(self.n_patients, np.nan)
+
+        def peak(var: str) -> np.ndarray:  # NaN where the variable was not kept (simulate(outputs=...))
+            return ds[var].values.max(axis=1) if var in ds else missing
+
+        ket = ds["ketamine_plasma"].values if "ketamine_plasma" in ds else None
         return {
-            "cmax_ng_ml": ket.max(axis=1),
-            "tmax_h": t[imax] - t0,
-            "auc_ng_h_ml": np.trapezoid(ket, t, axis=1),
-            "peak_nmda_occupancy": ds["nmda_occupancy"].values.max(axis=1),
-            "peak_glutamate_fold": ds["glutamate"].values.max(axis=1),
+            "cmax_ng_ml": peak("ketamine_plasma"),
+            "tmax_h": missing if ket is None else t[ket.argmax(axis=1)] - t0,
+            "auc_ng_h_ml": missing if ket is None else np.trapezoid(ket, t, axis=1),
+            "peak_nmda_occupancy": peak("nmda_occupancy"),
+            "peak_glutamate_fold": peak("glutamate"),
             "synapse_density_24h": self._at("synapse_density", t0 + 24.0),
             "madrs_baseline": ds["madrs_pre_dose"].values,
             "madrs_24h": self._at("madrs", t0 + 24.0),
             "madrs_7d": self._at("madrs", t0 + 168.0),
-            "cadss_peak": ds["cadss"].values.max(axis=1),
-            "sbp_change_peak_mmhg": ds["sbp_change"].values.max(axis=1),
-            "synapse_density_end": ds["synapse_density"].values[:, -1],
+            "cadss_peak": peak("cadss"),
+            "sbp_change_peak_mmhg": peak("sbp_change"),
+            "synapse_density_end": ds["synapse_density"].values[:, -1] if "synapse_density" in ds else missing,
         }
 
     def summary(self) -> dict[str, float]:
@@ -143,7 +159,7 @@ class Result:
 
     def _at(self, var: str, time_h: float) -> np.ndarray:
         t = self.dataset["time"].values
-        if time_h > t[-1] + 1e-9 or time_h < t[0] - 1e-9:
+        if var not in self.dataset or time_h > t[-1] + 1e-9 or time_h < t[0] - 1e-9:
             return np.full(self.n_patients, np.nan)
         return np.array([np.interp(time_h, t, row) for row in self.dataset[var].values])
 

@@ -18,7 +18,7 @@ from ketasim.errors import InputError
 from ketasim.model import Hypotheses, assemble
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patient import Patient
-from ketasim.result import Result
+from ketasim.result import UNITS, Result
 from ketasim.units import parse_quantity
 
 __all__ = ["simulate"]
@@ -36,12 +36,14 @@ def simulate(
     hypotheses: Hypotheses | None = None,
     params: ParameterSet | None = None,
     solver: SolverOptions | None = None,
+    outputs: Sequence[str] | None = None,
 ) -> Result:
     """Simulate ``regimen`` (a Regimen or a protocol name) for one patient or a population.
 
     ``duration`` counts from time 0 (the first dose is usually at 0). ``output_step`` defaults to 1 min
-    for one patient and 10 min for several. Returns a ``Result`` whose dataset has dims
-    (patient, time) with time in hours.
+    for one patient and 10 min for several. ``outputs`` keeps only the named variables (see
+    ``ketasim.result.UNITS``; all by default), which bounds memory for large populations on fine grids.
+    Returns a ``Result`` whose dataset has dims (patient, time) with time in hours.
     """
     if isinstance(regimen, str):
         regimen = protocols.get(regimen)
@@ -53,15 +55,41 @@ def simulate(
     duration_h = parse_quantity(duration, "duration", "h", strictly_positive=True, maximum=MAX_DURATION_H)
     default_step = "1 min" if len(patients) == 1 else "10 min"
     step_h = parse_quantity(output_step or default_step, "output_step", "h", strictly_positive=True, maximum=duration_h)
+    keep = _outputs(outputs)
     params = params or default_parameters()
     hyp = hypotheses or Hypotheses()
-    model = assemble(params, patients, hyp)
     t = np.arange(0.0, duration_h + 1e-9, step_h)
     if t[-1] < duration_h - 1e-9:
         t = np.append(t, duration_h)
-    boluses, infusions = model.events(regimen)
-    y = integrate(model, model.initial(), boluses, infusions, t, solver)
-    return Result.from_model(model, regimen, t, y)
+    model = assemble(params, patients, hyp)
+    # Patients in chunks so that the state trajectories in flight stay near CHUNK_BYTES
+    per_patient = model.n_states * t.size * 8
+    size = max(1, min(len(patients), CHUNK_BYTES // per_patient))
+    if size >= len(patients):
+        boluses, infusions = model.events(regimen)
+        y = integrate(model, model.initial(), boluses, infusions, t, solver)
+        return Result.from_model(model, regimen, t, y, keep)
+    parts = []
+    for start in range(0, len(patients), size):
+        part = assemble(params, patients[start : start + size], hyp)
+        boluses, infusions = part.events(regimen)
+        y = integrate(part, part.initial(), boluses, infusions, t, solver)
+        parts.append(Result.from_model(part, regimen, t, y, keep))
+    return Result.concat(parts)
+
+
+#: Memory budget for the states of one chunk of patients (the outputs kept are extra).
+CHUNK_BYTES = 256 * 2**20
+
+
+def _outputs(outputs: Sequence[str] | None) -> tuple[str, ...] | None:
+    if outputs is None:
+        return None
+    names = [outputs] if isinstance(outputs, str) else list(outputs)
+    unknown = [o for o in names if o not in UNITS]
+    if unknown or not names:
+        raise InputError("outputs", f"must name variables among: {', '.join(UNITS)}", got=", ".join(unknown) or "none")
+    return tuple(dict.fromkeys(names))
 
 
 def _patients(patient: Patient | None, population: Any) -> list[Patient]:

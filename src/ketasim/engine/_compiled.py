@@ -20,7 +20,6 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
-from scipy.integrate._ivp.rk import RK45  # the tableau only; its values are fixed by the method
 
 from ketasim.engine._events import PatientEvents
 from ketasim.model import kernel
@@ -28,13 +27,30 @@ from ketasim.model.kernel import FIELDS, N_CONC, N_LINEAR, N_PK, N_STATES, RECEP
 
 __all__ = ["Modes", "integrate_compiled", "pk_modes"]
 
-_C = np.ascontiguousarray(RK45.C, float)
-_A = np.ascontiguousarray(RK45.A, float)
-_B = np.ascontiguousarray(RK45.B, float)
-_E = np.ascontiguousarray(RK45.E, float)
-_P = np.ascontiguousarray(RK45.P, float)
-_N_STAGES = RK45.n_stages
-_ERR_EXP = -1.0 / (RK45.error_estimator_order + 1)
+# Dormand & Prince (1980) 5(4) with Shampine's dense output, exactly as scipy's RK45 (a test checks
+# every coefficient against scipy); written out so that importing ketasim does not import scipy.integrate.
+_C = np.array([0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1])
+_A = np.array([
+    [0, 0, 0, 0, 0],
+    [1 / 5, 0, 0, 0, 0],
+    [3 / 40, 9 / 40, 0, 0, 0],
+    [44 / 45, -56 / 15, 32 / 9, 0, 0],
+    [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729, 0],
+    [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656],
+])  # fmt: skip
+_B = np.array([35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84])
+_E = np.array([-71 / 57600, 0, 71 / 16695, -71 / 1920, 17253 / 339200, -22 / 525, 1 / 40])
+_P = np.array([
+    [1, -8048581381 / 2820520608, 8663915743 / 2820520608, -12715105075 / 11282082432],
+    [0, 0, 0, 0],
+    [0, 131558114200 / 32700410799, -68118460800 / 10900136933, 87487479700 / 32700410799],
+    [0, -1754552775 / 470086768, 14199869525 / 1410260304, -10690763975 / 1880347072],
+    [0, 127303824393 / 49829197408, -318862633887 / 49829197408, 701980252875 / 199316789632],
+    [0, -282668133 / 205662961, 2019193451 / 616988883, -1453857185 / 822651844],
+    [0, 40617522 / 29380423, -110615467 / 29380423, 69997945 / 29380423],
+])  # fmt: skip
+_N_STAGES = 6
+_ERR_EXP = -1.0 / 5  # -1 / (error estimator order + 1)
 _SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0  # scipy's step-size controller constants
 _MAX_STEPS = 5_000_000
 
@@ -361,7 +377,7 @@ def _refresh_cache() -> None:
             return
         cache.flush()
         marker.write_text(stamp)
-    except OSError:  # read-only install: numba then caches elsewhere or not at all; nothing stale here
+    except OSError:  # read-only install: numba caches elsewhere or not at all; nothing stale here
         pass
 
 

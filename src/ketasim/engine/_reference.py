@@ -23,7 +23,6 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from ketasim.engine._options import OdeSystem, SolverOptions
 from ketasim.errors import KetasimError
@@ -44,6 +43,8 @@ def integrate_scipy(
 
     Values at a bolus time are taken just after the bolus (right-continuous).
     """
+    from scipy.integrate import solve_ivp  # imported on use: the compiled path does not need it
+
     opt = options
     n, P = y0.shape
     t_out = np.asarray(t_out, float)

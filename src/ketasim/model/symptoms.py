@@ -114,10 +114,6 @@ class SymptomModel:
         serotonergic_adaptation: np.ndarray | float = 0.0,
     ) -> np.ndarray:
         """MADRS item scores (10, ...), each within 0-6."""
-        nd = np.ndim(acute)  # 1 inside the solver (P,), 2 when observing (T, P)
-        per_item = (len(ITEMS),) + (1,) * nd
-        sens = self.acute_sens.reshape(per_item)
-        scale = self.item_scale.reshape((len(ITEMS),) + (1,) * (nd - 1) + (-1,))
         deficit = np.maximum(1 - density, 0.0) / (1 - self.reference_density)
         synaptic = self.synaptic_share * deficit  # the part of the drive that synapses carry
         # monoaminergic / inflammatory routes; an SSRI's slow adaptation relieves this part only
@@ -126,12 +122,21 @@ class SymptomModel:
         # The acute glutamatergic signal repairs synaptic function, so it relieves the synaptic part only:
         # depressions driven by other routes (biotypes) respond less to ketamine, not to placebo.
         a_n = np.maximum(acute, 0.0) ** self.acute_hill  # threshold-like: a plateau, then a faster loss
-        relief_a = 1 - np.minimum(self.acute_max * sens * (a_n / (1 + a_n))[None], 0.95)
+        a_frac = a_n / (1 + a_n)
         relief_p = 1 - self.placebo_max * expect / (1 + expect)
-        relief_t = np.ones((len(ITEMS), *np.shape(therapy)))
-        relief_t[list(SELF_CRITICAL_ITEMS)] = 1 - self.therapy_relief * therapy / (1 + therapy)
-        raw = self.floor_item + scale * (synaptic[None] * relief_a + other[None]) * (relief_p[None] * relief_t)
-        return np.clip(raw, 0.0, 6.0)
+        relief_t = 1 - self.therapy_relief * therapy / (1 + therapy)  # self-critical items only
+        out = np.empty((len(ITEMS), *np.broadcast_shapes(np.shape(acute), np.shape(density))))
+        # Items differ only by scale, acute sensitivity and whether therapy relieves them: the shared
+        # (time, patient) factor is computed once per distinct (sensitivity, self-critical) pair.
+        shared: dict[tuple[float, bool], np.ndarray] = {}
+        for i in range(len(ITEMS)):
+            key = (float(self.acute_sens[i]), i in SELF_CRITICAL_ITEMS)
+            if key not in shared:
+                relief_a = 1 - np.minimum(self.acute_max * key[0] * a_frac, 0.95)
+                f = (synaptic * relief_a + other) * relief_p
+                shared[key] = f * relief_t if key[1] else f
+            np.clip(self.floor_item + self.item_scale[i] * shared[key], 0.0, 6.0, out=out[i])
+        return out
 
 
 def _profile_weights(profile: float, strength: float) -> np.ndarray:
