@@ -1,6 +1,7 @@
 """Speed benchmark: ketasim's compiled engine against the tools users would pick instead.
 
     python benchmarks/run.py [--quick] [--json]
+    python benchmarks/run.py --table RESULT.json    # the README table of a saved --json result
 
 For N = 1, 100, 1,000 and 10,000 patients (``--quick``: 1 and 100) and two scenarios -- the full model
 over 7 days after one 0.5 mg/kg infusion (1-min output) and over 28 days of esketamine induction
@@ -134,13 +135,39 @@ def _max_rel_diff(first: dict[str, list[float]], rr: dict[str, np.ndarray]) -> f
     return worst
 
 
+LABELS = {"single_infusion_7d": "0.5 mg/kg IV, 7 d, 1-min output",
+          "esketamine_induction_28d": "esketamine 84 mg induction, 28 d, hourly"}  # fmt: skip
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The README table from a saved ``--json`` result."""
+    lines = [
+        "| scenario | patients | wall (s) | ketasim (patients/s) | libRoadRunner loop | ratio | solve_ivp loop | ratio "
+        "| peak memory (MiB) | max rel. diff vs libRoadRunner |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {LABELS[r['scenario']]} | {r['patients']:,} | {r['wall_s']:.3g} | {r['patients_per_s']:,.0f} "
+            f"| {r['roadrunner_patients_per_s']:.1f} | {r['ratio_vs_roadrunner']:.1f} "
+            f"| {r['solve_ivp_loop_patients_per_s']:.2f} | {r['ratio_vs_solve_ivp']:,.0f} "
+            f"| {r['peak_memory_mib']:,.0f} | {r['max_rel_diff_vs_roadrunner']:.1e} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="N = 1 and 100, a 1,000-patient trial, fewer samples")
     ap.add_argument("--json", action="store_true", help="print one JSON object on one line")
+    ap.add_argument("--table", metavar="RESULT.json", help="print the README table of a saved --json result")
     ap.add_argument("--one", nargs=2, metavar=("SCENARIO", "N"), help=argparse.SUPPRESS)
     ap.add_argument("--trial", type=int, metavar="N", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.table:
+        with open(a.table, encoding="utf-8") as fh:
+            print(markdown(json.load(fh)))
+        return
     if a.one:
         print(json.dumps(_one(a.one[0], int(a.one[1]))))
         return

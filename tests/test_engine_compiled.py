@@ -285,3 +285,18 @@ def test_tableau_is_scipys_rk45():
                          (_compiled._E, RK45.E), (_compiled._P, RK45.P)):  # fmt: skip
         np.testing.assert_array_equal(ours, theirs)
     assert RK45.n_stages == _compiled._N_STAGES and -1 / (RK45.error_estimator_order + 1) == _compiled._ERR_EXP
+
+
+def test_observe_computes_only_what_is_asked_and_returns_no_views_of_the_states():
+    model = assemble(default_parameters(), _patients()[:3])
+    b, i = model.events(ks.protocols.get("zarate-2006-iv"))
+    t = np.linspace(0.0, 24.0, 49)
+    y = integrate(model, model.initial(), b, i, t)
+    full = model.observe(t, y)
+    some = model.observe(t, y, only=["bdnf", "madrs"])
+    assert set(some) == {"bdnf", "madrs"}
+    for k in some:
+        np.testing.assert_array_equal(some[k], full[k])
+        assert not np.shares_memory(some[k], y)  # a view would pin the whole state buffer in memory
+    assert full["madrs_items"].shape == (3, 10, t.size)
+    np.testing.assert_allclose(full["madrs_items"].sum(axis=1), full["madrs"], rtol=1e-12)

@@ -48,7 +48,8 @@ def test_chunk_size_does_not_change_per_patient_results():
         if one[col].dtype == bool:
             assert (one[col] == many[col]).all(), col
         elif col not in ("arm",):
-            np.testing.assert_allclose(one[col], many[col], rtol=1e-5, atol=1e-5, err_msg=col)
+            # each patient is integrated on its own: only the rounding of batched numpy output code differs
+            np.testing.assert_allclose(one[col], many[col], rtol=1e-10, atol=1e-10, err_msg=col)
 
 
 def test_dask_workers_give_identical_results():

@@ -87,16 +87,14 @@ class Result:
         cls, model: Model, regimen: Regimen, t: np.ndarray, y: np.ndarray, outputs: tuple[str, ...] | None = None
     ) -> Result:
         """The Result of states ``y`` (n, P, T); ``outputs`` keeps only those variables."""
-        obs = model.observe(t, y)
-        if outputs is not None:
-            obs = {k: v for k, v in obs.items() if k in outputs}
+        obs = model.observe(t, y, only=outputs)
         coords = {"patient": np.arange(model.n_patients), "time": t, "item": list(ITEMS)}
         data = {
             k: (("patient", "item", "time") if k == "madrs_items" else ("patient", "time"), v, {"units": UNITS[k]})
             for k, v in obs.items()
         }
         # The pre-dose state (before any bolus at time 0) defines the baselines.
-        pre = model.observe(t[:1], model.initial()[:, :, None])
+        pre = model.observe(t[:1], model.initial()[:, :, None], only=["madrs"])
         data["madrs_pre_dose"] = (("patient",), pre["madrs"][:, 0], {"units": UNITS["madrs"]})
         ds = xr.Dataset(data, coords=coords)
         ds["time"].attrs["units"] = "h"

@@ -117,8 +117,8 @@ def run_chunk(chunk: _Chunk) -> tuple[pd.DataFrame, pd.DataFrame]:
         t = _grid(regimen, chunk.duration_h, chunk.series_step_h, ep.visits)
         b, inf = model.events(regimen)
         y = integrate(model, model.initial(), b, inf, t, SolverOptions())
-        obs = model.observe(t, y)
-        pre = model.observe(t[:1], model.initial()[:, :, None])["madrs"][:, 0]
+        obs = model.observe(t, y, only=("madrs", "cadss", "sbp_change", "synapse_density"))
+        pre = model.observe(t[:1], model.initial()[:, :, None], only=["madrs"])["madrs"][:, 0]
         madrs = obs["madrs"]
         coarse = np.isclose((t / chunk.series_step_h) % 1, 0) | np.isclose((t / chunk.series_step_h) % 1, 1)
         pid = chunk.start + np.array(idx)
