@@ -253,7 +253,7 @@ class Model:
             "cadss": lambda: self.symptoms.cadss(ce[0], ce[1]),
             "sbp_change": lambda: self.symptoms.sbp(ce[0]),
         }
-        wanted = list(recipes) + ["madrs_items"] if only is None else list(only)
+        wanted = [*recipes, "madrs_items"] if only is None else list(only)
         # copies, never views of ``y``: a view would keep the whole state buffer alive with the output
         result = {k: np.array(np.asarray(recipes[k]()).T, order="C") for k in wanted if k != "madrs_items"}
         if "madrs_items" in wanted:
