@@ -23,7 +23,7 @@ from numba import njit, prange
 
 from ketasim.engine._events import PatientEvents
 from ketasim.model import kernel
-from ketasim.model.kernel import FIELDS, N_CONC, N_LINEAR, N_PK, N_STATES, RECEPTOR0, PackedModel
+from ketasim.model.kernel import FASTMATH, FIELDS, N_CONC, N_LINEAR, N_PK, N_STATES, RECEPTOR0, PackedModel
 
 __all__ = ["Modes", "integrate_compiled", "pk_modes"]
 
@@ -63,7 +63,7 @@ MESSAGES = {
 }
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _rms(x: np.ndarray, scale: np.ndarray) -> float:  # pragma: no cover - compiled
     s = 0.0
     for i in range(x.shape[0]):
@@ -72,7 +72,7 @@ def _rms(x: np.ndarray, scale: np.ndarray) -> float:  # pragma: no cover - compi
     return math.sqrt(s / x.shape[0])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _modal_pk(tau: float, lam: np.ndarray, za: np.ndarray, w: np.ndarray, z: np.ndarray) -> None:  # pragma: no cover
     """Modal coordinates ``tau`` hours into a segment: z = e^(lam tau) za + (e^(lam tau) - 1)/lam w."""
     for j in range(lam.shape[0]):
@@ -84,7 +84,7 @@ def _modal_pk(tau: float, lam: np.ndarray, za: np.ndarray, w: np.ndarray, z: np.
         z[j] = (1.0 + em1) * za[j] + phi * w[j]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _f(
     y: np.ndarray,
     u: np.ndarray,
@@ -121,7 +121,7 @@ def _f(
     kernel.pd_rhs(y, u, conc, stress, par, dy)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _solve_one(
     y: np.ndarray,
     t_out: np.ndarray,

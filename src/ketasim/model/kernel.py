@@ -48,6 +48,10 @@ _SNK_CENTRAL, _RNK_CENTRAL = pk.IDX["snk_central"], pk.IDX["rnk_central"]
 _HNK_CENTRAL = pk.IDX["hnk_central"]
 _PSILOCIN_CENTRAL, _SSRI_CENTRAL = pk.IDX["psilocin_central"], pk.IDX["ssri_central"]
 
+#: LLVM fast-math flags for the compiled code: reassociation and fused multiply-add (vectorised loops,
+#: ~1.5x faster) but not "nnan"/"ninf", so NaN and infinity keep their IEEE meaning for the checks.
+FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+
 #: Per-patient constants in the order ``rhs`` unpacks them.
 FIELDS: tuple[str, ...] = (
     # pk: volumes (L) and molecular weights (g/mol) for concentrations
@@ -139,7 +143,7 @@ def pack(model: Model) -> PackedModel:
     )
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def rhs(
     y: np.ndarray,
     u: np.ndarray,
@@ -176,7 +180,7 @@ def concentration_matrix(model: Model) -> np.ndarray:
     return C
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def concentrations(y: np.ndarray, p: np.ndarray, conc: np.ndarray) -> None:  # pragma: no cover - compiled
     """The plasma signals from PK amounts ``y[:N_PK]`` (as ``PKModel.concentrations``)."""
     conc[0] = y[_S_CENTRAL] / p[0] + y[_ESK_CENTRAL] / p[1]  # p[0:9]: volumes, molecular weights
@@ -188,7 +192,7 @@ def concentrations(y: np.ndarray, p: np.ndarray, conc: np.ndarray) -> None:  # p
     conc[6] = y[_SSRI_CENTRAL] / p[6] * p[8]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def pd_rhs(
     y: np.ndarray, u: np.ndarray, conc: np.ndarray, stress: float, p: np.ndarray, dy: np.ndarray
 ) -> None:  # pragma: no cover - compiled; checked against Model.rhs in tests
