@@ -1,4 +1,4 @@
-"""Global variance-based (Sobol) sensitivity analysis with SALib on the batched engine.
+"""Global variance-based (Sobol) sensitivity analysis with SALib on the compiled engine.
 
 Each Saltelli sample is one virtual patient whose random effects set the sampled parameter values, so
 a few thousand model evaluations are one batched (and optionally Dask-distributed) population run.

@@ -1,6 +1,6 @@
 """In-silico randomised trials: arms, randomisation, endpoints, statistics, chunked and distributed runs.
 
-Patients are simulated in chunks on the batched engine; a chunk returns only endpoint values and a
+Patients are simulated in chunks on the compiled engine; a chunk returns only endpoint values and a
 coarse MADRS series, so memory stays bounded however many patients there are. Chunks can run in this
 process or on a Dask cluster (local workers or an existing scheduler); chunk boundaries depend only on
 ``chunk_size``, never on the worker count.
