@@ -85,6 +85,16 @@ def _modal_pk(tau: float, lam: np.ndarray, za: np.ndarray, w: np.ndarray, z: np.
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _from_modes(V: np.ndarray, z: np.ndarray, act: np.ndarray, target: np.ndarray) -> None:  # pragma: no cover
+    """Write the linear block's states (V z) into ``target`` at the indices ``act``."""
+    for q in range(act.shape[0]):
+        acc = 0.0
+        for j in range(act.shape[0]):
+            acc += V[q, j] * z[j]
+        target[act[q]] = acc
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _f(
     y: np.ndarray,
     u: np.ndarray,
@@ -288,11 +298,7 @@ def _solve_one(
                             _modal_pk(t_out[k_out] - a, lam, za, w, z)
                             for i in range(N_LINEAR):
                                 out[k_out, i] = y[i]  # pk states outside the active set stay as they are
-                            for q in range(m):
-                                acc = 0.0
-                                for j in range(m):
-                                    acc += V[q, j] * z[j]
-                                out[k_out, act[q]] = acc
+                            _from_modes(V, z, act, out[k_out])
                         k_out += 1
                 for i in range(lo, n):
                     y[i] = y_new[i]
@@ -310,40 +316,16 @@ def _solve_one(
                 counts[1] += 1
         if modal:  # the exact linear block at the segment end
             _modal_pk(b - a, lam, za, w, z)
-            for q in range(m):
-                acc = 0.0
-                for j in range(m):
-                    acc += V[q, j] * z[j]
-                y[act[q]] = acc
+            _from_modes(V, z, act, y)
 
 
 @njit(cache=True, parallel=True)
 def _solve_all(
     y0: np.ndarray,
     t_out: np.ndarray,
-    b_ptr: np.ndarray,
-    b_time: np.ndarray,
-    b_state: np.ndarray,
-    b_amount: np.ndarray,
-    i_ptr: np.ndarray,
-    i_start: np.ndarray,
-    i_stop: np.ndarray,
-    i_state: np.ndarray,
-    i_rate: np.ndarray,
-    stress0: np.ndarray,
-    s_ptr: np.ndarray,
-    s_time: np.ndarray,
-    s_level: np.ndarray,
-    par: np.ndarray,
-    k_values: np.ndarray,
-    k_rows: np.ndarray,
-    k_cols: np.ndarray,
-    modal: np.ndarray,
-    act: np.ndarray,
-    lam: np.ndarray,
-    V: np.ndarray,
-    Vi: np.ndarray,
-    G: np.ndarray,
+    ev: PatientEvents,
+    pk: PackedModel,
+    md: Modes,
     rtol: float,
     atol: float,
     max_step: float,
@@ -353,12 +335,14 @@ def _solve_all(
 ) -> None:  # pragma: no cover - compiled
     for p in prange(y0.shape[0]):
         y = y0[p].copy()
-        b0, b1, j0, j1, s0, s1 = b_ptr[p], b_ptr[p + 1], i_ptr[p], i_ptr[p + 1], s_ptr[p], s_ptr[p + 1]
+        b0, b1, j0, j1 = ev.b_ptr[p], ev.b_ptr[p + 1], ev.i_ptr[p], ev.i_ptr[p + 1]
+        s0, s1 = ev.s_ptr[p], ev.s_ptr[p + 1]
         status[p] = _solve_one(
-            y, t_out, b_time[b0:b1], b_state[b0:b1], b_amount[b0:b1],
-            i_start[j0:j1], i_stop[j0:j1], i_state[j0:j1], i_rate[j0:j1],
-            stress0[p], s_time[s0:s1], s_level[s0:s1],
-            par[p], k_values[p], k_rows, k_cols, modal[p], act, lam[p], V[p], Vi[p], G[p],
+            y, t_out, ev.b_time[b0:b1], ev.b_state[b0:b1], ev.b_amount[b0:b1],
+            ev.i_start[j0:j1], ev.i_stop[j0:j1], ev.i_state[j0:j1], ev.i_rate[j0:j1],
+            ev.stress0[p], ev.s_time[s0:s1], ev.s_level[s0:s1],
+            pk.par[p], pk.k_values[p], pk.k_rows, pk.k_cols,
+            md.ok[p], md.active, md.lam[p], md.V[p], md.Vi[p], md.G[p],
             rtol, atol, max_step, out[p], counts[p],
         )  # fmt: skip
 
@@ -510,7 +494,7 @@ def integrate_compiled(
         modes = Modes(np.zeros(P, bool), np.zeros(0, np.int64), np.zeros((P, 0)), np.zeros((P, 0, 0)),
                       np.zeros((P, 0, 0)), np.zeros((P, N_CONC, 0)))  # fmt: skip
     _solve_all(
-        np.ascontiguousarray(y0.T, float), t_out, *events, *packed, *modes, float(rtol), float(atol),
+        np.ascontiguousarray(y0.T, float), t_out, events, packed, modes, float(rtol), float(atol),
         float(max_step_h), out, status, counts,
     )  # fmt: skip
     LAST_STEPS.update(accepted=int(counts[:, 0].sum()), rejected=int(counts[:, 1].sum()), patients=P)

@@ -12,14 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ketasim.dosing import Regimen, SessionKind
-from ketasim.model import circuit, interventions, kernel, pk, receptor, signaling, symptoms, synapse
+from ketasim.model import circuit, interventions, pk, receptor, signaling, symptoms, synapse
 from ketasim.model.pk import Bolus, Infusion
 from ketasim.parameters import ParameterSet
 from ketasim.patient import Patient
+
+if TYPE_CHECKING:
+    from ketasim.model import kernel
 
 __all__ = ["Hypotheses", "Model", "assemble"]
 
@@ -86,6 +90,8 @@ class Model:
 
     def packed(self) -> kernel.PackedModel:
         """Constants in the form the compiled engine reads (``model.kernel``); computed once."""
+        from ketasim.model import kernel  # numba loads only when the compiled engine is used
+
         if self._packed is None:
             self._packed = kernel.pack(self)
         return self._packed
