@@ -75,7 +75,7 @@ def _integrate_model(
     sources[events.i_state[events.i_state < N_PK]] = True
     sources |= np.any(y0[:N_PK] != 0, axis=1)
     modes = pk_modes(packed, concentration_matrix(model), sources)  # type: ignore[arg-type]
-    out, status = integrate_compiled(packed, y0, events, t_out, opt.rtol, opt.atol, opt.max_step_h, modes)
+    out, status, _steps = integrate_compiled(packed, y0, events, t_out, opt.rtol, opt.atol, opt.max_step_h, modes)
     bad = np.nonzero(status)[0]
     if bad.size:
         p = int(bad[0])

@@ -347,10 +347,6 @@ def _solve_all(
         )  # fmt: skip
 
 
-#: Step counts of the most recent call (summed over patients), for benchmarks and diagnostics.
-LAST_STEPS: dict[str, int] = {}
-
-
 def _refresh_cache() -> None:
     """Drop compiled code cached against an older version of the model kernel (see module doc)."""
     stamp = hashlib.sha256(Path(kernel.__file__).read_bytes() + Path(__file__).read_bytes()).hexdigest()
@@ -478,8 +474,9 @@ def integrate_compiled(
     atol: float,
     max_step_h: float,
     modes: Modes | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """States at ``t_out`` as (P, T, n) and a status code per patient (0 = success).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """States at ``t_out`` as (P, T, n), a status code per patient (0 = success) and the accepted and
+    rejected step counts per patient (P, 2).
 
     ``y0`` is (n, P) as everywhere else in ketasim.
     """
@@ -497,5 +494,4 @@ def integrate_compiled(
         np.ascontiguousarray(y0.T, float), t_out, events, packed, modes, float(rtol), float(atol),
         float(max_step_h), out, status, counts,
     )  # fmt: skip
-    LAST_STEPS.update(accepted=int(counts[:, 0].sum()), rejected=int(counts[:, 1].sum()), patients=P)
-    return out, status
+    return out, status, counts
