@@ -1,10 +1,12 @@
-"""Compiled engine: Dormand-Prince 5(4) per patient, compiled with numba, patients across threads.
+"""Compiled engine: each patient integrated on its own, compiled with numba, patients across threads.
 
-Each patient is integrated on its own, with its own step size and error control (so a patient's
-result does not depend on who else is in the batch), over its own dosing segments: boluses are added
-at segment boundaries and infusion rates are constant within a segment, as in the reference path.
-Output is written only on the requested grid, from the method's 4th-order dense output (the
-interpolant of scipy's RK45, whose tableau is used here unchanged).
+A patient has its own step size and error control (so its result does not depend on who else is in
+the batch) and its own dosing segments: boluses are added at segment boundaries and infusion rates
+are constant within a segment, as in the reference path. Within a segment the linear block (the PK
+amounts the doses can reach and the effect sites) is solved exactly from its modes (``pk_modes``),
+and the remaining states are stepped with Dormand-Prince 5(4); outputs are written only on the
+requested grid, from the method's 4th-order dense output (the interpolant of scipy's RK45, whose
+tableau is used unchanged). A patient whose linear block has no usable eigenbasis is stepped whole.
 
 Compilation happens once per machine and is cached on disk (numba ``cache=True``). Numba's cache
 checks only this file, not the model's right-hand side compiled into it, so ``_refresh_cache`` also
@@ -365,14 +367,14 @@ _refresh_cache()
 
 
 class Modes(NamedTuple):
-    """Eigen-decomposition of each patient's PK matrix restricted to the states the doses can reach."""
+    """Eigen-decomposition of each patient's linear block (reachable PK states and the effect sites)."""
 
     ok: np.ndarray  # (P,) bool: decomposition usable (else that patient runs the full explicit path)
-    active: np.ndarray  # (m,) PK state indices
+    active: np.ndarray  # (m,) state indices of the block
     lam: np.ndarray  # (P, m) eigenvalues, 1/h
     V: np.ndarray  # (P, m, m) eigenvectors (columns)
     Vi: np.ndarray  # (P, m, m) inverse of V
-    G: np.ndarray  # (P, N_CONC, m) plasma signals per mode
+    G: np.ndarray  # (P, N_CONC, m) per mode: the 5 effect sites, then psilocin and escitalopram plasma
 
 
 def _check(L: np.ndarray, lam: np.ndarray, V: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
