@@ -16,6 +16,7 @@ from ketasim.dosing import Regimen, protocols
 from ketasim.engine import SolverOptions, integrate
 from ketasim.errors import InputError
 from ketasim.model import Hypotheses, assemble
+from ketasim.model.assemble import STATE_NAMES
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patient import Patient
 from ketasim.result import UNITS, Result
@@ -61,21 +62,15 @@ def simulate(
     t = np.arange(0.0, duration_h + 1e-9, step_h)
     if t[-1] < duration_h - 1e-9:
         t = np.append(t, duration_h)
-    model = assemble(params, patients, hyp)
     # Patients in chunks so that the state trajectories in flight stay near CHUNK_BYTES
-    per_patient = model.n_states * t.size * 8
-    size = max(1, min(len(patients), CHUNK_BYTES // per_patient))
-    if size >= len(patients):
-        boluses, infusions = model.events(regimen)
-        y = integrate(model, model.initial(), boluses, infusions, t, solver)
-        return Result.from_model(model, regimen, t, y, keep)
+    size = max(1, CHUNK_BYTES // (len(STATE_NAMES) * t.size * 8))
     parts = []
     for start in range(0, len(patients), size):
         part = assemble(params, patients[start : start + size], hyp)
         boluses, infusions = part.events(regimen)
         y = integrate(part, part.initial(), boluses, infusions, t, solver)
         parts.append(Result.from_model(part, regimen, t, y, keep))
-    return Result.concat(parts)
+    return parts[0] if len(parts) == 1 else Result.concat(parts)
 
 
 #: Memory budget for the states of one chunk of patients (the outputs kept are extra).

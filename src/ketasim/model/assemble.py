@@ -25,9 +25,16 @@ from ketasim.patient import Patient
 if TYPE_CHECKING:
     from ketasim.model import kernel
 
-__all__ = ["Hypotheses", "Model", "assemble"]
+__all__ = ["SLICES", "STATE_NAMES", "Hypotheses", "Model", "assemble"]
 
 LAYERS = ("pk", "receptor", "interventions", "circuit", "signaling", "synapse", "symptoms")
+_LAYER_STATES = (pk.STATES, receptor.STATES, interventions.STATES, circuit.STATES, signaling.STATES,
+                 synapse.STATES, symptoms.STATES)  # fmt: skip
+#: Every state of the assembled model, layer by layer (the row order of the state array).
+STATE_NAMES: tuple[str, ...] = tuple(name for states in _LAYER_STATES for name in states)
+_ends = np.cumsum([0, *(len(states) for states in _LAYER_STATES)]).tolist()
+#: Where each layer's states sit in the state array.
+SLICES: dict[str, slice] = {layer: slice(a, b) for layer, a, b in zip(LAYERS, _ends[:-1], _ends[1:], strict=True)}
 
 
 @dataclass(frozen=True)
@@ -66,22 +73,10 @@ class Model:
         syn0 = self.synapse.initial(len(patients))
         self.symptoms = symptoms.build(params, patients, self.synapse.reference_density, syn0[0] + syn0[1])
         self.ad_daily_mg = params.value("oral_antidepressant_daily_dose", "mg")
-        names: list[str] = []
-        self.slices: dict[str, slice] = {}
-        for layer, states in (
-            ("pk", pk.STATES),
-            ("receptor", receptor.STATES),
-            ("interventions", interventions.STATES),
-            ("circuit", circuit.STATES),
-            ("signaling", signaling.STATES),
-            ("synapse", synapse.STATES),
-            ("symptoms", symptoms.STATES),
-        ):
-            self.slices[layer] = slice(len(names), len(names) + len(states))
-            names.extend(states)
-        self.state_names = tuple(names)
-        self.n_states = len(names)
-        self.index = {n: i for i, n in enumerate(names)}
+        self.slices = dict(SLICES)
+        self.state_names = STATE_NAMES
+        self.n_states = len(STATE_NAMES)
+        self.index = {n: i for i, n in enumerate(STATE_NAMES)}
         self._packed: kernel.PackedModel | None = None
 
     @property
