@@ -60,12 +60,15 @@ def parse_quantity(
     strictly_positive: bool = False,
 ) -> float:
     """Return ``value`` as a float in ``unit``, refusing wrong dimensions and out-of-range values."""
-    q = _to_quantity(value, field, unit)
-    shown = value if isinstance(value, str | int | float) else f"{q:~P}"
-    try:
-        x = float(q.to(unit).magnitude)
-    except pint.DimensionalityError as exc:
-        raise InputError(field, f"expected a quantity convertible to {unit}", got=repr(shown)) from exc
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        x, shown = float(value), value  # a bare number is already in ``unit``: no need for pint
+    else:
+        q = _to_quantity(value, field, unit)
+        shown = value if isinstance(value, str) else f"{q:~P}"
+        try:
+            x = float(q.to(unit).magnitude)
+        except pint.DimensionalityError as exc:
+            raise InputError(field, f"expected a quantity convertible to {unit}", got=repr(shown)) from exc
     if x != x or x in (float("inf"), float("-inf")):
         raise InputError(field, "must be a finite number", got=repr(shown))
     rng = _range_text(unit, minimum, maximum, strictly_positive)
