@@ -29,6 +29,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+# Patient options shared by every command that simulates one patient.
+WeightOption = Annotated[str, typer.Option(help="Body weight, e.g. 70kg (20-300 kg).")]
+SexOption = Annotated[str, typer.Option(help="male or female.")]
+AgeOption = Annotated[float, typer.Option(help="Age in years (18-100).")]
+Cyp2b6Option = Annotated[str, typer.Option(help="CYP2B6 genotype: *1/*1, *1/*6 or *6/*6.")]
+
 # Wide tables stay readable when output is piped or captured (rich falls back to 80 columns there).
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
@@ -67,16 +74,16 @@ def _json(obj: Any) -> str:
 @app.command()
 def simulate(
     protocol: Annotated[str, typer.Option(help="Protocol name (see `ketasim protocols`).")] = "zarate-2006-iv",
-    weight: Annotated[str, typer.Option(help="Body weight, e.g. 70kg (20-300 kg).")] = "70 kg",
-    sex: Annotated[str, typer.Option(help="male or female.")] = "male",
-    age: Annotated[float, typer.Option(help="Age in years (18-100).")] = 45,
+    weight: WeightOption = "70 kg",
+    sex: SexOption = "male",
+    age: AgeOption = 45,
     days: Annotated[float, typer.Option(help="Simulated duration in days (> 0).")] = 7.0,
     madrs_baseline: Annotated[float, typer.Option(help="Pre-treatment MADRS (0-60).")] = 32,
     stress: Annotated[float, typer.Option(help="Chronic stress load (0 none, 1 typical TRD, max 3).")] = 1.0,
     alcohol_use_disorder: Annotated[
         bool, typer.Option("--aud/--no-aud", help="History of alcohol use disorder.")
     ] = False,
-    cyp2b6: Annotated[str, typer.Option(help="CYP2B6 genotype: *1/*1, *1/*6 or *6/*6.")] = "*1/*1",
+    cyp2b6: Cyp2b6Option = "*1/*1",
     biotype: Annotated[str, typer.Option(help="synaptic, monoaminergic or inflammatory.")] = "synaptic",
     psychotherapy: Annotated[str, typer.Option(help="Comma-separated session times, e.g. '1d,8d,15d'.")] = "",
     disinhibition: Annotated[bool, typer.Option("--disinhibition/--no-disinhibition", help="Hypothesis (a).")] = True,
@@ -412,10 +419,10 @@ def _patient_options(weight: str, sex: str, age: float, cyp2b6: str) -> Any:
 def monitor(
     protocol: Annotated[str, typer.Option(help="Protocol name.")] = "esketamine-84mg-single",
     hours: Annotated[float, typer.Option(help="Hours to simulate (> 0).")] = 8.0,
-    weight: Annotated[str, typer.Option(help="Body weight (20-300 kg).")] = "70 kg",
-    sex: Annotated[str, typer.Option(help="male or female.")] = "male",
-    age: Annotated[float, typer.Option(help="Age in years (18-100).")] = 45,
-    cyp2b6: Annotated[str, typer.Option(help="*1/*1, *1/*6 or *6/*6.")] = "*1/*1",
+    weight: WeightOption = "70 kg",
+    sex: SexOption = "male",
+    age: AgeOption = 45,
+    cyp2b6: Cyp2b6Option = "*1/*1",
     sbp_threshold: Annotated[float, typer.Option(help="Systolic rise that flags (mmHg; label: 40).")] = 40.0,
     cadss_threshold: Annotated[float, typer.Option(help="CADSS that flags / delays discharge (points).")] = 4.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, one object per session.")] = False,
@@ -460,10 +467,10 @@ def tci(
     drug: Annotated[str, typer.Option(help="ketamine or esketamine.")] = "ketamine",
     duration: Annotated[str, typer.Option(help="How long to hold the target.")] = "2 h",
     update_every: Annotated[str, typer.Option(help="Pump update interval.")] = "10 s",
-    weight: Annotated[str, typer.Option(help="Body weight (20-300 kg).")] = "70 kg",
-    sex: Annotated[str, typer.Option(help="male or female.")] = "male",
-    age: Annotated[float, typer.Option(help="Age in years (18-100).")] = 45,
-    cyp2b6: Annotated[str, typer.Option(help="*1/*1, *1/*6 or *6/*6.")] = "*1/*1",
+    weight: WeightOption = "70 kg",
+    sex: SexOption = "male",
+    age: AgeOption = 45,
+    cyp2b6: Cyp2b6Option = "*1/*1",
     check: Annotated[bool, typer.Option("--check", help="Simulate the schedule and report the deviation.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the rate schedule as JSON.")] = False,
 ) -> None:
@@ -515,10 +522,10 @@ def dose_finder(
     max_sbp_rise: Annotated[float, typer.Option(help="Limit on peak systolic rise (mmHg).")] = 40.0,
     dose_min: Annotated[str, typer.Option(help="Lowest dose.")] = "0.1 mg/kg",
     dose_max: Annotated[str, typer.Option(help="Highest dose.")] = "1.5 mg/kg",
-    weight: Annotated[str, typer.Option(help="Body weight (20-300 kg).")] = "70 kg",
-    sex: Annotated[str, typer.Option(help="male or female.")] = "male",
-    age: Annotated[float, typer.Option(help="Age in years (18-100).")] = 45,
-    cyp2b6: Annotated[str, typer.Option(help="*1/*1, *1/*6 or *6/*6.")] = "*1/*1",
+    weight: WeightOption = "70 kg",
+    sex: SexOption = "male",
+    age: AgeOption = 45,
+    cyp2b6: Cyp2b6Option = "*1/*1",
     as_json: Annotated[bool, typer.Option("--json", help="Print the finding as JSON.")] = False,
 ) -> None:
     """The dose that maximises predicted 24-h MADRS improvement within the safety limits."""
@@ -545,10 +552,10 @@ def dose_finder(
 def export_sbml_cmd(
     out: Annotated[Path, typer.Argument(help="Output SBML file (.xml).")],
     protocol: Annotated[str, typer.Option(help="Protocol whose doses become SBML events.")] = "zarate-2006-iv",
-    weight: Annotated[str, typer.Option(help="Body weight (20-300 kg).")] = "70 kg",
-    sex: Annotated[str, typer.Option(help="male or female.")] = "male",
-    age: Annotated[float, typer.Option(help="Age in years (18-100).")] = 45,
-    cyp2b6: Annotated[str, typer.Option(help="*1/*1, *1/*6 or *6/*6.")] = "*1/*1",
+    weight: WeightOption = "70 kg",
+    sex: SexOption = "male",
+    age: AgeOption = 45,
+    cyp2b6: Cyp2b6Option = "*1/*1",
 ) -> None:
     """Write the assembled model for one patient as validated SBML Level 3 (doses as events)."""
     from ketasim import protocols as lib

@@ -12,7 +12,7 @@ import numpy as np
 if TYPE_CHECKING:
     from ketasim.result import Result
 
-__all__ = ["atomic_savefig", "plot_chain", "plot_trial", "plot_validation"]
+__all__ = ["atomic_savefig", "finish_figure", "plot_chain", "plot_trial", "plot_validation"]
 
 PANELS = (
     ("1  Plasma (venous)", [("ketamine_plasma", "ketamine"), ("esketamine_plasma", "S-ketamine"),
@@ -71,7 +71,14 @@ def plot_chain(result: Result, path: str | Path | None = None, *, patient: int |
         if patient is not None
         else (f"{ds.sizes['patient']} patients" if ds.sizes["patient"] > 1 else "one patient")
     )
-    fig.suptitle(f"ketasim: {ds.attrs.get('protocol') or ds.attrs.get('regimen')} ({who})", fontsize=11)
+    return finish_figure(fig, f"ketasim: {ds.attrs.get('protocol') or ds.attrs.get('regimen')} ({who})", path,
+                         fontsize=11)  # fmt: skip
+
+
+def finish_figure(fig: Any, title: str, path: str | Path | None, **title_kw: Any) -> Any:
+    """Title and lay out ``fig``, write it atomically if ``path`` is given, release it; returns it."""
+    plt = _mpl()
+    fig.suptitle(title, **title_kw)
     fig.tight_layout()
     if path is not None:
         atomic_savefig(fig, path)
@@ -124,12 +131,7 @@ def plot_trial(result: Any, path: str | Path | None = None) -> Any:
     ax2.set_ylim(0, 1)
     ax2.set_ylabel("response rate (>= 50% MADRS fall), 95% CI")
     ax2.legend(fontsize=8)
-    fig.suptitle(f"ketasim trial {result.run_id} (seed {result.seed})")
-    fig.tight_layout()
-    if path is not None:
-        atomic_savefig(fig, path)
-    plt.close(fig)
-    return fig
+    return finish_figure(fig, f"ketasim trial {result.run_id} (seed {result.seed})", path)
 
 
 def _visit_key(label: str) -> float:

@@ -43,7 +43,7 @@ class SobolResult:
         return self.indices.to_dict("records")
 
     def plot(self, path: Any = None) -> Any:
-        from ketasim.plotting import _mpl, atomic_savefig
+        from ketasim.plotting import _mpl, finish_figure
 
         plt = _mpl()
         outs = list(dict.fromkeys(self.indices["output"]))
@@ -60,12 +60,7 @@ class SobolResult:
         axes[0].set_yticks(y)
         axes[0].set_yticklabels(self.parameters, fontsize=8)
         axes[0].legend(fontsize=7)
-        fig.suptitle(f"Sobol indices ({self.n_evaluations} model evaluations)")
-        fig.tight_layout()
-        if path is not None:
-            atomic_savefig(fig, path)
-        plt.close(fig)
-        return fig
+        return finish_figure(fig, f"Sobol indices ({self.n_evaluations} model evaluations)", path)
 
 
 def sobol_analyze(
