@@ -59,7 +59,7 @@ def _rr(protocol: str, days: float, step_h: float, sample: int) -> tuple[float, 
     """libRoadRunner looped (model loaded once): patients/s and the last patient's outputs."""
     import roadrunner
 
-    from ketasim.sbml import export_sbml
+    from ketasim.interop.sbml import export_sbml
 
     rr = roadrunner.RoadRunner(export_sbml(ks.protocols.get(protocol), ks.Patient()))
     rr.integrator.relative_tolerance = TOL.rtol
@@ -99,8 +99,8 @@ def _one(scenario: str, n: int) -> dict[str, Any]:
 
 def _trial(n: int) -> dict[str, Any]:
     """A two-arm, 28-day esketamine induction trial (run in its own process)."""
-    from ketasim.population import Population
-    from ketasim.trial import Endpoints, Trial
+    from ketasim.patients import Population
+    from ketasim.trials import Endpoints, Trial
 
     ks.simulate("spravato-induction-84mg", duration="1 h")
     reg = ks.protocols.get("spravato-induction-84mg")

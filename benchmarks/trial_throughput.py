@@ -16,8 +16,8 @@ import sys
 import time
 
 import ketasim as ks
-from ketasim.population import Population
-from ketasim.trial import Endpoints, Trial
+from ketasim.patients import Population
+from ketasim.trials import Endpoints, Trial
 
 
 def main() -> None:

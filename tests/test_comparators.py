@@ -7,8 +7,8 @@ import pytest
 
 import ketasim as ks
 from ketasim.dosing import Session
-from ketasim.population import Population
-from ketasim.resistance import enrich_trd, level1_regimen, level1_trial
+from ketasim.patients import Population
+from ketasim.trials.resistance import enrich_trd, level1_regimen, level1_trial
 
 
 def run(regimen: ks.Regimen, days: int, **patient) -> ks.Result:

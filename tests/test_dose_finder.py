@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ketasim as ks
-from ketasim.dose_finder import DoseFinding, find_dose
+from ketasim.clinical.dose_finder import DoseFinding, find_dose
 
 PATIENT = ks.Patient()
 

@@ -18,7 +18,7 @@ from ketasim.engine import SolverOptions, _compiled, integrate
 from ketasim.errors import InputError, KetasimError
 from ketasim.model import Hypotheses, assemble, kernel, pk
 from ketasim.parameters import default_parameters
-from ketasim.population import Population
+from ketasim.patients import Population
 
 REFERENCE = SolverOptions(method="DOP853", rtol=1e-11, atol=1e-14)
 
@@ -36,7 +36,7 @@ def _patients() -> list[ks.Patient]:
 def test_compiled_rhs_equals_numpy_rhs_at_random_states(hyp):
     pts = _patients()
     model = assemble(default_parameters(), pts, hyp)
-    packed = model.packed()
+    packed = kernel.pack(model)
     rng = np.random.default_rng(3)
     n, P = model.n_states, model.n_patients
     checked = 0
@@ -200,7 +200,7 @@ def _modal_and_full(reg, pts, t, rtol=1e-9, atol=1e-12):
     model = assemble(default_parameters(), pts)
     b, i = model.events(reg)
     ev = per_patient(model.n_patients, b, i, model.synapse.stress_times, model.synapse.stress_levels)
-    packed = model.packed()
+    packed = kernel.pack(model)
     sources = np.zeros(kernel.N_PK, bool)
     sources[ev.b_state[ev.b_state < kernel.N_PK]] = True
     sources[ev.i_state[ev.i_state < kernel.N_PK]] = True
@@ -239,7 +239,7 @@ def test_modes_reproduce_the_pk_matrix_and_flag_what_they_cannot():
     from ketasim.model.kernel import concentration_matrix
 
     model = assemble(default_parameters(), _patients())
-    packed = model.packed()
+    packed = kernel.pack(model)
     sources = np.zeros(kernel.N_PK, bool)
     sources[[pk.IDX["rac_depot_im"], pk.IDX["esk_depot_nasal"]]] = True
     modes = _compiled.pk_modes(packed, concentration_matrix(model), sources)
@@ -266,7 +266,7 @@ def test_modes_reproduce_the_pk_matrix_and_flag_what_they_cannot():
 
 
 def test_simulate_in_patient_chunks_gives_the_same_numbers(monkeypatch):
-    from ketasim import simulation
+    from ketasim.simulation import simulator as simulation
 
     pts = _patients()
     kw = {"population": pts, "duration": "3 d", "output_step": "30 min"}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import ketasim as ks
-from ketasim.monitoring import (
+from ketasim.clinical.monitoring import (
     COLUMNS,
     SBP_THRESHOLD_MMHG,
     discharge_summary,
@@ -81,15 +81,16 @@ def test_zarate_one_session_peak_matches_summary(zarate):
     assert discharge_summary(table)["discharge_h"] == pytest.approx(row["discharge_h"])
 
 
-def test_regimen_recovered_from_result_metadata(zarate, esk84):
+def test_regimen_taken_from_the_result(zarate, esk84):
     for reg, res in (zarate, esk84):
+        assert res.regimen is reg
         assert monitor(res).equals(monitor(res, reg))
-    # an ad-hoc regimen (no protocol name) is recovered from its text description
+    # an ad-hoc regimen (no protocol name) travels with its Result
     reg = ks.Regimen([ks.Dose("ketamine", "iv", "0.5 mg/kg", duration="40 min", at="1 h")])
     res = ks.simulate(reg, duration="5 h", output_step="5 min")
     got = monitor(res)
     assert got["start_h"].tolist() == [1.0]
-    assert got["administration_end_h"].iloc[0] == pytest.approx(1 + 40 / 60, abs=1e-5)
+    assert got["administration_end_h"].iloc[0] == pytest.approx(1 + 40 / 60, rel=1e-12)
 
 
 def test_repeated_dosing_gives_one_row_per_session():

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from ketasim.errors import ParameterError
-from ketasim.parameters import ParameterSet, default_parameters, load_parameter_set
-from ketasim.parameters._registry import LAYERS
+from ketasim.parameters import PARAMETER_LAYERS, ParameterSet, default_parameters, load_parameter_set
 from ketasim.units import ureg
 
 SHIPPED = Path(str(resources.files("ketasim.parameters")))
@@ -52,7 +51,7 @@ def test_every_layer_is_populated():
         rows = p.layer(layer)
         assert rows, layer
         assert all(r.layer == layer for r in rows)
-    assert sum(len(p.layer(layer)) for layer in LAYERS) == len(p)
+    assert sum(len(p.layer(layer)) for layer in PARAMETER_LAYERS) == len(p)
 
 
 def test_every_unit_is_pint_parseable():

@@ -15,7 +15,7 @@ from ketasim.engine import SolverOptions, integrate
 from ketasim.model import pk
 from ketasim.model.pk import IDX, SINK, STATES
 from ketasim.parameters import default_parameters
-from ketasim.patient import Patient
+from ketasim.patients import Patient
 
 TIGHT = SolverOptions(rtol=1e-10, atol=1e-14)
 MW = 237.73  # g/mol, ketamine free base

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ketasim as ks
-from ketasim.population import Population
+from ketasim.patients import Population
 
 
 def test_patient_i_is_the_same_whatever_n():

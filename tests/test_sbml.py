@@ -19,7 +19,7 @@ from ketasim.model import pk as pk_layer
 libsbml = pytest.importorskip("libsbml")
 roadrunner = pytest.importorskip("roadrunner")
 
-from ketasim.sbml import ITEM_OUTPUTS, STATE_IDS, SBMLExportError, export_sbml, simulate_roadrunner  # noqa: E402
+from ketasim.interop.sbml import ITEM_OUTPUTS, STATE_IDS, SBMLExportError, export_sbml, simulate_roadrunner  # noqa: E402
 
 TIGHT = ks.SolverOptions(method="LSODA", rtol=1e-10, atol=1e-14)
 REL_TOL = 1e-4
@@ -219,7 +219,7 @@ def test_writes_the_file_and_takes_a_regimen(tmp_path):
 
 
 def test_invalid_document_raises(monkeypatch):
-    from ketasim import sbml
+    from ketasim.interop import sbml
 
     original = sbml._Builder._coverage
 

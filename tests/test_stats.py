@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ketasim import stats
+from ketasim.trials import stats
 
 
 def test_welch_mean_difference():

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import ketasim as ks
+from ketasim.clinical.tci import MAX_TARGET_NG_ML, tci_rates, tci_schedule
 from ketasim.engine import integrate
 from ketasim.model import assemble
 from ketasim.parameters import default_parameters
-from ketasim.tci import MAX_TARGET_NG_ML, tci_rates, tci_schedule
 
 # Tight playback: LSODA is ~4x faster than BDF on these many short infusion segments, same accuracy.
 TIGHT = ks.SolverOptions(method="LSODA", rtol=1e-8, atol=1e-10)

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 import ketasim as ks
-from ketasim.population import Population
-from ketasim.scenario import load_scenario
-from ketasim.store import Store
-from ketasim.trial import Endpoints, Trial
+from ketasim.interop.store import Store
+from ketasim.patients import Population
+from ketasim.trials import Endpoints, Trial
+from ketasim.trials.scenario import load_scenario
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 Z = ks.protocols.get("murrough-2013-single-infusion")

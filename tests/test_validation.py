@@ -11,10 +11,9 @@ import pytest
 from SALib.test_functions import Ishigami
 
 import ketasim as ks
-from ketasim.calibration import ParamSpec, fit, load_config, write_parameter_set
-from ketasim.sensitivity import sobol_analyze, sobol_model
-from ketasim.validation import reference_studies, validate
-from ketasim.validation._validate import observed_se
+from ketasim.analysis.calibration import ParamSpec, fit, load_config, write_parameter_set
+from ketasim.analysis.sensitivity import sobol_analyze, sobol_model
+from ketasim.analysis.validation import observed_se, reference_studies, validate
 
 
 @pytest.fixture(scope="module")

@@ -8,23 +8,24 @@ Research and teaching software: not a clinical dosing tool.
 >>> res = ks.simulate(ks.protocols.get("zarate-2006-iv"), patient=ks.Patient(weight="70 kg"), duration="1 d")
 >>> sorted(res.summary())[:3]
 ['auc_ng_h_ml', 'cadss_peak', 'cmax_ng_ml']
+
+The wings live in sub-packages (``ketasim.clinical``, ``ketasim.trials``, ``ketasim.analysis``,
+``ketasim.interop``); this module exports the names a user needs first.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
+import contextlib
+import importlib
+
+from ketasim._internal.meta import VERSION as __version__
 from ketasim.dosing import Dose, Drug, Regimen, Route, Session, protocols
 from ketasim.engine import SolverOptions
 from ketasim.errors import InputError, KetasimError, ParameterError
 from ketasim.model import Hypotheses
 from ketasim.parameters import ParameterSet, default_parameters, load_parameter_set
-from ketasim.patient import Patient
-from ketasim.result import Result
-from ketasim.simulation import simulate
-
-try:
-    __version__ = version("ketasim")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0"
+from ketasim.patients import Patient
+from ketasim.simulation import Result, simulate
 
 __all__ = [
     "Dose",
@@ -51,19 +52,35 @@ __all__ = [
     "simulate",
 ]
 
-
+#: Exported names whose modules load on first use (statsmodels, the trial machinery), keeping start-up fast.
 _LAZY = {
-    "Population": "ketasim.population",
-    "Trial": "ketasim.trial",
-    "Endpoints": "ketasim.trial",
-    "TrialResult": "ketasim.trial",
+    "Population": "ketasim.patients",
+    "Trial": "ketasim.trials",
+    "Endpoints": "ketasim.trials",
+    "TrialResult": "ketasim.trials",
 }
 
 
-def __getattr__(name: str) -> object:
-    """Population and trial machinery (pandas, statsmodels) load on first use, keeping start-up fast."""
-    if name in _LAZY:
-        import importlib
+def _publish(obj: object) -> object:
+    """Report the public name's home as ``ketasim`` (reprs, docs and pickles name ``ketasim.X``)."""
+    if isinstance(obj, type) or callable(obj):
+        with contextlib.suppress(AttributeError, TypeError):  # some builtins refuse; their home stays
+            obj.__module__ = "ketasim"
+    return obj
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+
+for _name in __all__:
+    if _name not in _LAZY and not _name.startswith("_") and _name != "protocols":
+        _publish(globals()[_name])
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        value = _publish(getattr(importlib.import_module(_LAZY[name]), name))
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'ketasim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ketasim.errors import KetasimError
+from ketasim.errors import InputError, KetasimError
 
 __all__ = ["app", "main"]
 
@@ -59,16 +59,9 @@ SUMMARY_LABELS = {
 
 
 def _json(obj: Any) -> str:
-    def clean(x: Any) -> Any:
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, list):
-            return [clean(v) for v in x]
-        return x
+    from ketasim._internal.jsonable import dumps
 
-    return json.dumps(clean(obj), indent=2)
+    return dumps(obj)
 
 
 @app.command()
@@ -95,7 +88,8 @@ def simulate(
     """Simulate one patient through the whole causal chain and print the headline metrics."""
     from ketasim import Hypotheses, Patient, protocols
     from ketasim import simulate as run
-    from ketasim._io import atomic_write_text
+    from ketasim._internal.files import atomic_write_text
+    from ketasim.clinical import monitor as monitor_sessions
 
     sessions = [s.strip() for s in psychotherapy.split(",") if s.strip()]
     patient = Patient(
@@ -111,12 +105,12 @@ def simulate(
     )
     regimen = protocols.get(protocol)
     if not days > 0:
-        raise KetasimError("days: must be > 0")
+        raise InputError("days", "must be > 0")
     res = run(regimen, patient, duration=f"{days} d", hypotheses=Hypotheses(disinhibition, rest_block))
     summary = res.summary()
     flags: list[str] = []
     if regimen.doses and any(d.drug.is_ketamine for d in regimen.doses):
-        table = res.monitoring(regimen)
+        table = monitor_sessions(res)
         summary["discharge_h"] = float(table["discharge_h"].iloc[0])
         summary["sessions_flagged"] = int(table["flag"].sum())
         for row in table[table["flag"]].itertuples():
@@ -152,11 +146,10 @@ def params(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
     """List model parameters with value, unit and source (or the assumption behind them)."""
-    from ketasim.parameters import default_parameters
-    from ketasim.parameters._registry import LAYERS
+    from ketasim.parameters import PARAMETER_LAYERS, default_parameters
 
-    if layer is not None and layer not in LAYERS:
-        raise KetasimError(f"layer: must be one of {', '.join(LAYERS)} (got {layer!r})")
+    if layer is not None and layer not in PARAMETER_LAYERS:
+        raise InputError("layer", f"must be one of {', '.join(PARAMETER_LAYERS)}", got=repr(layer))
     rows = default_parameters().rows(layer)
     if as_json:
         typer.echo(_json(rows))
@@ -207,13 +200,13 @@ def trial(
     """Run an in-silico randomised trial from a scenario file and store it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
-    from ketasim.scenario import load_scenario
-    from ketasim.store import Store
+    from ketasim.interop.store import Store
+    from ketasim.trials.scenario import load_scenario
 
     if workers is not None and scheduler is not None:
-        raise KetasimError("workers: give either --workers or --scheduler, not both")
+        raise InputError("workers", "give either --workers or --scheduler, not both")
     if patients is not None and patients < 1:
-        raise KetasimError(f"patients: must be >= 1 (got {patients})")
+        raise InputError("patients", "must be >= 1", got=patients)
     sc, text = load_scenario(scenario)  # everything is validated before the store is touched
     tr = sc.trial(patients=patients, seed=seed)
     run_seed = sc.seed if seed is None else seed
@@ -249,10 +242,10 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
     """List the runs in the results store."""
-    from ketasim.store import Store
+    from ketasim.interop.store import Store
 
     if not db.exists():
-        raise KetasimError(f"db: no results store at {db}")
+        raise InputError("db", f"no results store at {db}")
     with Store(db) as store:
         df = store.runs()
     if as_json:
@@ -275,10 +268,10 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Re-render a stored run's table and figure without re-simulating."""
-    from ketasim.store import Store
+    from ketasim.interop.store import Store
 
     if not db.exists():
-        raise KetasimError(f"db: no results store at {db}")
+        raise InputError("db", f"no results store at {db}")
     with Store(db) as store:
         res = store.load(run_id)
         if parquet is not None:
@@ -299,9 +292,9 @@ def validate(
     """Compare the model with every published reference row: predicted, observed, error, pass/fail."""
     from rich.progress import Progress
 
+    from ketasim.analysis.validation import plot_validation
+    from ketasim.analysis.validation import validate as run_validation
     from ketasim.parameters import load_parameter_set
-    from ketasim.plotting import plot_validation
-    from ketasim.validation import validate as run_validation
 
     params = load_parameter_set(params_dir) if params_dir else None
     with Progress(console=err_console, transient=True, disable=as_json) as bar:
@@ -311,7 +304,7 @@ def validate(
         plot_validation(rows, plots)
     if readme is not None:
         from ketasim import __version__
-        from ketasim.validation import update_readme
+        from ketasim.analysis.validation import update_readme
 
         mode = "quick mode, 40 virtual patients per arm" if quick else "each study's own number of virtual patients"
         update_readme(
@@ -345,8 +338,8 @@ def calibrate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the fitted values as JSON.")] = False,
 ) -> None:
     """Fit named parameters to named reference rows; write a new parameter set with provenance."""
-    from ketasim.calibration import calibrate as run_calibration
-    from ketasim.calibration import load_config, write_parameter_set
+    from ketasim.analysis.calibration import calibrate as run_calibration
+    from ketasim.analysis.calibration import load_config, write_parameter_set
 
     cfg = load_config(config)
     with err_console.status(f"calibrating {len(cfg.parameters)} parameters to {len(cfg.rows)} rows"):
@@ -384,10 +377,10 @@ def sensitivity(
     """Global Sobol sensitivity (first and total order, 95% CI) of outputs to uncertain parameters."""
     from rich.progress import Progress
 
-    from ketasim.sensitivity import DEFAULT_OUTPUTS, DEFAULT_PARAMETERS, sobol_model
+    from ketasim.analysis.sensitivity import DEFAULT_OUTPUTS, DEFAULT_PARAMETERS, sobol_model
 
     if n < 2 or n & (n - 1):
-        raise KetasimError(f"n: must be a power of two >= 2 (got {n})")
+        raise InputError("n", "must be a power of two >= 2", got=n)
     names = tuple(x.strip() for x in parameters.split(",")) if parameters else DEFAULT_PARAMETERS
     outs = tuple(x.strip() for x in outputs.split(",")) if outputs else DEFAULT_OUTPUTS
     with Progress(console=err_console, transient=True, disable=as_json) as bar:
@@ -430,12 +423,13 @@ def monitor(
     """Per-session monitoring: peak dissociation and blood pressure, time above thresholds, discharge time."""
     from ketasim import protocols as lib
     from ketasim import simulate as run
+    from ketasim.clinical import monitor as monitor_sessions
 
     if not hours > 0:
-        raise KetasimError(f"hours: must be > 0 (got {hours})")
+        raise InputError("hours", "must be > 0", got=hours)
     regimen = lib.get(protocol)
     res = run(regimen, _patient_options(weight, sex, age, cyp2b6), duration=f"{hours} h", output_step="1 min")
-    table = res.monitoring(regimen, sbp_threshold=sbp_threshold, cadss_threshold=cadss_threshold)
+    table = monitor_sessions(res, regimen, sbp_threshold=sbp_threshold, cadss_threshold=cadss_threshold)
     if as_json:
         typer.echo(_json(json.loads(table.to_json(orient="records"))))
         return
@@ -478,17 +472,17 @@ def tci(
     import numpy as np
 
     from ketasim import simulate as run
-    from ketasim.tci import tci_rates, tci_schedule
+    from ketasim.clinical.tci import tci_rates, tci_schedule
 
     if (target is None) == (profile is None):
-        raise KetasimError("target: give exactly one of --target or --profile")
+        raise InputError("target", "give exactly one of --target or --profile")
     tgt: Any = target
     if profile is not None:
         try:
             tgt = [(t.split(":")[0] if any(ch.isalpha() for ch in t.split(":")[0]) else f"{t.split(':')[0]} h",
                     float(t.split(":")[1])) for t in profile.split(",")]  # fmt: skip
         except (IndexError, ValueError):
-            raise KetasimError(f"profile: expected 'time:conc,...' (got {profile!r})") from None
+            raise InputError("profile", "expected 'time:conc,...'", got=repr(profile)) from None
     patient = _patient_options(weight, sex, age, cyp2b6)
     reg = tci_schedule(tgt, patient, drug=drug, site=site, duration=duration, update_every=update_every)
     rates = tci_rates(reg)
@@ -529,7 +523,7 @@ def dose_finder(
     as_json: Annotated[bool, typer.Option("--json", help="Print the finding as JSON.")] = False,
 ) -> None:
     """The dose that maximises predicted 24-h MADRS improvement within the safety limits."""
-    from ketasim.dose_finder import find_dose
+    from ketasim.clinical.dose_finder import find_dose
 
     found = find_dose(
         _patient_options(weight, sex, age, cyp2b6), drug=drug, route=route,
@@ -559,8 +553,8 @@ def export_sbml_cmd(
 ) -> None:
     """Write the assembled model for one patient as validated SBML Level 3 (doses as events)."""
     from ketasim import protocols as lib
-    from ketasim._io import atomic_write_text
-    from ketasim.sbml import export_sbml
+    from ketasim._internal.files import atomic_write_text
+    from ketasim.interop.sbml import export_sbml
 
     text = export_sbml(lib.get(protocol), _patient_options(weight, sex, age, cyp2b6))
     atomic_write_text(out, text)

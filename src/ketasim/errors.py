@@ -1,12 +1,24 @@
-"""One exception hierarchy for everything the package refuses.
+"""One exception hierarchy for everything the package refuses or cannot do.
 
-Every refusal names the offending field and, where there is one, the allowed range, so the CLI can
-print it on one line and exit with status 2.
+::
+
+    KetasimError                  anything ketasim raises on purpose
+    ├── InputError (ValueError)   a user-supplied value is missing, malformed, of the wrong unit or out of
+    │                             range; names the field and the allowed range
+    ├── ParameterError            a parameter file is malformed (missing unit, source, unknown citation)
+    ├── ModelError                the parameters assemble into a model that cannot run (no baseline state,
+    │                             flow fractions above 1, compiled kernel out of step with the layers)
+    ├── IntegrationError          the ODE solver failed (names the patient or the time interval)
+    └── ExportError               a document for another tool cannot be written
+        └── SBMLExportError       the SBML document fails libSBML's consistency checks
+
+The command line prints any ``KetasimError`` as one line on stderr and exits with status 2.
 """
 
 from __future__ import annotations
 
-__all__ = ["InputError", "KetasimError", "ParameterError"]
+__all__ = ["ExportError", "InputError", "IntegrationError", "KetasimError", "ModelError", "ParameterError",
+           "SBMLExportError"]  # fmt: skip
 
 
 class KetasimError(Exception):
@@ -30,3 +42,19 @@ class InputError(KetasimError, ValueError):
 
 class ParameterError(KetasimError):
     """A parameter file is malformed: missing unit, missing source, unknown citation key, ..."""
+
+
+class ModelError(KetasimError):
+    """The parameters assemble into a model that cannot run."""
+
+
+class IntegrationError(KetasimError):
+    """The ODE solver failed: a NaN, a step size too small, or too many steps."""
+
+
+class ExportError(KetasimError):
+    """A document for another tool (SBML, ...) cannot be written."""
+
+
+class SBMLExportError(ExportError):
+    """The model cannot be exported as SBML, or the document fails libSBML's consistency checks."""

@@ -9,18 +9,19 @@ read in the field's default unit.
 >>> parse_quantity("5 m", "amount", "mg")
 Traceback (most recent call last):
 ...
-ketasim.errors.InputError: amount: expected a quantity convertible to mg (got '5 m')
+ketasim.InputError: amount: expected a quantity convertible to mg (got '5 m')
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import pint
 
+from ketasim._internal.checks import is_number
 from ketasim.errors import InputError
 
-__all__ = ["Q_", "parse_dose_amount", "parse_quantity", "ureg"]
+__all__ = ["Q_", "QuantityLike", "parse_dose_amount", "parse_positive_number", "parse_quantity", "to_quantity", "ureg"]
 
 try:  # pint caches its parsed definitions on disk: the second process starts ~0.3 s faster
     ureg = pint.UnitRegistry(cache_folder=":auto:")
@@ -29,8 +30,13 @@ except OSError:  # no writable cache folder: parse the definitions every time
 ureg.define("device = [device]")  # not used for conversion; keeps 'device' from being parsed as garbage
 Q_ = ureg.Quantity
 
+#: What every quantity argument accepts: "0.5 mg/kg", "40 min", a pint Quantity, or a bare number in the
+#: argument's documented unit where that is allowed.
+QuantityLike: TypeAlias = str | float | int | pint.Quantity
 
-def _to_quantity(value: Any, field: str, default_unit: str) -> pint.Quantity:
+
+def to_quantity(value: Any, field: str, default_unit: str) -> pint.Quantity:
+    """``value`` as a pint Quantity; a bare number (or a unitless string) is read in ``default_unit``."""
     if isinstance(value, pint.Quantity):
         return value
     if isinstance(value, bool):
@@ -60,10 +66,10 @@ def parse_quantity(
     strictly_positive: bool = False,
 ) -> float:
     """Return ``value`` as a float in ``unit``, refusing wrong dimensions and out-of-range values."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if is_number(value):
         x, shown = float(value), value  # a bare number is already in ``unit``: no need for pint
     else:
-        q = _to_quantity(value, field, unit)
+        q = to_quantity(value, field, unit)
         shown = value if isinstance(value, str) else f"{q:~P}"
         try:
             x = float(q.to(unit).magnitude)
@@ -101,7 +107,7 @@ def parse_dose_amount(value: Any, field: str = "amount") -> tuple[float, bool]:
     >>> parse_dose_amount("56 mg")
     (56.0, False)
     """
-    q = _to_quantity(value, field, "mg")
+    q = to_quantity(value, field, "mg")
     per_kg = _is_per_body_mass(q)
     unit = "mg/kg" if per_kg else "mg"
     try:
@@ -129,9 +135,7 @@ def parse_positive_number(value: Any, field: str, maximum: float) -> float:
     """
     import math
 
-    import numpy as np
-
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+    if not is_number(value):
         raise InputError(field, f"must be a number > 0 and <= {maximum:g}", got=repr(value))
     x = float(value)
     if not (math.isfinite(x) and 0 < x <= maximum):

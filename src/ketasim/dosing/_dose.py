@@ -9,7 +9,7 @@
 >>> Dose("esketamine", "intranasal", "30 mg")
 Traceback (most recent call last):
 ...
-ketasim.errors.InputError: amount: intranasal esketamine is given in whole 28 mg devices (28, 56, 84 mg) (got '30 mg')
+ketasim.InputError: amount: intranasal esketamine is given in whole 28 mg devices (28, 56, 84 mg) (got '30 mg')
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ketasim._internal.checks import is_number, whole_number
 from ketasim.errors import InputError
 from ketasim.units import parse_dose_amount, parse_quantity
 
@@ -217,7 +218,7 @@ class Session:
         object.__setattr__(
             self, "duration_h", parse_quantity(duration, "duration", "h", strictly_positive=True, maximum=24.0)
         )
-        if isinstance(intensity, bool) or not isinstance(intensity, int | float) or not 0 < intensity <= 1:
+        if not is_number(intensity) or not 0 < intensity <= 1:
             raise InputError("intensity", "must be a number within 0-1 (0 excluded)", got=repr(intensity))
         object.__setattr__(self, "intensity", float(intensity))
         daily = None
@@ -283,8 +284,7 @@ class Regimen:
     def repeat(cls, dose: Dose, every: Any, count: int) -> Regimen:
         """``count`` copies of ``dose`` spaced ``every`` apart, the first at ``dose.at``."""
         every_h = parse_quantity(every, "every", "h", strictly_positive=True)
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
-            raise InputError("count", "must be a whole number within 1-1000", got=repr(count))
+        whole_number(count, "count", 1, 1000)
         return cls(dose.shifted(i * every_h) for i in range(count))
 
     @classmethod
@@ -354,9 +354,9 @@ class Regimen:
 
 
 def _rate_times(rate: Any, duration_h: float, field_name: str) -> str:
-    from ketasim.units import Q_, _to_quantity
+    from ketasim.units import Q_, to_quantity
 
-    q = _to_quantity(rate, field_name, "mg/h") * Q_(duration_h, "h")
+    q = to_quantity(rate, field_name, "mg/h") * Q_(duration_h, "h")
     try:
         return f"{q.to('mg/kg').magnitude} mg/kg"
     except Exception:

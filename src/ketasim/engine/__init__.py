@@ -23,7 +23,8 @@ import numpy as np
 
 from ketasim.engine._options import METHODS, OdeSystem, SolverOptions
 from ketasim.engine._reference import integrate_scipy
-from ketasim.errors import InputError, KetasimError
+from ketasim.errors import InputError, IntegrationError
+from ketasim.model import Model
 from ketasim.model.pk import Bolus, Infusion
 
 __all__ = ["METHODS", "Bolus", "Infusion", "OdeSystem", "SolverOptions", "integrate"]
@@ -42,7 +43,7 @@ def integrate(
     Values at a bolus time are taken just after the bolus (right-continuous).
     """
     opt = options or SolverOptions()
-    compiled_ok = hasattr(system, "packed")
+    compiled_ok = isinstance(system, Model)
     if opt.method == "compiled" and not compiled_ok:
         raise InputError("solver.method", "'compiled' runs the assembled ketasim model only; "
                          "use a scipy method (BDF, LSODA, RK45, ...) for other systems")  # fmt: skip
@@ -54,7 +55,7 @@ def integrate(
 
 
 def _integrate_model(
-    model: OdeSystem,
+    model: Model,
     y0: np.ndarray,
     boluses: Sequence[Bolus],
     infusions: Sequence[Infusion],
@@ -63,22 +64,22 @@ def _integrate_model(
 ) -> np.ndarray:
     from ketasim.engine._compiled import MESSAGES, integrate_compiled, pk_modes
     from ketasim.engine._events import per_patient
-    from ketasim.model.kernel import N_PK, concentration_matrix
+    from ketasim.model.kernel import N_PK, concentration_matrix, pack
 
     _n, P = y0.shape
-    syn = model.synapse  # type: ignore[attr-defined]
+    syn = model.synapse
     events = per_patient(P, boluses, infusions, syn.stress_times, syn.stress_levels)
-    packed = model.packed()  # type: ignore[attr-defined]
+    packed = pack(model)
     # PK is linear: solved exactly from its modes; only the states after it are stepped
     sources = np.zeros(N_PK, bool)
     sources[events.b_state[events.b_state < N_PK]] = True
     sources[events.i_state[events.i_state < N_PK]] = True
     sources |= np.any(y0[:N_PK] != 0, axis=1)
-    modes = pk_modes(packed, concentration_matrix(model), sources)  # type: ignore[arg-type]
+    modes = pk_modes(packed, concentration_matrix(model), sources)
     out, status, _steps = integrate_compiled(packed, y0, events, t_out, opt.rtol, opt.atol, opt.max_step_h, modes)
     bad = np.nonzero(status)[0]
     if bad.size:
         p = int(bad[0])
-        raise KetasimError(f"integration failed for patient {p} ({bad.size} patient(s) in all): "
+        raise IntegrationError(f"integration failed for patient {p} ({bad.size} patient(s) in all): "
                            f"{MESSAGES.get(int(status[p]), 'unknown failure')}")  # fmt: skip
     return np.transpose(out, (2, 0, 1))  # (n, P, T) view

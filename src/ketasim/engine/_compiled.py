@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from ketasim.engine._events import PatientEvents
+from ketasim.errors import InputError
 from ketasim.model import kernel
 from ketasim.model.kernel import FASTMATH, FIELDS, N_CONC, N_LINEAR, N_PK, N_STATES, RECEPTOR0, PackedModel
 
@@ -484,7 +485,7 @@ def integrate_compiled(
     """
     n, P = y0.shape
     if n != N_STATES:
-        raise ValueError(f"the compiled engine integrates the full model ({N_STATES} states), got {n}")
+        raise InputError("y0", f"the compiled engine integrates the full model ({N_STATES} states), got {n}")
     t_out = np.ascontiguousarray(t_out, float)
     out = np.empty((P, t_out.size, n))
     status = np.zeros(P, np.int64)

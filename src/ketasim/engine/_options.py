@@ -7,6 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ketasim._internal.checks import is_number
 from ketasim.errors import InputError
 
 __all__ = ["METHODS", "OdeSystem", "SolverOptions"]
@@ -44,7 +45,7 @@ class SolverOptions:
             raise InputError("solver.method", f"must be one of {', '.join(METHODS)}", got=self.method)
         for name in ("rtol", "atol", "max_step_h"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            if not is_number(value) or not value > 0:
                 raise InputError(f"solver.{name}", "must be a number > 0", got=value)
         if self.rtol >= 1:
             raise InputError("solver.rtol", "must be in (0, 1)", got=self.rtol)

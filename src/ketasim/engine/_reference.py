@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ketasim.engine._options import OdeSystem, SolverOptions
-from ketasim.errors import KetasimError
+from ketasim.errors import IntegrationError
 from ketasim.model.pk import Bolus, Infusion
 
 __all__ = ["integrate_scipy"]
@@ -91,7 +91,7 @@ def integrate_scipy(
             **extra,
         )
         if not sol.success:
-            raise KetasimError(f"integration failed between {a:g} h and {b:g} h: {sol.message}")
+            raise IntegrationError(f"integration failed between {a:g} h and {b:g} h: {sol.message}")
         ys = sol.y.reshape(n, P, -1)
         out[:, :, filled:stop] = ys[:, :, : wanted.size]
         filled = stop

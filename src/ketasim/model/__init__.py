@@ -3,6 +3,6 @@
 pk -> receptor -> circuit -> signaling -> synapse -> symptoms; a layer imports only those before it.
 """
 
-from ketasim.model.assemble import Hypotheses, Model, assemble
+from ketasim.model.assemble import STATE_LAYERS, STATE_NAMES, Hypotheses, Model, assemble, varied_parameters
 
-__all__ = ["Hypotheses", "Model", "assemble"]
+__all__ = ["STATE_LAYERS", "STATE_NAMES", "Hypotheses", "Model", "assemble", "varied_parameters"]

@@ -12,29 +12,26 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ketasim.dosing import Regimen, SessionKind
 from ketasim.model import circuit, interventions, pk, receptor, signaling, symptoms, synapse
 from ketasim.model.pk import Bolus, Infusion
+from ketasim.model.values import recording_varied
 from ketasim.parameters import ParameterSet
-from ketasim.patient import Patient
-
-if TYPE_CHECKING:
-    from ketasim.model import kernel
+from ketasim.patients import Patient
 
 __all__ = ["SLICES", "STATE_NAMES", "Hypotheses", "Model", "assemble"]
 
-LAYERS = ("pk", "receptor", "interventions", "circuit", "signaling", "synapse", "symptoms")
+STATE_LAYERS = ("pk", "receptor", "interventions", "circuit", "signaling", "synapse", "symptoms")
 _LAYER_STATES = (pk.STATES, receptor.STATES, interventions.STATES, circuit.STATES, signaling.STATES,
                  synapse.STATES, symptoms.STATES)  # fmt: skip
 #: Every state of the assembled model, layer by layer (the row order of the state array).
 STATE_NAMES: tuple[str, ...] = tuple(name for states in _LAYER_STATES for name in states)
 _ends = np.cumsum([0, *(len(states) for states in _LAYER_STATES)]).tolist()
 #: Where each layer's states sit in the state array.
-SLICES: dict[str, slice] = {layer: slice(a, b) for layer, a, b in zip(LAYERS, _ends[:-1], _ends[1:], strict=True)}
+SLICES: dict[str, slice] = {layer: slice(a, b) for layer, a, b in zip(STATE_LAYERS, _ends[:-1], _ends[1:], strict=True)}
 
 
 @dataclass(frozen=True)
@@ -77,19 +74,10 @@ class Model:
         self.state_names = STATE_NAMES
         self.n_states = len(STATE_NAMES)
         self.index = {n: i for i, n in enumerate(STATE_NAMES)}
-        self._packed: kernel.PackedModel | None = None
 
     @property
     def n_patients(self) -> int:
         return len(self.patients)
-
-    def packed(self) -> kernel.PackedModel:
-        """Constants in the form the compiled engine reads (``model.kernel``); computed once."""
-        from ketasim.model import kernel  # numba loads only when the compiled engine is used
-
-        if self._packed is None:
-            self._packed = kernel.pack(self)
-        return self._packed
 
     def initial(self) -> np.ndarray:
         n = self.n_patients
@@ -276,3 +264,10 @@ _PK_OUTPUTS = (
 def assemble(params: ParameterSet, patients: Sequence[Patient], hypotheses: Hypotheses | None = None) -> Model:
     """Build the full model for ``patients`` with the given mechanism switches."""
     return Model(params, patients, hypotheses or Hypotheses())
+
+
+def varied_parameters(params: ParameterSet) -> frozenset[str]:
+    """The parameters the layers read per patient (with random effects): the ones sampling tools may vary."""
+    with recording_varied() as names:
+        Model(params, [Patient()], Hypotheses())
+    return frozenset(names)

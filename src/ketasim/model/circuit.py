@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ketasim.model._values import PatientValues
+from ketasim.errors import ModelError
+from ketasim.model.values import PatientValues
 from ketasim.parameters import ParameterSet
-from ketasim.patient import Patient
+from ketasim.patients import Patient
 
 __all__ = ["STATES", "CircuitModel", "build"]
 
@@ -104,5 +105,5 @@ def build(params: ParameterSet, patients: Sequence[Patient]) -> CircuitModel:
     )
     r_e0, r_i0 = m.rates(np.array(0.0), np.array(0.0))
     if not (r_e0 > 0 and r_i0 > 0):
-        raise ValueError("circuit parameters give no active baseline state")
+        raise ModelError("circuit parameters give no active baseline state")
     return CircuitModel(**{**m.__dict__, "r_e0": float(r_e0), "r_i0": float(r_i0)})

@@ -12,15 +12,14 @@ inputs arrive as the input-rate vector ``u``, exactly as in ``Model.rhs``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
+from ketasim.errors import ModelError
 from ketasim.model import circuit, interventions, pk, receptor, signaling, symptoms, synapse
-
-if TYPE_CHECKING:
-    from ketasim.model.assemble import Model
+from ketasim.model.assemble import Model
 
 __all__ = [
     "FIELDS", "N_CONC", "N_LINEAR", "N_PK", "N_STATES", "RECEPTOR0", "PackedModel", "concentration_matrix",
@@ -129,7 +128,7 @@ def pack(model: Model) -> PackedModel:
     }  # fmt: skip
     missing = set(FIELDS) ^ set(values)
     if missing:  # a programming error: FIELDS and pack must name the same constants
-        raise RuntimeError(f"kernel fields out of sync: {sorted(missing)}")
+        raise ModelError(f"kernel fields out of sync: {sorted(missing)}")
     par = np.empty((P, len(FIELDS)))
     for i, name in enumerate(FIELDS):
         par[:, i] = np.broadcast_to(np.asarray(values[name], float), (P,))

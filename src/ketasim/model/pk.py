@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ketasim.dosing import Dose, Drug, Regimen, Route
-from ketasim.model._values import PatientValues
+from ketasim.errors import ModelError
+from ketasim.model.values import PatientValues
 from ketasim.parameters import ParameterSet
-from ketasim.patient import Patient
+from ketasim.patients import Patient
 
 __all__ = ["STATES", "Bolus", "Infusion", "PKModel", "build"]
 
@@ -241,7 +242,7 @@ def build(params: ParameterSet, patients: Sequence[Patient]) -> PKModel:
             K[:, IDX[dst], i] += k * frac
             total = total + frac
         if np.any(total > 1 + 1e-12):
-            raise ValueError(f"flow fractions from {src} exceed 1")
+            raise ModelError(f"flow fractions from {src} exceed 1")
         K[:, SINK, i] += k * (1 - total)  # whatever is not routed elsewhere is eliminated
 
     # Racemic absorption: depots hold racemate; each enantiomer receives half.

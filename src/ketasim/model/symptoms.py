@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ketasim.model._values import PatientValues
+from ketasim.model.values import PatientValues
 from ketasim.parameters import ParameterSet
-from ketasim.patient import Patient
+from ketasim.patients import Patient
 
 __all__ = ["ANHEDONIA_ITEMS", "ITEMS", "SELF_CRITICAL_ITEMS", "STATES", "SymptomModel", "build"]
 

@@ -28,7 +28,8 @@ from ketasim.units import ureg
 
 __all__ = ["Citation", "Parameter", "ParameterSet", "default_parameters", "load_parameter_set"]
 
-LAYERS = ("pk", "receptor", "circuit", "signaling", "synapse", "symptoms", "population")
+#: The layers a parameter file may declare (the model layers plus the population layer).
+PARAMETER_LAYERS = ("pk", "receptor", "circuit", "signaling", "synapse", "symptoms", "population")
 
 
 class Citation(BaseModel):
@@ -77,8 +78,8 @@ class Parameter(BaseModel):
     @field_validator("layer")
     @classmethod
     def _known_layer(cls, layer: str) -> str:
-        if layer not in LAYERS:
-            raise ValueError(f"layer must be one of {', '.join(LAYERS)}")
+        if layer not in PARAMETER_LAYERS:
+            raise ValueError(f"layer must be one of {', '.join(PARAMETER_LAYERS)}")
         return layer
 
     @model_validator(mode="after")

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ketasim._internal.checks import whole_number
 from ketasim.dosing import Regimen, Session
 from ketasim.errors import InputError
 from ketasim.parameters import ParameterSet, default_parameters
-from ketasim.population import Population
+from ketasim.patients import Population
 from ketasim.simulation import simulate
 
 __all__ = ["Level1Result", "enrich_trd", "level1_regimen", "level1_trial"]
@@ -63,8 +64,7 @@ def enrich_trd(n: int, seed: int, *, weeks: int = 12, params: ParameterSet | Non
     Candidates are drawn in batches from the ``mdd`` cohort with the same seed, so the result is
     reproducible; their patient ids are the candidates' positions in that cohort.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 100_000:
-        raise InputError("n", "must be a whole number within 1-100000", got=n)
+    whole_number(n, "n", 1, 100_000)
     kept: list = []
     size = max(2 * n, 20)
     while len(kept) < n:

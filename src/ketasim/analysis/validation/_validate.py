@@ -24,11 +24,9 @@ from scipy.stats import norm
 from ketasim.dosing import Dose, Regimen, protocols
 from ketasim.errors import InputError
 from ketasim.parameters import ParameterSet, default_parameters
-from ketasim.patient import Patient
-from ketasim.population import Population
-from ketasim.scenario import ArmSpec, _regimen
+from ketasim.patients import Patient, Population
 from ketasim.simulation import simulate
-from ketasim.trial import Endpoints, Trial, label_time
+from ketasim.trials import ArmSpec, Endpoints, Trial, label_time, level1_trial, regimen_from_spec
 from ketasim.units import parse_quantity
 
 __all__ = ["Row", "markdown_table", "predict_study", "reference_studies", "update_readme", "validate"]
@@ -36,7 +34,7 @@ __all__ = ["Row", "markdown_table", "predict_study", "reference_studies", "updat
 
 @cache
 def reference_studies() -> tuple[dict[str, Any], ...]:
-    text = resources.files("ketasim.validation").joinpath("reference.toml").read_text(encoding="utf-8")
+    text = resources.files("ketasim.analysis.validation").joinpath("reference.toml").read_text(encoding="utf-8")
     return tuple(tomllib.loads(text)["study"])
 
 
@@ -135,7 +133,7 @@ def _auc(regimen: Regimen, params: ParameterSet) -> float:
 
 
 def _study_trial(study: Mapping[str, Any], n_per_arm: int, seed: int, params: ParameterSet) -> Trial:
-    arms = {name: _regimen(name, ArmSpec(**spec)) for name, spec in study["arms"].items()}
+    arms = {name: regimen_from_spec(name, ArmSpec(**spec)) for name, spec in study["arms"].items()}
     n = n_per_arm * len(arms)
     return Trial(
         arms=arms,
@@ -193,7 +191,6 @@ def predict_study(
     if study["kind"] == "trial":
         return _trial_predictions(study, n_per_arm or study["n_per_arm"], seed, p)
     if study["kind"] == "level1":
-        from ketasim.resistance import level1_trial
 
         pop = Population.sample(n_per_arm or study["n_per_arm"], seed, cohort="mdd", params=p)
         rate = level1_trial(pop, params=p).remission_rate
@@ -279,7 +276,7 @@ START, END = "<!-- validation-table:start -->", "<!-- validation-table:end -->"
 
 def update_readme(path: str | Path, rows: Iterable[Row], note: str) -> None:
     """Replace the README's generated validation table (between the two markers) atomically."""
-    from ketasim._io import atomic_write_text
+    from ketasim._internal.files import atomic_write_text
 
     p = Path(path)
     text = p.read_text(encoding="utf-8")

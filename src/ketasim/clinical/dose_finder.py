@@ -47,15 +47,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ketasim.dosing import Dose, Drug, Regimen, Route
-from ketasim.engine import SolverOptions, integrate
+from ketasim.clinical.limits import MAX_CADSS, MAX_SBP_RISE_MMHG, SBP_THRESHOLD_MMHG
+from ketasim.dosing import DEVICE_MG, Dose, Drug, Regimen, Route
+from ketasim.engine import SolverOptions
 from ketasim.errors import InputError, KetasimError
-from ketasim.model import Hypotheses, assemble
-from ketasim.model.pk import Bolus, Infusion
+from ketasim.model import Hypotheses
 from ketasim.parameters import ParameterSet, default_parameters
-from ketasim.patient import Patient
-from ketasim.result import Result
-from ketasim.simulation import simulate
+from ketasim.patients import Patient
+from ketasim.simulation import Result, run_batch, simulate
 from ketasim.units import Q_, parse_dose_amount, parse_positive_number, parse_quantity
 
 __all__ = [
@@ -68,16 +67,13 @@ __all__ = [
 ]
 
 DEFAULT_MAX_CADSS = 7.7  # assumption: mean CADSS of the standard 0.5 mg/kg/40 min dose (J Affect Disord 2018)
-DEFAULT_MAX_SBP_RISE_MMHG = 40.0  # label BP event threshold (clinical.md §3.3)
+DEFAULT_MAX_SBP_RISE_MMHG = SBP_THRESHOLD_MMHG  # the label's BP event threshold
 OBJECTIVES = {"madrs_24h": 24.0, "madrs_7d": 168.0}  # objective -> hours after the dose
 MARGIN = 1e-4  # relative safety margin under each limit during the search
-DEVICE_MG = 28.0  # esketamine per nasal device (Spravato label)
 _STEP = "1 min"
 _COARSE_STEP_H = 0.5
 _N_GRID = 8
 _N_REFINE = 6
-_MAX_CADSS = 92.0
-_MAX_SBP = 200.0
 
 
 @dataclass(frozen=True)
@@ -168,10 +164,10 @@ def find_dose(
     if route_ is Route.IV and duration is not None:
         duration_h = parse_quantity(duration, "duration", "h", strictly_positive=True, maximum=24.0)
     limits = {
-        "cadss": None if max_cadss is None else parse_positive_number(max_cadss, "max_cadss", _MAX_CADSS),
+        "cadss": None if max_cadss is None else parse_positive_number(max_cadss, "max_cadss", MAX_CADSS),
         "sbp": None
         if max_sbp_rise is None
-        else parse_quantity(max_sbp_rise, "max_sbp_rise", "mmHg", strictly_positive=True, maximum=_MAX_SBP),
+        else parse_quantity(max_sbp_rise, "max_sbp_rise", "mmHg", strictly_positive=True, maximum=MAX_SBP_RISE_MMHG),
     }
     if objective not in OBJECTIVES:
         raise InputError("objective", f"must be one of: {', '.join(OBJECTIVES)}", got=repr(objective))
@@ -264,9 +260,11 @@ class _Search:
     def evaluate(self, doses: Sequence[float]) -> list[DoseEvaluation]:
         new = sorted({float(d) for d in doses} - set(self.cache))
         if new:
-            pers = _simulate_many(
-                [self.regimen(d) for d in new], self.patients, self.t, self.params, self.hyp, self.solver
-            )
+            regs = [self.regimen(d) for d in new]
+            batch = run_batch(regs, self.patients, self.t, params=self.params, hypotheses=self.hyp, solver=self.solver)
+            per = Result.from_batch(batch, regs[0]).per_patient()
+            n = len(self.patients)
+            pers = [{key: np.asarray(v)[k * n : (k + 1) * n] for key, v in per.items()} for k in range(len(regs))]
             for d, per in zip(new, pers, strict=True):
                 self.cache[d] = self._make(d, per)
         return [self.cache[float(d)] for d in doses]
@@ -378,34 +376,6 @@ class _Search:
 
 
 # ---------------------------------------------------------------- batched simulation
-
-
-def _simulate_many(
-    regimens: Sequence[Regimen],
-    patients: Sequence[Patient],
-    t: np.ndarray,
-    params: ParameterSet,
-    hyp: Hypotheses,
-    solver: SolverOptions | None,
-) -> list[dict[str, np.ndarray]]:
-    """Simulate every regimen for every patient in one integration (regimen-major copies).
-
-    Each copy receives exactly the events of its own regimen: the events of regimen k are built for
-    the whole batch and masked to copy k, so nothing assumes the doses act linearly.
-    """
-    P, R = len(patients), len(regimens)
-    model = assemble(params, [p for _ in regimens for p in patients], hyp)
-    boluses: list[Bolus] = []
-    infusions: list[Infusion] = []
-    for k, reg in enumerate(regimens):
-        mask = np.zeros(P * R)
-        mask[k * P : (k + 1) * P] = 1.0
-        b_k, i_k = model.events(reg)
-        boluses.extend(Bolus(b.time, b.state, np.asarray(b.amount, float) * mask) for b in b_k)
-        infusions.extend(Infusion(i.start, i.stop, i.state, np.asarray(i.rate, float) * mask) for i in i_k)
-    y = integrate(model, model.initial(), boluses, infusions, t, solver)
-    per = Result.from_model(model, regimens[0], t, y).per_patient()
-    return [{key: np.asarray(v)[k * P : (k + 1) * P] for key, v in per.items()} for k in range(R)]
 
 
 # ---------------------------------------------------------------- input parsing

@@ -46,19 +46,24 @@ between output samples, so a finer ``output_step`` gives finer times.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ketasim.dosing import Dose, Drug, Regimen, Route, protocols
+from ketasim.clinical.limits import (
+    CADSS_THRESHOLD,
+    DBP_THRESHOLD_MMHG,
+    MAX_CADSS,
+    MAX_DBP_RISE_MMHG,
+    MAX_SBP_RISE_MMHG,
+    SBP_THRESHOLD_MMHG,
+)
+from ketasim.dosing import Dose, Drug, Regimen, Route
 from ketasim.errors import InputError
+from ketasim.simulation import Result
 from ketasim.units import parse_positive_number, parse_quantity
-
-if TYPE_CHECKING:  # imported lazily so that Result.monitoring() can import this module
-    from ketasim.result import Result
 
 __all__ = [
     "CADSS_THRESHOLD",
@@ -74,18 +79,12 @@ __all__ = [
     "sessions",
 ]
 
-SBP_THRESHOLD_MMHG = 40.0  # label BP event: systolic rise >= 40 mmHg (clinical.md §3.3)
-DBP_THRESHOLD_MMHG = 25.0  # label BP event: diastolic rise >= 25 mmHg (clinical.md §3.3)
-CADSS_THRESHOLD = 4.0  # CADSS total > 4 = dissociation in the esketamine programme; as discharge rule: assumption
 ESKETAMINE_OBSERVATION_H = 2.0  # Spravato label: observe >= 2 h after every session
 IV_OBSERVATION_AFTER_INFUSION_H = 1.0  # assumption (no label for IV ketamine); floor of 2 h after start
 OTHER_OBSERVATION_H = 2.0  # assumption for IM / oral / racemic intranasal, by analogy with the label
 SESSION_GAP_H = 0.25  # assumption: doses within 15 min of the previous administration end are one session
 DEVICE_INTERVAL_H = 5.0 / 60.0  # Spravato label: wait 5 min between devices (parameters: device_interval)
 
-_MAX_SBP = 200.0
-_MAX_DBP = 150.0
-_MAX_CADSS = 92.0  # the CADSS total runs 0-92
 _MAX_OBSERVATION_H = 48.0
 
 COLUMNS = (
@@ -199,9 +198,8 @@ def monitor(
 ) -> pd.DataFrame:
     """One row per (patient, dosing session): peaks, hours above thresholds, flags and discharge time.
 
-    ``regimen`` is the regimen that produced ``result``. If omitted it is recovered from the result's
-    metadata (the protocol name, or else the regimen's text description; IV infusion times survive
-    the description only to 6 significant digits).
+    ``regimen`` defaults to the regimen that produced ``result`` (``Result.regimen``); pass another only
+    to group the sessions differently.
 
     Thresholds: ``sbp_threshold`` (mmHg rise, within 0-200, default 40), ``dbp_threshold`` (mmHg rise,
     within 0-150, default 25; only assessed when ``dbp_ratio`` is given), ``cadss_threshold`` (CADSS
@@ -222,18 +220,16 @@ def monitor(
     Sessions starting at or after the end of the simulated window are left out.
     """
     ds = _dataset(result)
-    sbp_thr = _threshold(sbp_threshold, "sbp_threshold", "mmHg", _MAX_SBP)
-    dbp_thr = _threshold(dbp_threshold, "dbp_threshold", "mmHg", _MAX_DBP)
-    cadss_thr = parse_positive_number(cadss_threshold, "cadss_threshold", _MAX_CADSS)
+    sbp_thr = _threshold(sbp_threshold, "sbp_threshold", "mmHg", MAX_SBP_RISE_MMHG)
+    dbp_thr = _threshold(dbp_threshold, "dbp_threshold", "mmHg", MAX_DBP_RISE_MMHG)
+    cadss_thr = parse_positive_number(cadss_threshold, "cadss_threshold", MAX_CADSS)
     obs_override = None
     if min_observation_h is not None:
         obs_override = parse_quantity(
             min_observation_h, "min_observation_h", "h", strictly_positive=True, maximum=_MAX_OBSERVATION_H
         )
     ratio = None if dbp_ratio is None else parse_positive_number(dbp_ratio, "dbp_ratio", 2.0)
-    if regimen is None:
-        regimen = _regimen_from_result(ds)
-    sess = sessions(regimen)
+    sess = sessions(result.regimen if regimen is None else regimen)
 
     t = np.asarray(ds["time"].values, float)
     cadss = np.asarray(ds["cadss"].values, float)
@@ -313,7 +309,7 @@ def discharge_summary(table: pd.DataFrame) -> dict[str, Any]:
     1
     """
     if not isinstance(table, pd.DataFrame) or not set(COLUMNS) <= set(table.columns):
-        raise InputError("table", "must be the pandas.DataFrame returned by ketasim.monitoring.monitor")
+        raise InputError("table", "must be the pandas.DataFrame returned by ketasim.clinical.monitoring.monitor")
     first = table[table["session"] == 0]["discharge_h"].to_numpy(float)
     alld = table["discharge_h"].to_numpy(float)
     return {
@@ -336,7 +332,7 @@ def discharge_summary(table: pd.DataFrame) -> dict[str, Any]:
 
 
 def _dataset(result: Any) -> Any:
-    ds = getattr(result, "dataset", None)
+    ds = result.dataset if isinstance(result, Result) else None
     if ds is None or not {"cadss", "sbp_change"} <= set(ds.data_vars):
         raise InputError("result", "must be a ketasim.Result with cadss and sbp_change", got=type(result).__name__)
     if ds.sizes.get("time", 0) < 2:
@@ -377,32 +373,3 @@ def _clear_time(t: np.ndarray, v: np.ndarray, thr: float) -> float:
         return math.inf
     # linear crossing between samples i (>= thr) and i+1 (< thr)
     return float(t[i] + (v[i] - thr) / (v[i] - v[i + 1]) * (t[i + 1] - t[i]))
-
-
-_DOSE_RE = re.compile(
-    r"^(?P<drug>[\w-]+) (?P<amount>[0-9.eE+-]+) (?P<unit>mg/kg|mg) (?P<route>\w+)"
-    r"(?: over (?P<dur>[0-9.eE+-]+) min)? at (?P<at>[0-9.eE+-]+) h$"
-)
-
-
-def _regimen_from_result(ds: Any) -> Regimen:
-    name = str(ds.attrs.get("protocol", "") or "")
-    text = str(ds.attrs.get("regimen", "") or "")
-    if name and name in protocols.names():
-        reg = protocols.get(name)
-        if reg.describe() == text:
-            return reg
-    doses: list[Dose] = []
-    for part in (p.strip() for p in text.split(";")):
-        if not part or part == "no doses" or " session at " in part:
-            continue  # control sessions do not form dosing sessions
-        m = _DOSE_RE.match(part)
-        if m is None:
-            raise InputError(
-                "regimen", "could not recover the regimen from the result; pass it explicitly", got=repr(part)
-            )
-        dur = f"{m['dur']} min" if m["dur"] else None
-        doses.append(Dose(m["drug"], m["route"], f"{m['amount']} {m['unit']}", duration=dur, at=f"{m['at']} h"))
-    if not doses:
-        raise InputError("regimen", "the result records no doses; pass the regimen explicitly", got=repr(text))
-    return Regimen(doses)

@@ -65,8 +65,8 @@ from ketasim.dosing import Dose, Drug, Regimen, Route
 from ketasim.errors import InputError
 from ketasim.model import pk, receptor
 from ketasim.parameters import ParameterSet, default_parameters
-from ketasim.patient import Patient
-from ketasim.units import Q_, _to_quantity, parse_quantity
+from ketasim.patients import Patient
+from ketasim.units import Q_, parse_quantity, to_quantity
 
 __all__ = [
     "DEFAULT_MAX_RATE_MG_H",
@@ -245,7 +245,7 @@ def _discretise(A: np.ndarray, b: np.ndarray, h: float) -> tuple[np.ndarray, np.
 
 
 def _max_rate(value: Any, weight_kg: float) -> float:
-    q = _to_quantity(value, "max_rate", "mg/h")
+    q = to_quantity(value, "max_rate", "mg/h")
     try:
         x = float(q.to("mg/h").magnitude)
     except Exception:

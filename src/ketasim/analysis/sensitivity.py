@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ketasim._internal.cluster import map_ordered
 from ketasim.dosing import Regimen, protocols
 from ketasim.errors import InputError
-from ketasim.model import assemble
-from ketasim.model._values import PatientValues
+from ketasim.model import varied_parameters
 from ketasim.parameters import ParameterSet, default_parameters
-from ketasim.patient import Patient
+from ketasim.patients import Patient
+from ketasim.plotting import finish_figure, pyplot
 from ketasim.simulation import simulate
 
 __all__ = ["DEFAULT_OUTPUTS", "DEFAULT_PARAMETERS", "SobolResult", "sobol_analyze", "sobol_model"]
@@ -43,9 +44,7 @@ class SobolResult:
         return self.indices.to_dict("records")
 
     def plot(self, path: Any = None) -> Any:
-        from ketasim.plotting import _mpl, finish_figure
-
-        plt = _mpl()
+        plt = pyplot()
         outs = list(dict.fromkeys(self.indices["output"]))
         fig, axes = plt.subplots(1, len(outs), figsize=(4 * len(outs), 0.35 * len(self.parameters) + 1.5), sharey=True)
         axes = np.atleast_1d(axes)
@@ -94,11 +93,11 @@ def sobol_model(
 ) -> SobolResult:
     """Sobol indices of ``outputs`` over ``parameters`` varied log-uniformly within /fold..xfold."""
     p = params or default_parameters()
-    assemble(p, [Patient()])  # records which parameters vary per patient
+    varied = varied_parameters(p)
     for name in parameters:
         if name not in p:
             raise InputError("parameters", "unknown parameter (see `ketasim params`)", got=name)
-        if name not in PatientValues.VARIED:
+        if name not in varied:
             raise InputError("parameters", "is a structural constant that cannot vary per patient", got=name)
     for o in outputs:
         if o not in (
@@ -154,11 +153,4 @@ def _map(fn: Callable[[Any], np.ndarray], items: list[Any], workers: int | None,
             if progress:
                 progress(i + 1, len(items))
         return out
-    from dask.distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cl,
-        Client(cl) as client,
-    ):
-        futures = client.map(fn, items, pure=False)
-        return client.gather(futures)
+    return map_ordered(fn, items, workers)

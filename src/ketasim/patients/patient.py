@@ -8,7 +8,7 @@ A ``Patient`` is the unit of variability. Every layer reads its per-patient para
 >>> Patient(weight="5 kg")
 Traceback (most recent call last):
 ...
-ketasim.errors.InputError: weight: must be within 20-300 kg (got '5 kg')
+ketasim.InputError: weight: must be within 20-300 kg (got '5 kg')
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ketasim._internal.checks import is_number
 from ketasim.errors import InputError
 from ketasim.units import parse_quantity
 
@@ -42,7 +43,7 @@ def _bool(value: Any, field_name: str) -> bool:
 
 
 def _number(value: Any, field_name: str, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not is_number(value):
         raise InputError(field_name, f"must be a number within {lo:g}-{hi:g}", got=repr(value))
     x = float(value)
     if not lo <= x <= hi:
@@ -130,7 +131,7 @@ class Patient:
 
 
 def _stress(value: Any) -> tuple[tuple[float, float], ...]:
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if is_number(value):
         return ((0.0, _number(value, "stress_load", 0, 3)),)
     if isinstance(value, Sequence) and not isinstance(value, str) and value:
         steps = []

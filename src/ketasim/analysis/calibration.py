@@ -23,9 +23,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scipy.optimize import least_squares
 
+from ketasim._internal.checks import from_validation_error
+from ketasim.analysis.validation import observed_se, predict_study, reference_studies
 from ketasim.errors import InputError
 from ketasim.parameters import ParameterSet, default_parameters
-from ketasim.validation._validate import observed_se, predict_study, reference_studies
 
 __all__ = ["CalibrationConfig", "CalibrationResult", "calibrate", "fit", "load_config", "write_parameter_set"]
 
@@ -77,8 +78,7 @@ def load_config(path: str | Path) -> CalibrationConfig:
     except tomllib.TOMLDecodeError as exc:
         raise InputError("config", f"not valid TOML: {exc}") from None
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InputError(".".join(str(x) for x in err["loc"]) or "config", err["msg"]) from None
+        raise from_validation_error(exc, "config") from None
     defaults = default_parameters()
     for i, p in enumerate(cfg.parameters):
         if p.name not in defaults:

@@ -13,18 +13,23 @@ from typing import Any
 import numpy as np
 
 from ketasim.dosing import Regimen, protocols
-from ketasim.engine import SolverOptions, integrate
+from ketasim.engine import SolverOptions
 from ketasim.errors import InputError
-from ketasim.model import Hypotheses, assemble
+from ketasim.model import Hypotheses
 from ketasim.model.assemble import STATE_NAMES
 from ketasim.parameters import ParameterSet, default_parameters
-from ketasim.patient import Patient
-from ketasim.result import UNITS, Result
+from ketasim.patients import Patient
+from ketasim.simulation.batch import run_batch
+from ketasim.simulation.result import UNITS, Result
 from ketasim.units import parse_quantity
 
-__all__ = ["simulate"]
+__all__ = ["CHUNK_BYTES", "MAX_DURATION_H", "simulate"]
 
+#: The longest run any entry point accepts (one year).
 MAX_DURATION_H = 24.0 * 365
+
+#: Memory budget for the states of one chunk of patients (the outputs kept are extra).
+CHUNK_BYTES = 256 * 2**20
 
 
 def simulate(
@@ -43,7 +48,7 @@ def simulate(
 
     ``duration`` counts from time 0 (the first dose is usually at 0). ``output_step`` defaults to 1 min
     for one patient and 10 min for several. ``outputs`` keeps only the named variables (see
-    ``ketasim.result.UNITS``; all by default), which bounds memory for large populations on fine grids.
+    ``ketasim.simulation.result.UNITS``; all by default), which bounds memory for large populations on fine grids.
     Returns a ``Result`` whose dataset has dims (patient, time) with time in hours.
     """
     if isinstance(regimen, str):
@@ -66,15 +71,10 @@ def simulate(
     size = max(1, CHUNK_BYTES // (len(STATE_NAMES) * t.size * 8))
     parts = []
     for start in range(0, len(patients), size):
-        part = assemble(params, patients[start : start + size], hyp)
-        boluses, infusions = part.events(regimen)
-        y = integrate(part, part.initial(), boluses, infusions, t, solver)
-        parts.append(Result.from_model(part, regimen, t, y, keep))
+        batch = run_batch(regimen, patients[start : start + size], t, params=params, hypotheses=hyp, solver=solver)
+        parts.append(Result.from_batch(batch, regimen, keep))
     return parts[0] if len(parts) == 1 else Result.concat(parts)
 
-
-#: Memory budget for the states of one chunk of patients (the outputs kept are extra).
-CHUNK_BYTES = 256 * 2**20
 
 
 def _outputs(outputs: Sequence[str] | None) -> tuple[str, ...] | None:

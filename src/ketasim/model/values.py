@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
 from ketasim.parameters import ParameterSet
-from ketasim.patient import Patient
+from ketasim.patients import Patient
 
-__all__ = ["PatientValues"]
+__all__ = ["PatientValues", "recording_varied"]
+
+# Set only inside ``recording_varied``: which names the layers read per patient while a model is built.
+_VARIED: ContextVar[set[str] | None] = ContextVar("ketasim_varied_parameters", default=None)
+
+
+@contextmanager
+def recording_varied() -> Iterator[set[str]]:
+    """Collect the names read through ``PatientValues(...)(name)`` (the ones that can vary per patient)."""
+    names: set[str] = set()
+    token = _VARIED.set(names)
+    try:
+        yield names
+    finally:
+        _VARIED.reset(token)
 
 
 class PatientValues:
     """``vals("name", "unit")`` -> array of shape (n_patients,).
 
-    Names read this way honour each patient's random effect; they are recorded in ``VARIED`` so that
-    sampling tools (population variability, sensitivity analysis) know which parameters can vary.
+    Names read this way honour each patient's random effect; ``fixed`` reads structural constants.
     """
-
-    VARIED: set[str] = set()  # noqa: RUF012 - a process-wide record, filled as layers are built
 
     def __init__(self, params: ParameterSet, patients: Sequence[Patient]) -> None:
         self.params = params
@@ -27,7 +40,9 @@ class PatientValues:
         self.n = len(patients)
 
     def __call__(self, name: str, unit: str | None = None) -> np.ndarray:
-        PatientValues.VARIED.add(name)
+        names = _VARIED.get()
+        if names is not None:
+            names.add(name)
         base = self.params.value(name, unit)
         return np.array([base * pt.factor(name) for pt in self.patients])
 

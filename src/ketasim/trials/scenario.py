@@ -12,12 +12,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ketasim._internal.checks import from_validation_error
 from ketasim.dosing import Dose, Regimen, Session, protocols
-from ketasim.errors import InputError, KetasimError
-from ketasim.population import Population
-from ketasim.trial import Endpoints, Trial
+from ketasim.errors import InputError
+from ketasim.patients import Population
+from ketasim.trials.design import Trial
+from ketasim.trials.endpoints import Endpoints
 
-__all__ = ["Scenario", "load_scenario"]
+__all__ = ["ArmSpec", "Scenario", "load_scenario", "regimen_from_spec"]
 
 
 class _Strict(BaseModel):
@@ -60,7 +62,7 @@ class Scenario(_Strict):
     reference: dict[str, Any] = {}
 
     def regimens(self) -> dict[str, Regimen]:
-        return {name: _regimen(name, arm) for name, arm in self.arms.items()}
+        return {name: regimen_from_spec(name, arm) for name, arm in self.arms.items()}
 
     def trial(self, patients: int | None = None, seed: int | None = None) -> Trial:
         n = patients if patients is not None else self.population.n
@@ -81,7 +83,8 @@ class Scenario(_Strict):
         )
 
 
-def _regimen(name: str, arm: ArmSpec) -> Regimen:
+def regimen_from_spec(name: str, arm: ArmSpec) -> Regimen:
+    """The regimen of arm ``name``; errors name the field as ``arms.NAME.FIELD``."""
     prefix = f"arms.{name}"
     given = [k for k in ("protocol", "control", "doses") if getattr(arm, k)]
     if len(given) != 1:
@@ -128,11 +131,6 @@ def load_scenario(path: str | Path) -> tuple[Scenario, str]:
     try:
         sc = Scenario(**data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        raise InputError(loc or "scenario", err["msg"]) from None
-    try:
-        sc.trial(patients=min(sc.population.n, 2))  # builds every arm, endpoint and randomisation check
-    except KetasimError:
-        raise
+        raise from_validation_error(exc, "scenario") from None
+    sc.trial(patients=min(sc.population.n, 2))  # builds every arm, endpoint and randomisation check
     return sc, text

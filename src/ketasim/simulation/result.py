@@ -8,18 +8,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from ketasim.dosing import Regimen
 from ketasim.model.symptoms import ITEMS
+from ketasim.simulation.batch import Batch
+from ketasim.simulation.plot import plot_chain
 
-if TYPE_CHECKING:
-    from ketasim.dosing import Regimen
-    from ketasim.model import Model
-
-__all__ = ["UNITS", "Result"]
+__all__ = ["SUMMARY_KEYS", "UNITS", "Result"]
 
 UNITS = {
     "ketamine_plasma": "ng/mL",
@@ -78,24 +77,24 @@ SUMMARY_KEYS = (
 
 @dataclass(frozen=True)
 class Result:
-    """Simulation output. ``dataset`` has dims (patient, time[h]) and ``madrs_items`` adds ``item``."""
+    """Simulation output. ``dataset`` has dims (patient, time[h]) and ``madrs_items`` adds ``item``;
+    ``regimen`` is the regimen that produced it (clinical tools read its sessions from here)."""
 
     dataset: xr.Dataset
+    regimen: Regimen
 
     @classmethod
-    def from_model(
-        cls, model: Model, regimen: Regimen, t: np.ndarray, y: np.ndarray, outputs: tuple[str, ...] | None = None
-    ) -> Result:
-        """The Result of states ``y`` (n, P, T); ``outputs`` keeps only those variables."""
-        obs = model.observe(t, y, only=outputs)
+    def from_batch(cls, batch: Batch, regimen: Regimen, outputs: tuple[str, ...] | None = None) -> Result:
+        """The Result of an integrated batch; ``outputs`` keeps only those variables."""
+        model, t = batch.model, batch.t
+        obs = batch.observe(only=outputs)
         coords = {"patient": np.arange(model.n_patients), "time": t, "item": list(ITEMS)}
         data = {
             k: (("patient", "item", "time") if k == "madrs_items" else ("patient", "time"), v, {"units": UNITS[k]})
             for k, v in obs.items()
         }
         # The pre-dose state (before any bolus at time 0) defines the baselines.
-        pre = model.observe(t[:1], model.initial()[:, :, None], only=["madrs"])
-        data["madrs_pre_dose"] = (("patient",), pre["madrs"][:, 0], {"units": UNITS["madrs"]})
+        data["madrs_pre_dose"] = (("patient",), batch.pre_dose(["madrs"])["madrs"], {"units": UNITS["madrs"]})
         ds = xr.Dataset(data, coords=coords)
         ds["time"].attrs["units"] = "h"
         ds.attrs.update(
@@ -109,14 +108,14 @@ class Result:
                 "sampling": "venous plasma",
             }
         )
-        return cls(ds)
+        return cls(ds, regimen)
 
     @classmethod
     def concat(cls, parts: list[Result]) -> Result:
         """Results of consecutive groups of patients (same regimen and grid) as one."""
         ds = xr.concat([p.dataset for p in parts], dim="patient", data_vars="minimal", coords="minimal",
                        compat="override", combine_attrs="override")  # fmt: skip
-        return cls(ds.assign_coords(patient=np.arange(ds.sizes["patient"])))
+        return cls(ds.assign_coords(patient=np.arange(ds.sizes["patient"])), parts[0].regimen)
 
     @property
     def n_patients(self) -> int:
@@ -163,16 +162,7 @@ class Result:
 
     def plot(self, path: str | Path | None = None, *, patient: int | None = None) -> Any:
         """One panel per layer on a shared time axis; writes ``path`` (PNG, SVG, PDF) if given."""
-        from ketasim.plotting import plot_chain
-
-        return plot_chain(self, path, patient=patient)
+        return plot_chain(self.dataset, path, patient=patient)
 
     def to_dict(self) -> Mapping[str, float]:
         return self.summary()
-
-    def monitoring(self, regimen: Regimen | None = None, **thresholds: Any) -> Any:
-        """Per-session CADSS/SBP peaks, time above thresholds, flags and discharge time (a DataFrame);
-        see ``ketasim.monitoring.monitor`` for the thresholds and their sources."""
-        from ketasim.monitoring import monitor
-
-        return monitor(self, regimen, **thresholds)

@@ -13,9 +13,11 @@ from typing import Any
 
 import pandas as pd
 
+from ketasim._internal.meta import VERSION
 from ketasim.errors import InputError
+from ketasim.trials import TrialResult
 
-__all__ = ["DEFAULT_DB", "Store"]
+__all__ = ["DEFAULT_DB", "RunWriter", "Store"]
 
 DEFAULT_DB = "ketasim-runs.duckdb"
 
@@ -51,8 +53,10 @@ class Store:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def begin_run(self, run_id: str, trial: Any, seed: int, params: Any, scenario_text: str) -> _RunWriter:
-        return _RunWriter(self, run_id, trial, seed, params, scenario_text)
+    def begin_run(self, run_id: str, seed: int, parameter_set: str, control: str, scenario_text: str,
+                  patients: pd.DataFrame) -> RunWriter:  # fmt: skip
+        """Open the run's transaction and write its patients (covariates and arm); see ``trials.RunStore``."""
+        return RunWriter(self, run_id, seed, parameter_set, control, scenario_text, patients)
 
     def runs(self) -> pd.DataFrame:
         return self.con.execute(
@@ -60,10 +64,8 @@ class Store:
             "FROM runs ORDER BY created"
         ).df()
 
-    def load(self, run_id: str) -> Any:
+    def load(self, run_id: str) -> TrialResult:
         """Re-build the TrialResult of a stored run without re-simulating."""
-        from ketasim.trial import _Accumulator
-
         row = self.con.execute("SELECT seed, control FROM runs WHERE run_id = ?", [run_id]).fetchone()
         if row is None:
             raise InputError("run_id", "no such run in the store (see `ketasim runs`)", got=run_id)
@@ -76,13 +78,10 @@ class Store:
                 "responder_at_relapse_start",
             ):
                 ep[col] = ep[col].astype(bool)
-        acc = _Accumulator()
         series = self.con.execute(
             "SELECT arm, time_h, madrs, synapse_density FROM series WHERE run_id = ?", [run_id]
         ).df()
-        acc.add(ep, series)
-        res = acc.result(run_id, _ControlOnly(row[1]), int(row[0]))
-        return res
+        return TrialResult.from_tables(run_id, ep, series, row[1], int(row[0]))
 
     def export_parquet(self, run_id: str, directory: str | Path) -> list[Path]:
         """Write the run's tables as Parquet files into ``directory``."""
@@ -96,14 +95,11 @@ class Store:
         return paths
 
 
-class _ControlOnly:
-    def __init__(self, control: str) -> None:
-        self.control_arm = control
+class RunWriter:
+    """One run's open transaction: ``add`` each chunk, then ``commit`` the result or ``rollback``."""
 
-
-class _RunWriter:
-    def __init__(self, store: Store, run_id: str, trial: Any, seed: int, params: Any, scenario_text: str) -> None:
-        from ketasim import __version__
+    def __init__(self, store: Store, run_id: str, seed: int, parameter_set: str, control: str, scenario_text: str,
+                 patients: pd.DataFrame) -> None:  # fmt: skip
 
         self.store, self.run_id = store, run_id
         self.con = store.con
@@ -111,15 +107,14 @@ class _RunWriter:
         self._meta = (
             run_id,
             time.time(),
-            __version__,
-            params.digest(),
+            VERSION,
+            parameter_set,
             int(seed),
-            len(trial.population),
-            trial.control_arm,
+            len(patients),
+            control,
             scenario_text,
         )
-        pats = trial.population.frame()
-        pats["arm"] = trial.assignment(seed)
+        pats = patients.copy()
         pats["run_id"] = run_id
         pats["covariates_json"] = [json.dumps(r) for r in pats.drop(columns=["arm", "run_id"]).to_dict("records")]
         self.con.register("tmp_pat", pats[["run_id", "patient", "arm", "covariates_json"]])
@@ -142,7 +137,7 @@ class _RunWriter:
             )
             self.con.unregister("tmp_s")
 
-    def commit(self, result: Any) -> None:
+    def commit(self, result: TrialResult) -> None:
         self.con.execute(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [*self._meta, json.dumps(result.to_json())]
         )

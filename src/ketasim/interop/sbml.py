@@ -45,13 +45,13 @@ from typing import Any
 import numpy as np
 
 from ketasim.dosing import Regimen, protocols
-from ketasim.errors import InputError, KetasimError
+from ketasim.errors import InputError, SBMLExportError
 from ketasim.model import Hypotheses, Model, assemble
 from ketasim.model import pk as pk_layer
 from ketasim.model import receptor as receptor_layer
 from ketasim.model.symptoms import ITEMS, SELF_CRITICAL_ITEMS
 from ketasim.parameters import ParameterSet, default_parameters
-from ketasim.patient import Patient
+from ketasim.patients import Patient
 
 __all__ = ["ITEM_OUTPUTS", "STATE_IDS", "SBMLExportError", "export_sbml", "simulate_roadrunner"]
 
@@ -92,10 +92,6 @@ _UNITS: dict[str, list[tuple[str, int, int, float]]] = {
 }
 _RATE_UNIT = {"umol": "umol_per_hour", "uM": "uM_per_hour", "mM": "mM_per_hour", "dimensionless": "per_hour"}
 _ONE = "(1 dimensionless)"
-
-
-class SBMLExportError(KetasimError):
-    """The model cannot be exported, or the exported document fails libSBML's consistency checks."""
 
 
 def export_sbml(
@@ -310,7 +306,7 @@ class _Builder:
     def _notes(self) -> None:
         model, p = self.model, self.model.patients[0]
         lines = [
-            "Exported by ketasim.sbml.export_sbml: the assembled ODE system that ketasim.simulate integrates, "
+            "Exported by ketasim.interop.sbml.export_sbml: the assembled ODE system that ketasim.simulate integrates, "
             "for one patient. Time in hours, PK amounts in micromoles, volumes in litres.",
             f"Regimen: {self.regimen.describe()}",
             f"Patient: {p!r}",
@@ -872,7 +868,8 @@ class _Builder:
         missing += sorted(o for o in outputs | set(ITEM_OUTPUTS) if o not in self.ids)
         if missing:
             raise SBMLExportError(
-                "the SBML export does not cover these model states/outputs (update ketasim.sbml): " + ", ".join(missing)
+                "the SBML export does not cover these model states/outputs (update ketasim.interop.sbml): "
+                + ", ".join(missing)
             )
 
     def _validated(self) -> str:

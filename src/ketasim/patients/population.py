@@ -9,7 +9,7 @@ MADRS >= 20 at entry. In the model that means depression driven by chronic stres
 biotype mix depleted of mostly-monoaminergic depressions (those are the ones monoaminergic drugs would
 have helped), and covariates of the pooled esketamine development programme (Perez-Ruixo 2021).
 ``mdd`` is an unselected major-depression cohort (before any treatment failure): more of its
-depressions are mostly monoaminergic; ``ketasim.resistance.enrich_trd`` turns it into a TRD cohort the
+depressions are mostly monoaminergic; ``ketasim.trials.resistance.enrich_trd`` turns it into a TRD cohort the
 way STAR*D-like sequences do, by simulating an adequate SSRI trial and keeping the non-remitters.
 ``healthy`` draws the same covariates with no stress and no depression (for PK studies).
 
@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ketasim._internal.checks import whole_number
 from ketasim.errors import InputError
 from ketasim.parameters import ParameterSet, default_parameters
-from ketasim.patient import BIOTYPES, Patient
+from ketasim.patients.patient import BIOTYPES, Patient
 
 __all__ = ["COHORTS", "PD_VARIABILITY", "Population"]
 
@@ -71,10 +72,8 @@ class Population:
         cls, n: int, seed: int, cohort: str = "trd", *, params: ParameterSet | None = None, **overrides: Any
     ) -> Population:
         """Draw ``n`` patients. ``overrides`` fix Patient fields for everyone, e.g. ``weight="70 kg"``."""
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10_000_000:
-            raise InputError("n", "must be a whole number within 1-10000000", got=repr(n))
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise InputError("seed", "must be a non-negative whole number", got=repr(seed))
+        whole_number(n, "n", 1, 10_000_000)
+        whole_number(seed, "seed", 0)
         if cohort not in COHORTS:
             raise InputError("cohort", f"must be one of: {', '.join(COHORTS)}", got=repr(cohort))
         for key in overrides:

@@ -1,0 +1,48 @@
+"""Argument checks shared by every public entry point; each failure is an ``InputError`` naming its field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from ketasim.errors import InputError
+
+__all__ = ["from_validation_error", "is_number", "whole_number"]
+
+
+def is_number(value: Any) -> bool:
+    """A real number that is not a bool (``True`` is an ``int`` in Python, never a dose or a count).
+
+    >>> [is_number(v) for v in (1, 2.5, True, "3", None)]
+    [True, True, False, False, False]
+    """
+    import numbers
+
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def whole_number(value: Any, field: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as an int within ``minimum``..``maximum``, or an ``InputError`` naming ``field``.
+
+    >>> whole_number(3, "count")
+    3
+    >>> whole_number(0, "count", 1, 10)
+    Traceback (most recent call last):
+    ...
+    ketasim.InputError: count: must be a whole number within 1-10 (got 0)
+    """
+    import numbers
+
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok or value < minimum or (maximum is not None and value > maximum):
+        allowed = f"within {minimum}-{maximum}" if maximum is not None else f">= {minimum}"
+        raise InputError(field, f"must be a whole number {allowed}", got=repr(value))
+    return int(value)
+
+
+def from_validation_error(exc: ValidationError, default_field: str) -> InputError:
+    """The first pydantic error as an ``InputError`` whose field is its dotted location."""
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"])
+    return InputError(loc or default_field, err["msg"])

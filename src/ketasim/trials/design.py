@@ -1,0 +1,157 @@
+"""A randomised trial of regimens: arms, randomisation, endpoints, and the run that fills a ``TrialResult``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from ketasim._internal.checks import whole_number
+from ketasim.dosing import Regimen
+from ketasim.engine import SolverOptions
+from ketasim.errors import InputError
+from ketasim.model import Hypotheses
+from ketasim.parameters import ParameterSet, default_parameters
+from ketasim.patients import Population
+from ketasim.simulation import MAX_DURATION_H
+from ketasim.trials.endpoints import Endpoints
+from ketasim.trials.result import SeriesAccumulator, TrialResult
+from ketasim.trials.runner import TrialChunk, execute
+from ketasim.units import parse_quantity
+
+__all__ = ["RunRecorder", "RunStore", "Trial"]
+
+
+class RunRecorder(Protocol):
+    """What a results store hands a running trial: chunks are added, then the run commits or rolls back."""
+
+    def add(self, endpoints: pd.DataFrame, series: pd.DataFrame) -> None: ...
+    def commit(self, result: TrialResult) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class RunStore(Protocol):
+    """A results store (``ketasim.interop.Store``): opens one transaction per run."""
+
+    def begin_run(self, run_id: str, seed: int, parameter_set: str, control: str, scenario_text: str,
+                  patients: pd.DataFrame) -> RunRecorder: ...  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A randomised trial of regimens (controls are regimens of sessions: see ``Regimen.as_control``)."""
+
+    arms: Mapping[str, Regimen]
+    population: Population
+    duration: Any = "7 d"
+    randomisation: Mapping[str, int] | None = None
+    endpoints: Endpoints = field(default_factory=Endpoints)
+    control: str | None = None
+    hypotheses: Hypotheses = field(default_factory=Hypotheses)
+    params: ParameterSet | None = None
+    series_step: Any = "6 h"
+    solver: SolverOptions | None = None
+
+    def __post_init__(self) -> None:
+        if not self.arms:
+            raise InputError("arms", "a trial needs at least one arm")
+        for name, reg in self.arms.items():
+            if not isinstance(reg, Regimen):
+                raise InputError(f"arms.{name}", "must be a ketasim.Regimen (controls: Regimen.as_control)")
+        ratio = self.randomisation or {a: 1 for a in self.arms}
+        for a, r in ratio.items():
+            if a not in self.arms:
+                raise InputError(f"randomisation.{a}", f"unknown arm; arms are {', '.join(self.arms)}")
+            whole_number(r, f"randomisation.{a}")
+        if self.control is not None and self.control not in self.arms:
+            raise InputError("control", f"unknown arm; arms are {', '.join(self.arms)}", got=self.control)
+
+    @property
+    def duration_h(self) -> float:
+        return parse_quantity(self.duration, "duration", "h", strictly_positive=True, maximum=MAX_DURATION_H)
+
+    @property
+    def control_arm(self) -> str:
+        if self.control:
+            return self.control
+        no_drug = [a for a, r in self.arms.items() if not r.doses]
+        return no_drug[0] if no_drug else next(iter(self.arms))
+
+    def assignment(self, seed: int) -> list[str]:
+        """Permuted-block randomisation (block = one round of the ratio), reproducible from the seed."""
+        ratio = self.randomisation or {a: 1 for a in self.arms}
+        block = [a for a, r in ratio.items() for _ in range(r)]
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x0A11]))
+        n = len(self.population)
+        out: list[str] = []
+        while len(out) < n:
+            out.extend(block[i] for i in rng.permutation(len(block)))
+        return out[:n]
+
+    def chunks(self, seed: int, chunk_size: int) -> list[TrialChunk]:
+        n = len(self.population)
+        arms = self.assignment(seed)
+        noise = np.random.SeedSequence([seed, 0x7015E]).spawn(n)
+        params = self.params or default_parameters()
+        step = parse_quantity(self.series_step, "series_step", "h", strictly_positive=True)
+        return [
+            TrialChunk(
+                s,
+                tuple(self.population.patients[s : s + chunk_size]),
+                tuple(arms[s : s + chunk_size]),
+                tuple(noise[s : s + chunk_size]),
+                dict(self.arms),
+                params,
+                self.hypotheses,
+                self.duration_h,
+                step,
+                self.endpoints,
+                self.solver,
+            )
+            for s in range(0, n, chunk_size)
+        ]
+
+    def run(
+        self,
+        seed: int = 0,
+        *,
+        chunk_size: int = 200,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        store: RunStore | None = None,
+        scenario_text: str = "",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> TrialResult:
+        """Run every chunk (here, on ``workers`` local Dask processes, or on ``scheduler``)."""
+        whole_number(chunk_size, "chunk_size")
+        if workers is not None and scheduler is not None:
+            raise InputError("workers", "give either workers or scheduler, not both")
+        chunks = self.chunks(seed, chunk_size)
+        run_id = uuid.uuid4().hex[:12]
+        params = self.params or default_parameters()
+        acc = SeriesAccumulator()
+        writer = None
+        if store is not None:
+            patients = self.population.frame().assign(arm=self.assignment(seed))
+            writer = store.begin_run(run_id, seed, params.digest(), self.control_arm, scenario_text, patients)
+        try:
+            for i, (endpoints, series) in enumerate(execute(chunks, workers, scheduler)):
+                acc.add(endpoints, series)
+                if writer is not None:
+                    writer.add(endpoints, series)
+                if progress:
+                    progress(i + 1, len(chunks))
+            result = acc.result(run_id, self.control_arm, seed)
+            if writer is not None:
+                writer.commit(result)
+        except BaseException:
+            if writer is not None:
+                writer.rollback()
+            raise
+        return result
+
+

@@ -1,0 +1,59 @@
+"""Trial endpoints: which visits are scored, and the published definitions of response, remission and relapse."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ketasim.errors import InputError
+from ketasim.units import parse_quantity
+
+__all__ = ["Endpoints", "label_time"]
+
+
+def label_time(hours: float) -> str:
+    """Endpoint suffix for a visit time: '4h', '24h', '7d', '28d'.
+
+    >>> [label_time(h) for h in (4, 24, 168, 672)]
+    ['4h', '24h', '7d', '28d']
+    """
+    return f"{hours:g}h" if hours < 48 else f"{hours / 24:g}d"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Endpoint definitions. Each implements a published convention (see README, Trials).
+
+    - ``madrs_change_<t>``: MADRS at visit t minus the pre-treatment MADRS (negative = better).
+    - ``response_<t>``: a fall of at least ``response_fraction`` (50%) from baseline.
+    - ``remission_<t>``: MADRS <= ``remission_threshold`` (10 or 12 in the literature; selectable).
+    - ``cadss_peak``; ``sbp_rise_ge_<x>``: any systolic rise >= ``sbp_threshold`` mmHg (label: 40).
+    - ``time_to_relapse_d``: among responders at ``relapse_from``, days until the response is lost
+      (fall < 50% of baseline), censored at the end of the run (``relapsed`` says which).
+    Visit scores carry rating noise (``rating_noise_sd``, from the parameter set) unless turned off.
+    """
+
+    visits: tuple[float, ...] = (24.0, 168.0)
+    response_fraction: float = 0.5
+    remission_threshold: float = 10.0
+    sbp_threshold: float = 40.0
+    relapse_from: float | None = None
+    rating_noise: bool = True
+
+    @classmethod
+    def make(
+        cls,
+        visits: Sequence[Any] = ("24 h", "7 d"),
+        remission_threshold: float = 10.0,
+        relapse_from: Any = None,
+        rating_noise: bool = True,
+        sbp_threshold: float = 40.0,
+    ) -> Endpoints:
+        hours = tuple(
+            sorted({parse_quantity(v, f"visits[{i}]", "h", strictly_positive=True) for i, v in enumerate(visits)})
+        )
+        if remission_threshold not in (10, 12):
+            raise InputError("remission_threshold", "must be 10 or 12 (MADRS)", got=remission_threshold)
+        rf = None if relapse_from is None else parse_quantity(relapse_from, "relapse_from", "h", minimum=0)
+        return cls(hours, 0.5, float(remission_threshold), float(sbp_threshold), rf, bool(rating_noise))

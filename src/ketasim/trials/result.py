@@ -1,0 +1,164 @@
+"""Trial results: per-patient endpoints, per-arm estimates with CIs, and comparisons with the control arm."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ketasim._internal.jsonable import jsonable
+from ketasim.trials.plot import plot_trial
+from ketasim.trials.stats import (
+    hazard_ratio,
+    hedges_g,
+    kaplan_meier_median,
+    mean_ci,
+    mean_difference,
+    odds_ratio,
+    proportion_ci,
+    risk_difference,
+)
+
+__all__ = ["SeriesAccumulator", "TrialResult"]
+
+
+class SeriesAccumulator:
+    """Keeps endpoint rows (small) and running per-arm sums of the coarse series (bounded memory)."""
+
+    def __init__(self) -> None:
+        self.endpoints: list[pd.DataFrame] = []
+        self.sums: pd.DataFrame | None = None
+
+    def add(self, endpoints: pd.DataFrame, series: pd.DataFrame) -> None:
+        self.endpoints.append(endpoints)
+        if series.empty:
+            return
+        g = (
+            series.assign(sq=series["madrs"] ** 2)
+            .groupby(["arm", "time_h"])
+            .agg(s=("madrs", "sum"), sq=("sq", "sum"), n=("madrs", "size"), dens=("synapse_density", "sum"))
+        )
+        self.sums = g if self.sums is None else self.sums.add(g, fill_value=0)
+
+    def result(self, run_id: str, control: str, seed: int) -> TrialResult:
+        ep = pd.concat(self.endpoints, ignore_index=True).sort_values("patient").reset_index(drop=True)
+        return TrialResult.build(run_id, ep, _series_summary(self.sums), control, seed)
+
+
+def _series_summary(sums: pd.DataFrame | None) -> pd.DataFrame:
+    if sums is None:
+        return pd.DataFrame(columns=["arm", "time_h", "mean", "lower", "upper", "n", "synapse_density"])
+    s = sums.reset_index()
+    mean = s["s"] / s["n"]
+    var = (s["sq"] - s["n"] * mean**2) / (s["n"] - 1).clip(lower=1)
+    half = 1.96 * np.sqrt(var.clip(lower=0) / s["n"])
+    return pd.DataFrame(
+        {
+            "arm": s["arm"],
+            "time_h": s["time_h"],
+            "mean": mean,
+            "lower": mean - half,
+            "upper": mean + half,
+            "n": s["n"].astype(int),
+            "synapse_density": s["dens"] / s["n"],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """Per-patient endpoints, per-arm summaries with CIs, comparisons against the control arm."""
+
+    run_id: str
+    endpoints: pd.DataFrame
+    series: pd.DataFrame
+    arms: dict[str, dict[str, dict[str, float]]]
+    comparisons: list[dict[str, Any]]
+    control: str
+    seed: int
+
+    @classmethod
+    def build(cls, run_id: str, ep: pd.DataFrame, series: pd.DataFrame, control: str, seed: int) -> TrialResult:
+        arms: dict[str, dict[str, dict[str, float]]] = {}
+        for arm, g in ep.groupby("arm", sort=False):
+            arms[str(arm)] = _arm_summary(g)
+        comparisons = [_compare(ep, a, control) for a in arms if a != control and control in arms]
+        return cls(run_id, ep, series, arms, comparisons, control, seed)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"run_id", "arms": {ARM: {ENDPOINT: value}}, "comparisons": [...]}`` (NaN -> None)."""
+        arms = {a: {k: v["estimate"] for k, v in d.items()} for a, d in self.arms.items()}
+        return jsonable(
+            {
+                "run_id": self.run_id,
+                "seed": self.seed,
+                "control": self.control,
+                "arms": arms,
+                "arms_ci": self.arms,
+                "comparisons": self.comparisons,
+            }
+        )
+
+    @classmethod
+    def from_tables(cls, run_id: str, endpoints: pd.DataFrame, series: pd.DataFrame, control: str,
+                    seed: int) -> TrialResult:  # fmt: skip
+        """Rebuild a result from its per-patient endpoint rows and coarse series (e.g. read from a store)."""
+        acc = SeriesAccumulator()
+        acc.add(endpoints, series)
+        return acc.result(run_id, control, seed)
+
+    def plot(self, path: Any = None) -> Any:
+        """MADRS per arm over time with 95% CIs, and response rates per visit; writes ``path`` if given."""
+        return plot_trial(self, path)
+
+
+def _endpoint_columns(ep: pd.DataFrame) -> list[str]:
+    skip = {"patient", "arm", "responder_at_relapse_start", "relapsed"}
+    return [c for c in ep.columns if (c not in skip and not c.startswith("madrs_")) or c.startswith("madrs_change_")]
+
+
+def _arm_summary(g: pd.DataFrame) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {"n": {"estimate": float(len(g)), "lower": math.nan, "upper": math.nan}}
+    for col in _endpoint_columns(g):
+        if col == "time_to_relapse_d":
+            resp = g[g["responder_at_relapse_start"].astype(bool)]
+            km = kaplan_meier_median(resp["time_to_relapse_d"], resp["relapsed"].astype(bool))
+            out["median_time_to_relapse_d"] = {"estimate": km["median"], "lower": math.nan, "upper": math.nan}
+            continue
+        x = g[col].dropna()
+        if x.dtype == bool:
+            out[col] = proportion_ci(int(x.sum()), int(x.size))
+        else:
+            out[col] = mean_ci(x.to_numpy(float))
+    return out
+
+
+def _compare(ep: pd.DataFrame, arm: str, control: str) -> dict[str, Any]:
+    a, c = ep[ep["arm"] == arm], ep[ep["arm"] == control]
+    res: dict[str, Any] = {"arm": arm, "versus": control, "endpoints": {}}
+    for col in _endpoint_columns(ep):
+        if col == "time_to_relapse_d":
+            both = ep[ep["arm"].isin([arm, control]) & ep["responder_at_relapse_start"].astype(bool)]
+            hr = hazard_ratio(
+                both["time_to_relapse_d"], both["relapsed"].astype(bool), (both["arm"] == arm).astype(int)
+            )
+            res["endpoints"]["relapse_hazard_ratio"] = hr
+            continue
+        x, y = a[col].dropna(), c[col].dropna()
+        if len(x) < 2 or len(y) < 2:
+            continue
+        if x.dtype == bool:
+            k1, n1, k2, n2 = int(x.sum()), len(x), int(y.sum()), len(y)
+            res["endpoints"][col] = {
+                "risk_difference": risk_difference(k1, n1, k2, n2),
+                "odds_ratio": odds_ratio(k1, n1, k2, n2),
+            }
+        elif col.startswith("madrs_change_"):
+            res["endpoints"][col] = {
+                "mean_difference": mean_difference(x, y),
+                "hedges_g": hedges_g(x, y),
+            }
+    return res
