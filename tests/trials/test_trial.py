@@ -17,7 +17,7 @@ from ketasim.patients import Population
 from ketasim.trials import Endpoints, Trial
 from ketasim.trials.scenario import load_scenario
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 Z = ks.protocols.get("murrough-2013-single-infusion")
 
 
