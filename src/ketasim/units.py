@@ -23,6 +23,7 @@ from ketasim.errors import InputError
 
 __all__ = ["Q_", "QuantityLike", "parse_dose_amount", "parse_positive_number", "parse_quantity", "to_quantity", "ureg"]
 
+ureg: pint.UnitRegistry
 try:  # pint caches its parsed definitions on disk: the second process starts ~0.3 s faster
     ureg = pint.UnitRegistry(cache_folder=":auto:")
 except OSError:  # no writable cache folder: parse the definitions every time
@@ -45,7 +46,7 @@ def to_quantity(value: Any, field: str, default_unit: str) -> pint.Quantity:
         return Q_(float(value), default_unit)
     if isinstance(value, str):
         try:
-            q = Q_(value.strip())
+            q: Any = Q_(value.strip())  # a Quantity, or a bare number for a unitless string
         except Exception as exc:  # pint raises several unrelated exception types
             raise InputError(field, f"could not read {value!r} as a quantity") from exc
         if not isinstance(q, pint.Quantity):  # a bare number in a string
@@ -121,7 +122,7 @@ def _is_per_body_mass(q: pint.Quantity) -> bool:
     """True for mass/mass units such as mg/kg (pint calls them dimensionless)."""
     if not q.dimensionless:
         return False
-    exps = [(ureg.Quantity(1, name).dimensionality, exp) for name, exp in q.unit_items()]
+    exps: list[tuple[Any, Any]] = [(ureg.Quantity(1, name).dimensionality, exp) for name, exp in q.unit_items()]
     has_mass_num = any(d == ureg.Quantity(1, "kg").dimensionality and e > 0 for d, e in exps)
     has_mass_den = any(d == ureg.Quantity(1, "kg").dimensionality and e < 0 for d, e in exps)
     return has_mass_num and has_mass_den

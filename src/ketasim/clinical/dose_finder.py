@@ -257,7 +257,7 @@ class _Search:
         )
         return DoseEvaluation(float(dose), improvement, cadss, sbp, ok)
 
-    def evaluate(self, doses: Sequence[float]) -> list[DoseEvaluation]:
+    def evaluate(self, doses: Sequence[float] | np.ndarray) -> list[DoseEvaluation]:
         new = sorted({float(d) for d in doses} - set(self.cache))
         if new:
             regs = [self.regimen(d) for d in new]
@@ -312,6 +312,7 @@ class _Search:
             raise self.infeasible(evals[0], "mg/kg" if self.per_kg else "mg")
         # (1) the largest feasible dose (feasibility is monotone in dose)
         i_bad = next((i for i, e in enumerate(evals) if not e.feasible), None)
+        upper: str | None
         if i_bad is None:
             d_max, upper = hi, "dose_range_upper"
         else:

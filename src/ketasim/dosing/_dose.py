@@ -17,11 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ketasim._internal.checks import is_number, whole_number
 from ketasim.errors import InputError
 from ketasim.units import parse_dose_amount, parse_quantity
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["DEVICE_MG", "Dose", "Drug", "Regimen", "Route", "Session", "SessionKind"]
 
@@ -143,7 +146,7 @@ class Dose:
         object.__setattr__(self, "duration_h", duration_h)
         object.__setattr__(self, "at_h", at_h)
 
-    def amount_mg(self, weight_kg: float) -> float:
+    def amount_mg(self, weight_kg: float | np.ndarray) -> float | np.ndarray:
         return self.amount * weight_kg if self.per_kg else self.amount
 
     def shifted(self, by_h: float) -> Dose:

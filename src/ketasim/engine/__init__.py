@@ -18,6 +18,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def integrate(
         raise InputError("solver.method", "'compiled' runs the assembled ketasim model only; "
                          "use a scipy method (BDF, LSODA, RK45, ...) for other systems")  # fmt: skip
     if opt.method in ("auto", "compiled") and compiled_ok:
-        return _integrate_model(system, y0, boluses, infusions, t_out, opt)
+        return _integrate_model(cast(Model, system), y0, boluses, infusions, t_out, opt)
     if opt.method == "auto":
         opt = SolverOptions(method="BDF", rtol=opt.rtol, atol=opt.atol, max_step_h=opt.max_step_h)
     return integrate_scipy(system, y0, boluses, infusions, t_out, opt)

@@ -353,7 +353,7 @@ def _solve_all(
 def _refresh_cache() -> None:
     """Drop compiled code cached against an older version of the model kernel (see module doc)."""
     stamp = hashlib.sha256(Path(kernel.__file__).read_bytes() + Path(__file__).read_bytes()).hexdigest()
-    cache = _solve_all._cache  # numba's on-disk cache of this dispatcher
+    cache = _solve_all._cache  # type: ignore[attr-defined]  # numba's on-disk cache of this dispatcher (private)
     marker = Path(getattr(cache, "_cache_path", "")) / "ketasim-kernel.stamp"
     try:
         if marker.is_file() and marker.read_text() == stamp:

@@ -212,7 +212,7 @@ class Model:
             return self.signaling.potentiation(sero()["psilocin_trkb"], sero()["sert_occupancy"])
 
         recipes: dict[str, Callable[[], np.ndarray]] = {
-            **{k: (lambda k=k: conc()[k]) for k in _PK_OUTPUTS},
+            **{k: (lambda k=k: conc()[k]) for k in _PK_OUTPUTS},  # type: ignore[misc]  # lambda default arg
             "nmda_occupancy": lambda: block()["nmda_occupancy"],
             "nmda_interneuron_block": lambda: block()["nmda_interneuron_block"],
             "ht2a_occupancy": lambda: sero()["ht2a_occupancy"],

@@ -89,7 +89,7 @@ class Result:
         model, t = batch.model, batch.t
         obs = batch.observe(only=outputs)
         coords = {"patient": np.arange(model.n_patients), "time": t, "item": list(ITEMS)}
-        data = {
+        data: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, str]]] = {
             k: (("patient", "item", "time") if k == "madrs_items" else ("patient", "time"), v, {"units": UNITS[k]})
             for k, v in obs.items()
         }

@@ -145,12 +145,14 @@ def _study_trial(study: Mapping[str, Any], n_per_arm: int, seed: int, params: Pa
     )
 
 
-def _trial_predictions(study: Mapping[str, Any], n_per_arm: int, seed: int, params: ParameterSet) -> dict[str, Any]:
+def _trial_predictions(
+    study: Mapping[str, Any], n_per_arm: int, seed: int, params: ParameterSet
+) -> dict[tuple[str, str | None], tuple[float, float]]:
     trial = _study_trial(study, n_per_arm, seed, params)
     ep = trial.run(seed).endpoints
     sd = params.value("rating_noise_sd")
     thr = float(study.get("remission_threshold", 10))
-    preds: dict[str, Any] = {}
+    preds: dict[tuple[str, str | None], tuple[float, float]] = {}
     for arm, g in ep.groupby("arm"):
         base = g["madrs_baseline"].to_numpy()
         for v in Endpoints.make(study["endpoints"]).visits:
