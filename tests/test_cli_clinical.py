@@ -27,6 +27,14 @@ def test_tci_json_holds_the_target(capsys):
     assert all(step["rate_mg_h"] >= 0 for step in data["schedule"])
 
 
+@pytest.mark.parametrize("drug", ["Ketamine", "racemic", "esketamine"])
+def test_tci_check_reads_any_spelling_of_target_and_drug(capsys, drug):
+    code, out, err = cli(capsys, "tci", "--target", "150ng/mL", "--drug", drug, "--duration", "30 min", "--check",
+                         "--json")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["max_deviation_pct"] < 3.0  # compared with the plasma of the drug infused
+
+
 def test_tci_refuses_an_out_of_range_target(capsys):
     code, _, err = cli(capsys, "tci", "--target", "5000 ng/mL")
     assert code == 2 and err.startswith("error: target") and "Traceback" not in err

@@ -10,13 +10,18 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ketasim.errors import InputError, KetasimError
+
+if TYPE_CHECKING:
+    from ketasim.clinical.tci import TargetLike
+    from ketasim.patients import Patient
+    from ketasim.trials import TrialResult
 
 __all__ = ["app", "main"]
 
@@ -58,7 +63,7 @@ SUMMARY_LABELS = {
 }
 
 
-def _json(obj: Any) -> str:
+def _json(obj: object) -> str:
     from ketasim._internal.jsonable import dumps
 
     return dumps(obj)
@@ -89,7 +94,7 @@ def simulate(
     from ketasim import Hypotheses, Patient, protocols
     from ketasim import simulate as run
     from ketasim._internal.files import atomic_write_text
-    from ketasim.clinical import monitor as monitor_sessions
+    from ketasim.clinical.summary import monitoring_summary
 
     sessions = [s.strip() for s in psychotherapy.split(",") if s.strip()]
     patient = Patient(
@@ -107,15 +112,8 @@ def simulate(
     if not days > 0:
         raise InputError("days", "must be > 0")
     res = run(regimen, patient, duration=f"{days} d", hypotheses=Hypotheses(disinhibition, rest_block))
-    summary = res.summary()
-    flags: list[str] = []
-    if regimen.doses and any(d.drug.is_ketamine for d in regimen.doses):
-        table = monitor_sessions(res)
-        summary["discharge_h"] = float(table["discharge_h"].iloc[0])
-        summary["sessions_flagged"] = int(table["flag"].sum())
-        for row in table[table["flag"]].itertuples():
-            sbp = f"SBP rise {row.sbp_rise_peak_mmhg:.1f} mmHg"
-            flags.append(f"session at {row.start_h:g} h: peak CADSS {row.cadss_peak:.1f}, {sbp}")
+    monitoring = monitoring_summary(res)
+    summary = {**res.summary(), **monitoring.metrics}
     if out is not None:
         atomic_write_text(out, _json(summary) + "\n")
     if plot is not None:
@@ -132,7 +130,7 @@ def simulate(
         label, unit = SUMMARY_LABELS.get(key, (key, ""))
         table.add_row(label, "n/a (beyond run)" if not math.isfinite(value) else f"{value:.3g}", unit, key)
     console.print(table)
-    for flag in flags:
+    for flag in monitoring.flags:
         console.print(f"[bold red]monitoring flag[/bold red] {flag}")
     if plot is not None:
         console.print(f"figure written to {plot}")
@@ -201,15 +199,11 @@ def trial(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
     from ketasim.interop.store import Store
-    from ketasim.trials.scenario import load_scenario
+    from ketasim.trials.launch import prepare_scenario_run
 
     if workers is not None and scheduler is not None:
         raise InputError("workers", "give either --workers or --scheduler, not both")
-    if patients is not None and patients < 1:
-        raise InputError("patients", "must be >= 1", got=patients)
-    sc, text = load_scenario(scenario)  # everything is validated before the store is touched
-    tr = sc.trial(patients=patients, seed=seed)
-    run_seed = sc.seed if seed is None else seed
+    plan = prepare_scenario_run(scenario, patients=patients, seed=seed)  # validated before the store is touched
     with (
         Store(db) as store,
         Progress(
@@ -223,17 +217,15 @@ def trial(
             disable=as_json,
         ) as bar,
     ):
-        task = bar.add_task(f"{sc.name}: {len(tr.population)} patients", total=None)
-        res = tr.run(
-            run_seed,
+        task = bar.add_task(f"{plan.name}: {plan.n_patients} patients", total=None)
+        res = plan.run(
             chunk_size=chunk_size,
             workers=workers,
             scheduler=scheduler,
             store=store,
-            scenario_text=text,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    _report(res, plot, as_json, f"{sc.name} (stored in {db})")
+    _report(res, plot, as_json, f"{plan.name} (stored in {db})")
 
 
 @app.command()
@@ -242,12 +234,9 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
     """List the runs in the results store."""
-    from ketasim.interop.store import Store
+    from ketasim.interop.store import list_runs
 
-    if not db.exists():
-        raise InputError("db", f"no results store at {db}")
-    with Store(db) as store:
-        df = store.runs()
+    df = list_runs(db)
     if as_json:
         typer.echo(_json(df.to_dict("records")))
         return
@@ -268,14 +257,9 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Re-render a stored run's table and figure without re-simulating."""
-    from ketasim.interop.store import Store
+    from ketasim.interop.store import load_run
 
-    if not db.exists():
-        raise InputError("db", f"no results store at {db}")
-    with Store(db) as store:
-        res = store.load(run_id)
-        if parquet is not None:
-            store.export_parquet(run_id, parquet)
+    res = load_run(db, run_id, parquet=parquet)
     _report(res, plot, as_json, f"run {run_id}")
 
 
@@ -294,6 +278,7 @@ def validate(
 
     from ketasim.analysis.validation import plot_validation
     from ketasim.analysis.validation import validate as run_validation
+    from ketasim.analysis.validation.summary import pass_counts, readme_note
     from ketasim.parameters import load_parameter_set
 
     params = load_parameter_set(params_dir) if params_dir else None
@@ -303,13 +288,9 @@ def validate(
     if plots is not None:
         plot_validation(rows, plots)
     if readme is not None:
-        from ketasim import __version__
         from ketasim.analysis.validation import update_readme
 
-        mode = "quick mode, 40 virtual patients per arm" if quick else "each study's own number of virtual patients"
-        update_readme(
-            readme, rows, f"Generated by `ketasim validate --readme README.md` (ketasim {__version__}, {mode})."
-        )
+        update_readme(readme, rows, readme_note(quick))
     if as_json:
         typer.echo(_json([r.to_dict() for r in rows]))
         return
@@ -321,11 +302,10 @@ def validate(
         table.add_row(r.study, r.quantity, r.arm or "", f"{r.observed:.3g}", f"{r.predicted:.3g}", f"{r.error:+.3g}",
                       f"{r.tolerance:.3g}", ok, "yes" if r.calibrated else "held out")  # fmt: skip
     console.print(table)
-    n_cal = [r for r in rows if r.calibrated]
-    held = [r for r in rows if not r.calibrated]
+    c = pass_counts(rows)
     console.print(
-        f"calibration rows passing: {sum(r.passed for r in n_cal)}/{len(n_cal)}; "
-        f"held-out rows passing: {sum(r.passed for r in held)}/{len(held)}"
+        f"calibration rows passing: {c.calibration_passed}/{c.calibration_total}; "
+        f"held-out rows passing: {c.held_out_passed}/{c.held_out_total}"
     )
 
 
@@ -378,11 +358,10 @@ def sensitivity(
     from rich.progress import Progress
 
     from ketasim.analysis.sensitivity import DEFAULT_OUTPUTS, DEFAULT_PARAMETERS, sobol_model
+    from ketasim.analysis.sobol_setup import check_base_size, name_list
 
-    if n < 2 or n & (n - 1):
-        raise InputError("n", "must be a power of two >= 2", got=n)
-    names = tuple(x.strip() for x in parameters.split(",")) if parameters else DEFAULT_PARAMETERS
-    outs = tuple(x.strip() for x in outputs.split(",")) if outputs else DEFAULT_OUTPUTS
+    check_base_size(n)
+    names, outs = name_list(parameters, DEFAULT_PARAMETERS), name_list(outputs, DEFAULT_OUTPUTS)
     with Progress(console=err_console, transient=True, disable=as_json) as bar:
         task = bar.add_task("Sobol evaluations", total=None)
         res = sobol_model(names, outs, n=n, regimen=protocol, fold=fold, seed=seed, workers=workers,
@@ -402,7 +381,7 @@ def sensitivity(
     console.print(table)
 
 
-def _patient_options(weight: str, sex: str, age: float, cyp2b6: str) -> Any:
+def _patient_options(weight: str, sex: str, age: float, cyp2b6: str) -> Patient:
     from ketasim import Patient
 
     return Patient(weight=weight, sex=sex, age=age, cyp2b6=cyp2b6)
@@ -469,33 +448,22 @@ def tci(
     as_json: Annotated[bool, typer.Option("--json", help="Print the rate schedule as JSON.")] = False,
 ) -> None:
     """Target-controlled infusion: the rate schedule that reaches and holds a concentration."""
-    import numpy as np
-
     from ketasim import simulate as run
-    from ketasim.clinical.tci import tci_rates, tci_schedule
+    from ketasim.clinical.tci import parse_profile, tci_deviation_pct, tci_rates, tci_schedule, tci_totals
+    from ketasim.units import parse_quantity
 
     if (target is None) == (profile is None):
         raise InputError("target", "give exactly one of --target or --profile")
-    tgt: Any = target
-    if profile is not None:
-        try:
-            tgt = [(t.split(":")[0] if any(ch.isalpha() for ch in t.split(":")[0]) else f"{t.split(':')[0]} h",
-                    float(t.split(":")[1])) for t in profile.split(",")]  # fmt: skip
-        except (IndexError, ValueError):
-            raise InputError("profile", "expected 'time:conc,...'", got=repr(profile)) from None
+    tgt: TargetLike = parse_profile(profile) if profile is not None else str(target)
     patient = _patient_options(weight, sex, age, cyp2b6)
     reg = tci_schedule(tgt, patient, drug=drug, site=site, duration=duration, update_every=update_every)
     rates = tci_rates(reg)
-    out: dict[str, Any] = {"steps": len(rates), "total_mg": float(rates["amount_mg"].sum())}
+    out: dict[str, float] = tci_totals(rates)
     if check:
         res = run(reg, patient, duration=duration, output_step="1 min")
-        var = "ketamine_plasma" if drug.startswith("ket") else "esketamine_plasma"
-        c = res.dataset[var].values[0]
-        t = res.dataset["time"].values
         if profile is None:
-            level = float(str(target).split()[0])
-            late = t > t[-1] * 0.25
-            out["max_deviation_pct"] = float(np.max(np.abs(c[late] / level - 1)) * 100)
+            level = parse_quantity(str(target), "target", "ng/mL")  # validated by tci_schedule already
+            out["max_deviation_pct"] = tci_deviation_pct(res, level, drug)
     if as_json:
         typer.echo(_json({**out, "schedule": json.loads(rates.to_json(orient="records"))}))
         return
@@ -561,37 +529,27 @@ def export_sbml_cmd(
     console.print(f"SBML Level 3 model ({len(text) // 1024} KiB, validated with libSBML) written to {out}")
 
 
-def _report(res: Any, plot: Path | None, as_json: bool, title: str) -> None:
+def _report(res: TrialResult, plot: Path | None, as_json: bool, title: str) -> None:
+    from ketasim.trials.report import comparison_tables, endpoint_table
+
     if plot is not None:
         res.plot(plot)
     if as_json:
         typer.echo(_json(res.to_json()))
         return
-    names = [k for k in next(iter(res.arms.values())) if k != "n"]
-    table = Table(title=f"trial {res.run_id}: {title}")
-    table.add_column("endpoint")
-    for arm, d in res.arms.items():
-        table.add_column(f"{arm} (n={int(d['n']['estimate'])})", justify="right")
-    for name in names:
-        cells = []
-        for d in res.arms.values():
-            v = d.get(name, {})
-            est, lo, hi = v.get("estimate", math.nan), v.get("lower", math.nan), v.get("upper", math.nan)
-            pct = name.startswith(("response_", "remission_", "sbp_rise_"))
-            fmt = (lambda x: f"{100 * x:.0f}%") if pct else (lambda x: f"{x:.2f}")
-            cells.append(
-                fmt(est) + (f" [{fmt(lo)}, {fmt(hi)}]" if math.isfinite(lo) else "") if math.isfinite(est) else "-"
-            )
-        table.add_row(name, *cells)
+    arms = endpoint_table(res, title)
+    table = Table(title=arms.title)
+    for i, col in enumerate(arms.columns):
+        table.add_column(col, justify="right" if i else "left")  # endpoint name, then one column per arm
+    for row in arms.rows:
+        table.add_row(*row)
     console.print(table)
-    for comp in res.comparisons:
-        ct = Table(title=f"{comp['arm']} vs {comp['versus']}")
-        for col in ("endpoint", "statistic", "estimate [95% CI]"):
+    for comp in comparison_tables(res):
+        ct = Table(title=comp.title)
+        for col in comp.columns:
             ct.add_column(col)
-        for ep, st in comp["endpoints"].items():
-            items = st.items() if "estimate" not in st else [("hazard_ratio", st)]
-            for sname, v in items:
-                ct.add_row(ep, sname, f"{v['estimate']:.3g} [{v['lower']:.3g}, {v['upper']:.3g}]")
+        for row in comp.rows:
+            ct.add_row(*row)
         console.print(ct)
     if plot is not None:
         console.print(f"figure written to {plot}")

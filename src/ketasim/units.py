@@ -36,7 +36,7 @@ Q_ = ureg.Quantity
 QuantityLike: TypeAlias = str | float | int | pint.Quantity
 
 
-def to_quantity(value: Any, field: str, default_unit: str) -> pint.Quantity:
+def to_quantity(value: QuantityLike, field: str, default_unit: str) -> pint.Quantity:
     """``value`` as a pint Quantity; a bare number (or a unitless string) is read in ``default_unit``."""
     if isinstance(value, pint.Quantity):
         return value
@@ -46,7 +46,7 @@ def to_quantity(value: Any, field: str, default_unit: str) -> pint.Quantity:
         return Q_(float(value), default_unit)
     if isinstance(value, str):
         try:
-            q: Any = Q_(value.strip())  # a Quantity, or a bare number for a unitless string
+            q: pint.Quantity | float = Q_(value.strip())  # a Quantity, or a bare number for a unitless string
         except Exception as exc:  # pint raises several unrelated exception types
             raise InputError(field, f"could not read {value!r} as a quantity") from exc
         if not isinstance(q, pint.Quantity):  # a bare number in a string
@@ -58,7 +58,7 @@ def to_quantity(value: Any, field: str, default_unit: str) -> pint.Quantity:
 
 
 def parse_quantity(
-    value: Any,
+    value: QuantityLike,
     field: str,
     unit: str,
     *,
@@ -67,6 +67,7 @@ def parse_quantity(
     strictly_positive: bool = False,
 ) -> float:
     """Return ``value`` as a float in ``unit``, refusing wrong dimensions and out-of-range values."""
+    shown: QuantityLike  # what error messages quote
     if is_number(value):
         x, shown = float(value), value  # a bare number is already in ``unit``: no need for pint
     else:
@@ -98,7 +99,7 @@ def _range_text(unit: str, lo: float | None, hi: float | None, positive: bool) -
     return f"> 0 {unit}"
 
 
-def parse_dose_amount(value: Any, field: str = "amount") -> tuple[float, bool]:
+def parse_dose_amount(value: QuantityLike, field: str = "amount") -> tuple[float, bool]:
     """Parse a dose amount: absolute (``"56 mg"``) or per body weight (``"0.5 mg/kg"``).
 
     Returns ``(magnitude, per_kg)`` with the magnitude in mg or mg/kg.
@@ -128,7 +129,7 @@ def _is_per_body_mass(q: pint.Quantity) -> bool:
     return has_mass_num and has_mass_den
 
 
-def parse_positive_number(value: Any, field: str, maximum: float) -> float:
+def parse_positive_number(value: object, field: str, maximum: float) -> float:
     """A plain number within (0, maximum] (scores, ratios, percentiles), refused with the field named.
 
     >>> parse_positive_number(4, "cadss_threshold", 92)

@@ -35,7 +35,8 @@ def _effect_site(reg: ks.Regimen, patient: ks.Patient, hours: float):
     y = integrate(model, model.initial(), boluses, infusions, t, TIGHT)
     ix = model.index
     ce_um = y[ix["ce_s_ketamine"], 0] + y[ix["ce_r_ketamine"], 0]
-    return t, ce_um / model.receptor.unbound[0] * model.pk.mw["ketamine"]
+    unbound = model.constants["fu_plasma"][0] * model.constants["kp_uu_brain"][0]
+    return t, ce_um / unbound * model.pk.mw["ketamine"]
 
 
 def _check_schedule(reg: ks.Regimen, duration_h: float, max_rate: float) -> None:

@@ -8,19 +8,24 @@ patient's numbers cannot depend on the batch it is in.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import ketasim as ks
 from ketasim.dosing import Dose, Regimen, Session
-from ketasim.engine import SolverOptions, _compiled, integrate
+from ketasim.engine import SolverOptions, _compiled, _modes, _stepper, integrate
+from ketasim.engine._events import per_patient
 from ketasim.errors import InputError, KetasimError
-from ketasim.model import Hypotheses, assemble, kernel, pk
+from ketasim.model import Hypotheses, assemble, pk
 from ketasim.parameters import default_parameters
 from ketasim.patients import Population
 
 REFERENCE = SolverOptions(method="DOP853", rtol=1e-11, atol=1e-14)
+N_PK = len(pk.STATES)
+N_LINEAR = N_PK + 5  # the PK amounts and the five effect sites
+N_STATES = len(ks.model.STATE_NAMES)
 
 
 def _patients() -> list[ks.Patient]:
@@ -36,17 +41,19 @@ def _patients() -> list[ks.Patient]:
 def test_compiled_rhs_equals_numpy_rhs_at_random_states(hyp):
     pts = _patients()
     model = assemble(default_parameters(), pts, hyp)
-    packed = kernel.pack(model)
+    packed = _compiled.pack(model)
+    kernel = model.code.kernel()
     rng = np.random.default_rng(3)
     n, P = model.n_states, model.n_patients
+    n_pk = model.code.N_PK
     checked = 0
     for _ in range(20):
         y = model.initial() * rng.uniform(0.3, 2.5, (n, P)) + rng.uniform(0, 3, (n, P))
-        y[: kernel.N_PK] = rng.uniform(0, 400, (kernel.N_PK, P))  # µmol, plenty of drug everywhere
+        y[:n_pk] = rng.uniform(0, 400, (n_pk, P))  # µmol, plenty of drug everywhere
         u = rng.uniform(0, 5, (n, P))
         t = float(rng.uniform(0, 96))
         ref = model.rhs(t, y, u)
-        stress = model.synapse.stress(t)
+        stress = model.stress(t)
         dy = np.empty(n)
         for p in range(P):
             kernel.rhs(y[:, p].copy(), u[:, p].copy(), float(stress[p]), packed.par[p], packed.k_values[p],
@@ -105,13 +112,13 @@ def test_compiled_conserves_mass():
     y = integrate(model, model.initial(), b, i, t, SolverOptions(rtol=1e-10, atol=1e-12))
     given = np.zeros((model.n_patients, t.size))
     for bol in b:
-        if bol.state < kernel.N_PK:
+        if bol.state < N_PK:
             given += np.where(t >= bol.time, 1.0, 0.0)[None] * bol.amount[:, None]
     for inf in i:
-        if inf.state < kernel.N_PK:
+        if inf.state < N_PK:
             given += (np.clip(t, inf.start, inf.stop) - inf.start)[None] * inf.rate[:, None]
     # psilocybin/SSRI states are not dosed here; the body plus the sink holds exactly what was given
-    total = y[: kernel.N_PK].sum(axis=0)
+    total = y[: N_PK].sum(axis=0)
     np.testing.assert_allclose(total, given, rtol=1e-9, atol=1e-9)
     assert given[:, -1].min() > 100  # µmol: the check is not vacuous
 
@@ -175,50 +182,32 @@ def test_solver_options_are_validated(kwargs, field):
         SolverOptions(**kwargs)
 
 
-def test_stale_compiled_cache_is_flushed_when_the_kernel_changes(tmp_path, monkeypatch):
-    class FakeCache:
-        _cache_path = str(tmp_path)
-        flushed = 0
-
-        def flush(self):
-            FakeCache.flushed += 1
-
-    monkeypatch.setattr(_compiled._solve_all, "_cache", FakeCache())
-    (tmp_path / "ketasim-kernel.stamp").write_text("an older kernel")
-    _compiled._refresh_cache()
-    assert FakeCache.flushed == 1
-    stamp = (tmp_path / "ketasim-kernel.stamp").read_text()
-    _compiled._refresh_cache()  # same kernel: nothing to flush
-    assert FakeCache.flushed == 1
-    assert len(stamp) == 64
+def test_the_stepper_is_compiled_next_to_the_generated_kernel():
+    model = assemble(default_parameters(), [ks.Patient()])
+    engine = _compiled.stepper(model)
+    copy = model.code.directory / "stepper.py"
+    assert copy.read_text() == Path(_stepper.__file__).read_text()  # one copy per version of the model
+    assert engine.kernel is model.code.kernel() and _compiled.stepper(model) is engine
 
 
 def _modal_and_full(reg, pts, t, rtol=1e-9, atol=1e-12):
-    from ketasim.engine._events import per_patient
-    from ketasim.model.kernel import concentration_matrix
-
     model = assemble(default_parameters(), pts)
     b, i = model.events(reg)
-    ev = per_patient(model.n_patients, b, i, model.synapse.stress_times, model.synapse.stress_levels)
-    packed = kernel.pack(model)
-    sources = np.zeros(kernel.N_PK, bool)
-    sources[ev.b_state[ev.b_state < kernel.N_PK]] = True
-    sources[ev.i_state[ev.i_state < kernel.N_PK]] = True
-    modes = _compiled.pk_modes(packed, concentration_matrix(model), sources)
     y0 = model.initial()
-    modal, st1, steps_modal = _compiled.integrate_compiled(packed, y0, ev, t, rtol, atol, 6.0, modes)
-    full, st2, steps_full = _compiled.integrate_compiled(packed, y0, ev, t, rtol, atol, 6.0, None)
+    modal, st1, steps_modal = _compiled.integrate_compiled(model, y0, b, i, t, rtol, atol, 6.0)
+    full, st2, steps_full = _compiled.integrate_compiled(model, y0, b, i, t, rtol, atol, 6.0, modal=False)
     assert not st1.any() and not st2.any()
-    return model, modes, modal, full, steps_modal, steps_full
+    ev = per_patient(model.n_patients, b, i, model.stress_times, model.stress_levels)
+    return model, _compiled.modes_for(model, ev, y0), modal, full, steps_modal, steps_full
 
 
 @pytest.mark.parametrize("name", list(REGIMENS))
 def test_exact_modal_pk_matches_the_full_explicit_path(name):
     t = np.arange(0.0, 4 * 24 + 1e-9, 0.5)
     model, modes, modal, full, _, _ = _modal_and_full(REGIMENS[name], _patients(), t)
-    assert modes.ok.all() and 0 < modes.active.size < kernel.N_PK  # undosed chains are left out
-    pk_peak = np.abs(full[:, :, : kernel.N_PK]).max(axis=1, keepdims=True)
-    np.testing.assert_allclose(modal[:, :, : kernel.N_PK], full[:, :, : kernel.N_PK], rtol=1e-7,
+    assert modes.ok.all() and 0 < modes.active.size < N_PK  # undosed chains are left out
+    pk_peak = np.abs(full[:, :, : N_PK]).max(axis=1, keepdims=True)
+    np.testing.assert_allclose(modal[:, :, : N_PK], full[:, :, : N_PK], rtol=1e-7,
                                atol=1e-9 * pk_peak.max())  # fmt: skip
     a = model.observe(t, np.transpose(modal, (2, 0, 1)))
     b = model.observe(t, np.transpose(full, (2, 0, 1)))
@@ -236,32 +225,30 @@ def test_exact_linear_block_lifts_the_stability_limit():
 
 
 def test_modes_reproduce_the_pk_matrix_and_flag_what_they_cannot():
-    from ketasim.model.kernel import concentration_matrix
-
     model = assemble(default_parameters(), _patients())
-    packed = kernel.pack(model)
-    sources = np.zeros(kernel.N_PK, bool)
-    sources[[pk.IDX["rac_depot_im"], pk.IDX["esk_depot_nasal"]]] = True
-    modes = _compiled.pk_modes(packed, concentration_matrix(model), sources)
+    b, i = model.events(Regimen([Dose("ketamine", "im", "0.5 mg/kg"), Dose("esketamine", "intranasal", "28 mg")]))
+    ev = per_patient(model.n_patients, b, i, model.stress_times, model.stress_levels)
+    modes = _compiled.modes_for(model, ev, model.initial())
     assert modes.ok.all()
     assert pk.IDX["psilocin_central"] not in modes.active and pk.IDX["hnk_central"] in modes.active
     # the linear block: pk amounts, then the effect sites relaxing to the unbound concentrations
     rng = np.random.default_rng(5)
-    x = np.zeros((model.n_patients, kernel.N_STATES))
+    x = np.zeros((model.n_patients, N_STATES))
     x[:, modes.active] = rng.uniform(0, 50, (model.n_patients, modes.active.size))
     deriv = np.stack([model.rhs(0.0, x.T, np.zeros_like(x.T))[:, p] for p in range(model.n_patients)])
     L = modes.V * modes.lam[:, None, :] @ modes.Vi
     predicted = np.einsum("pij,pj->pi", L, x[:, modes.active])
     np.testing.assert_allclose(predicted, deriv[:, modes.active], rtol=1e-9, atol=1e-9 * np.abs(deriv).max())
-    assert modes.active[-5:].tolist() == list(range(kernel.RECEPTOR0, kernel.N_LINEAR))
+    assert modes.active[-5:].tolist() == list(range(N_PK, N_LINEAR))
     assert (modes.lam <= 1e-9).all()  # a compartmental matrix only decays (the sink is the zero mode)
     # two equal rates in series give a defective matrix, which has no eigenbasis: flagged, not used
-    chain = np.array([[-1.0, 0, 0], [1.0, -1.0, 0], [0, 1.0, 0]])  # on the first three PK states
-    rows, cols = np.nonzero(chain)
-    defective = kernel.PackedModel(packed.par[:1], chain[rows, cols][None], rows, cols)
-    first = np.arange(kernel.N_PK) == 0
-    flagged = _compiled.pk_modes(defective, np.zeros((1, kernel.N_CONC, kernel.N_PK)), first)
-    assert flagged.active.tolist() == [0, 1, 2, *range(kernel.RECEPTOR0, kernel.N_LINEAR)]
+    chain = np.zeros((1, N_PK, N_PK))
+    chain[0, :3, :3] = [[-1.0, 0, 0], [1.0, -1.0, 0], [0, 1.0, 0]]  # on the first three PK states
+    first = np.arange(N_PK) == 0
+    block = np.zeros((1, N_LINEAR - N_PK, N_LINEAR))
+    block[0, :, N_PK:] = -np.eye(N_LINEAR - N_PK)
+    flagged = _modes.linear_modes(chain, N_PK, block, np.zeros((1, 2, N_LINEAR)), first)
+    assert flagged.active.tolist() == [0, 1, 2, *range(N_PK, N_LINEAR)]
     assert not flagged.ok[0]
 
 
@@ -291,10 +278,10 @@ def test_outputs_are_checked_and_summary_marks_what_was_not_kept():
 def test_tableau_is_scipys_rk45():
     from scipy.integrate._ivp.rk import RK45
 
-    for ours, theirs in ((_compiled._A, RK45.A), (_compiled._B, RK45.B), (_compiled._C, RK45.C),
-                         (_compiled._E, RK45.E), (_compiled._P, RK45.P)):  # fmt: skip
+    for ours, theirs in ((_stepper._A, RK45.A), (_stepper._B, RK45.B), (_stepper._C, RK45.C),
+                         (_stepper._E, RK45.E), (_stepper._P, RK45.P)):  # fmt: skip
         np.testing.assert_array_equal(ours, theirs)
-    assert RK45.n_stages == _compiled._N_STAGES and -1 / (RK45.error_estimator_order + 1) == _compiled._ERR_EXP
+    assert RK45.n_stages == _stepper._N_STAGES and -1 / (RK45.error_estimator_order + 1) == _stepper._ERR_EXP
 
 
 def test_observe_computes_only_what_is_asked_and_returns_no_views_of_the_states():

@@ -13,7 +13,7 @@ from scipy.special import lambertw
 import ketasim as ks
 from ketasim.engine import Bolus, Infusion, SolverOptions, integrate
 from ketasim.errors import KetasimError
-from ketasim.model import pk
+from ketasim.model import assemble, pk
 from ketasim.parameters import default_parameters
 
 TIGHT = SolverOptions(rtol=1e-10, atol=1e-13)
@@ -267,10 +267,10 @@ def test_batched_pk_equals_single_patient_runs():
     )
     t = np.linspace(0.0, 12.0, 25)
     opts = SolverOptions(rtol=1e-11, atol=1e-14)
-    mb = pk.build(default_parameters(), BATCH)
+    mb = assemble(default_parameters(), BATCH).pk
     yb = integrate(PKOnly(mb), np.zeros((pk.N, 3)), *mb.inputs(reg), t, opts)
     for k, p in enumerate(BATCH):
-        m1 = pk.build(default_parameters(), [p])
+        m1 = assemble(default_parameters(), [p]).pk
         y1 = integrate(PKOnly(m1), np.zeros((pk.N, 1)), *m1.inputs(reg), t, opts)
         for i in range(pk.N):
             _assert_rel(yb[i, k], y1[i, 0], 1e-8)

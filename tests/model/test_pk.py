@@ -12,21 +12,48 @@ from scipy.linalg import expm
 
 from ketasim.dosing import Dose, Regimen
 from ketasim.engine import SolverOptions, integrate
-from ketasim.model import pk
-from ketasim.model.pk import IDX, SINK, STATES
+from ketasim.model import assemble, pk
+from ketasim.model.pk import IDX, SINK
 from ketasim.parameters import default_parameters
 from ketasim.patients import Patient
 
+STATES = tuple(pk.STATES)
 TIGHT = SolverOptions(rtol=1e-10, atol=1e-14)
 MW = 237.73  # g/mol, ketamine free base
 AUC_SPECIES = ("ketamine_plasma", "esketamine_plasma")
 BODY = [i for i in range(pk.N) if i != SINK]
 
 
+class PKModel:
+    """The PK layer of an assembled model: its rate matrices and dosing (``PKModel``) plus the
+    concentrations, read through the model's linear concentration map (the PK layer's equations)."""
+
+    SPECIES = ("ketamine_plasma", "esketamine_plasma", "arketamine_plasma", "s_ketamine_um")
+
+    def __init__(self, *patients: Patient) -> None:
+        self.model = assemble(default_parameters(), list(patients or [Patient()]))
+        self.layer = self.model.pk
+        self.K = self.layer.K
+        self.n_patients = self.model.n_patients
+        self.device_interval_h = self.layer.device_interval_h
+        self.map = self.model.concentration_map(self.SPECIES)  # (P, species, N)
+
+    def inputs(self, regimen: Regimen):
+        return self.layer.inputs(regimen)
+
+    def rhs(self, y, u):
+        return self.layer.rhs(y, u)
+
+    def concentrations(self, amounts: np.ndarray) -> dict[str, np.ndarray]:
+        """{species: array} from amounts (N, ..., P)."""
+        values = np.einsum("psn,n...p->s...p", self.map, amounts)
+        return dict(zip(self.SPECIES, values, strict=True))
+
+
 class PKOnly:
     """The PK layer as an engine ``OdeSystem``, plus AUC accumulators of AUC_SPECIES (ng*h/mL)."""
 
-    def __init__(self, model: pk.PKModel) -> None:
+    def __init__(self, model: PKModel) -> None:
         self.model = model
         self.n_states = pk.N + len(AUC_SPECIES)
 
@@ -36,11 +63,11 @@ class PKOnly:
         return np.vstack([self.model.rhs(amounts, u[: pk.N])] + [conc[s][None] for s in AUC_SPECIES])
 
 
-def build(*patients: Patient) -> pk.PKModel:
-    return pk.build(default_parameters(), list(patients or [Patient()]))
+def build(*patients: Patient) -> PKModel:
+    return PKModel(*patients)
 
 
-def run(model: pk.PKModel, regimen: Regimen, t: np.ndarray, options: SolverOptions = TIGHT):
+def run(model: PKModel, regimen: Regimen, t: np.ndarray, options: SolverOptions = TIGHT):
     """Returns (amounts (N, P, T), AUC accumulators {species: (P, T)})."""
     boluses, infusions = model.inputs(regimen)
     system = PKOnly(model)
@@ -49,12 +76,12 @@ def run(model: pk.PKModel, regimen: Regimen, t: np.ndarray, options: SolverOptio
     return y[: pk.N], aucs
 
 
-def conc(model: pk.PKModel, amounts: np.ndarray, species: str) -> np.ndarray:
+def conc(model: PKModel, amounts: np.ndarray, species: str) -> np.ndarray:
     """Concentrations (P, T) from amounts (N, P, T) (``concentrations`` wants the patient axis last)."""
     return model.concentrations(np.transpose(amounts, (0, 2, 1)))[species].T
 
 
-def auc_inf_all(model: pk.PKModel, regimen: Regimen, t_end: float = 48.0) -> dict[str, np.ndarray]:
+def auc_inf_all(model: PKModel, regimen: Regimen, t_end: float = 48.0) -> dict[str, np.ndarray]:
     """AUC from 0 to infinity per patient: integrated to ``t_end``, then the exact linear tail."""
     t = np.linspace(0.0, t_end, 97)
     amounts, aucs = run(model, regimen, t)
@@ -65,7 +92,7 @@ def auc_inf_all(model: pk.PKModel, regimen: Regimen, t_end: float = 48.0) -> dic
     return {s: aucs[s][:, -1] + model.concentrations(tail)[s] for s in AUC_SPECIES}
 
 
-def auc_inf(model: pk.PKModel, regimen: Regimen, species: str) -> np.ndarray:
+def auc_inf(model: PKModel, regimen: Regimen, species: str) -> np.ndarray:
     return auc_inf_all(model, regimen)[species]
 
 

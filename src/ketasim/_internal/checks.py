@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from pydantic import ValidationError
 
@@ -11,7 +11,7 @@ from ketasim.errors import InputError
 __all__ = ["from_validation_error", "is_number", "whole_number"]
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: object) -> TypeGuard[float]:
     """A real number that is not a bool (``True`` is an ``int`` in Python, never a dose or a count).
 
     >>> [is_number(v) for v in (1, 2.5, True, "3", None)]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from ketasim._internal.checks import whole_number
 
 __all__ = ["map_ordered", "map_unordered"]
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 @contextmanager
@@ -28,8 +31,8 @@ def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
             cluster.close()
 
 
-def map_unordered(fn: Callable[[Any], Any], items: Sequence[Any], workers: int | None = None,
-                  scheduler: str | None = None) -> Iterator[Any]:  # fmt: skip
+def map_unordered(fn: Callable[[_T], _R], items: Sequence[_T], workers: int | None = None,
+                  scheduler: str | None = None) -> Iterator[_R]:  # fmt: skip
     """Yield ``fn(item)`` for every item as it completes, on ``workers`` local processes or on ``scheduler``.
 
     Results arrive in completion order; callers that need order carry an index in the result.
@@ -41,8 +44,8 @@ def map_unordered(fn: Callable[[Any], Any], items: Sequence[Any], workers: int |
             yield fut.result()
 
 
-def map_ordered(fn: Callable[[Any], Any], items: Sequence[Any], workers: int | None = None,
-                scheduler: str | None = None) -> list[Any]:  # fmt: skip
+def map_ordered(fn: Callable[[_T], _R], items: Sequence[_T], workers: int | None = None,
+                scheduler: str | None = None) -> list[_R]:  # fmt: skip
     """``[fn(item) for item in items]`` computed on the cluster, in input order."""
     with _client(workers, scheduler) as client:
         return list(client.gather(client.map(fn, items, pure=False)))

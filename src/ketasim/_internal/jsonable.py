@@ -11,7 +11,7 @@ import numpy as np
 __all__ = ["dumps", "jsonable"]
 
 
-def jsonable(x: Any) -> Any:
+def jsonable(x: object) -> Any:
     """``x`` with every non-finite float replaced by None (JSON has no NaN) and numpy scalars unwrapped.
 
     >>> jsonable({"a": float("nan"), "b": [np.float64(1.5), (2, np.int64(3))]})
@@ -28,6 +28,6 @@ def jsonable(x: Any) -> Any:
     return x
 
 
-def dumps(x: Any, indent: int | None = 2) -> str:
+def dumps(x: object, indent: int | None = 2) -> str:
     """``json.dumps`` of ``jsonable(x)``."""
     return json.dumps(jsonable(x), indent=indent)

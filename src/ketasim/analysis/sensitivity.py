@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ class SobolResult:
     def to_json(self) -> list[dict[str, Any]]:
         return self.indices.to_dict("records")
 
-    def plot(self, path: Any = None) -> Any:
+    def plot(self, path: str | Path | None = None) -> Any:
         plt = pyplot()
         outs = list(dict.fromkeys(self.indices["output"]))
         fig, axes = plt.subplots(1, len(outs), figsize=(4 * len(outs), 0.35 * len(self.parameters) + 1.5), sharey=True)
@@ -145,7 +146,12 @@ def _outputs(patients: list[Patient], reg: Regimen, outputs: Sequence[str], p: P
     return np.column_stack([cols[o] for o in outputs])
 
 
-def _map(fn: Callable[[Any], np.ndarray], items: list[Any], workers: int | None, progress: Any) -> list[np.ndarray]:
+def _map(
+    fn: Callable[[list[Patient]], np.ndarray],
+    items: list[list[Patient]],
+    workers: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> list[np.ndarray]:
     if not workers:
         out = []
         for i, it in enumerate(items):

@@ -53,9 +53,9 @@ from ketasim.engine import SolverOptions
 from ketasim.errors import InputError, KetasimError
 from ketasim.model import Hypotheses
 from ketasim.parameters import ParameterSet, default_parameters
-from ketasim.patients import Patient
+from ketasim.patients import Patient, Population
 from ketasim.simulation import Result, run_batch, simulate
-from ketasim.units import Q_, parse_dose_amount, parse_positive_number, parse_quantity
+from ketasim.units import Q_, QuantityLike, parse_dose_amount, parse_positive_number, parse_quantity
 
 __all__ = [
     "DEFAULT_MAX_CADSS",
@@ -128,17 +128,17 @@ class DoseFinding:
 
 
 def find_dose(
-    patient_or_population: Patient | Sequence[Patient] | Any,
+    patient_or_population: Patient | Sequence[Patient] | Population,
     *,
-    drug: Any = "ketamine",
-    route: Any = "iv",
-    duration: Any = "40 min",
+    drug: str = "ketamine",
+    route: str = "iv",
+    duration: QuantityLike | None = "40 min",
     max_cadss: float | None = DEFAULT_MAX_CADSS,
-    max_sbp_rise: Any = DEFAULT_MAX_SBP_RISE_MMHG,
-    dose_range: tuple[Any, Any] = ("0.1 mg/kg", "1.5 mg/kg"),
+    max_sbp_rise: QuantityLike | None = DEFAULT_MAX_SBP_RISE_MMHG,
+    dose_range: tuple[QuantityLike, QuantityLike] = ("0.1 mg/kg", "1.5 mg/kg"),
     objective: str = "madrs_24h",
     percentile: float | None = None,
-    tolerance: Any = None,
+    tolerance: QuantityLike | None = None,
     params: ParameterSet | None = None,
     hypotheses: Hypotheses | None = None,
     solver: SolverOptions | None = None,
@@ -388,7 +388,7 @@ def _regimen(drug: Drug, route: Route, dose: float, per_kg: bool, duration_h: fl
     return Regimen([Dose(drug, route, amount, duration=dur, at="0 h")])
 
 
-def _patients(value: Any) -> list[Patient]:
+def _patients(value: Patient | Sequence[Patient] | Population) -> list[Patient]:
     if isinstance(value, Patient):
         return [value]
     pts = list(getattr(value, "patients", value)) if value is not None else []
@@ -401,7 +401,7 @@ def _patients(value: Any) -> list[Patient]:
     return pts
 
 
-def _dose_range(value: Any, drug: Drug, route: Route) -> tuple[float, float, bool]:
+def _dose_range(value: object, drug: Drug, route: Route) -> tuple[float, float, bool]:
     if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 2:
         raise InputError(
             "dose_range", "must be a (lowest, highest) pair such as ('0.1 mg/kg', '1.5 mg/kg')", got=repr(value)
@@ -430,7 +430,7 @@ def _round_down(dose: float, tol: float, lo: float) -> float:
     return max(lo, math.floor(dose * 10**k + 1e-9) / 10**k)
 
 
-def _tolerance(value: Any, per_kg: bool) -> float:
+def _tolerance(value: QuantityLike | None, per_kg: bool) -> float:
     if value is None:
         return 0.005 if per_kg else 0.5
     unit = "mg/kg" if per_kg else "mg"

@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from ketasim.clinical.limits import (
     CADSS_THRESHOLD,
@@ -63,7 +64,7 @@ from ketasim.clinical.limits import (
 from ketasim.dosing import Dose, Drug, Regimen, Route
 from ketasim.errors import InputError
 from ketasim.simulation import Result
-from ketasim.units import parse_positive_number, parse_quantity
+from ketasim.units import QuantityLike, parse_positive_number, parse_quantity
 
 __all__ = [
     "CADSS_THRESHOLD",
@@ -190,10 +191,10 @@ def monitor(
     result: Result,
     regimen: Regimen | None = None,
     *,
-    sbp_threshold: Any = SBP_THRESHOLD_MMHG,
-    dbp_threshold: Any = DBP_THRESHOLD_MMHG,
-    cadss_threshold: Any = CADSS_THRESHOLD,
-    min_observation_h: Any = None,
+    sbp_threshold: QuantityLike = SBP_THRESHOLD_MMHG,
+    dbp_threshold: QuantityLike = DBP_THRESHOLD_MMHG,
+    cadss_threshold: float = CADSS_THRESHOLD,
+    min_observation_h: QuantityLike | None = None,
     dbp_ratio: float | None = None,
 ) -> pd.DataFrame:
     """One row per (patient, dosing session): peaks, hours above thresholds, flags and discharge time.
@@ -295,7 +296,7 @@ def monitor(
     return table
 
 
-def discharge_summary(table: pd.DataFrame) -> dict[str, Any]:
+def discharge_summary(table: pd.DataFrame) -> dict[str, float | int | bool]:
     """Headline numbers of a ``monitor`` table.
 
     ``discharge_h``: first session's discharge time (hours after its start), mean over patients (NaN
@@ -331,7 +332,7 @@ def discharge_summary(table: pd.DataFrame) -> dict[str, Any]:
 # ---------------------------------------------------------------- helpers
 
 
-def _dataset(result: Any) -> Any:
+def _dataset(result: object) -> xr.Dataset:
     ds = result.dataset if isinstance(result, Result) else None
     if ds is None or not {"cadss", "sbp_change"} <= set(ds.data_vars):
         raise InputError("result", "must be a ketasim.Result with cadss and sbp_change", got=type(result).__name__)
@@ -340,7 +341,7 @@ def _dataset(result: Any) -> Any:
     return ds
 
 
-def _threshold(value: Any, field: str, unit: str, maximum: float) -> float:
+def _threshold(value: QuantityLike, field: str, unit: str, maximum: float) -> float:
     return parse_quantity(value, field, unit, strictly_positive=True, maximum=maximum)
 
 

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -63,18 +63,28 @@ from scipy.linalg import expm
 
 from ketasim.dosing import Dose, Drug, Regimen, Route
 from ketasim.errors import InputError
-from ketasim.model import pk, receptor
+from ketasim.model import assemble
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient
-from ketasim.units import Q_, parse_quantity, to_quantity
+from ketasim.units import Q_, QuantityLike, parse_quantity, to_quantity
+
+if TYPE_CHECKING:
+    from ketasim.simulation import Result
 
 __all__ = [
     "DEFAULT_MAX_RATE_MG_H",
     "DEFAULT_UPDATE_S",
     "MAX_TARGET_NG_ML",
+    "TargetLike",
+    "parse_profile",
+    "tci_deviation_pct",
     "tci_rates",
     "tci_schedule",
+    "tci_totals",
 ]
+
+TargetLike: TypeAlias = QuantityLike | Sequence[tuple[QuantityLike, QuantityLike]]
+"""A TCI target: one concentration, or a stepped profile of ``(time, concentration)`` pairs."""
 
 MAX_TARGET_NG_ML = 3000.0  # just above the anaesthetic range 1200-2400 ng/mL (Zanos 2018 Table 1)
 DEFAULT_MAX_RATE_MG_H = 1200.0  # assumption: pump limit (see module docstring)
@@ -89,14 +99,14 @@ _MAX_DOSE_MG = 1000.0  # split merged steps below the Dose limit of 2000 mg
 
 
 def tci_schedule(
-    target: Any,
+    target: TargetLike,
     patient: Patient | None = None,
     *,
-    drug: Any = "ketamine",
+    drug: str | Drug = "ketamine",
     site: str = "plasma",
-    duration: Any = "2 h",
-    update_every: Any = "10 s",
-    max_rate: Any = "1200 mg/h",
+    duration: QuantityLike = "2 h",
+    update_every: QuantityLike = "10 s",
+    max_rate: QuantityLike = "1200 mg/h",
     params: ParameterSet | None = None,
 ) -> Regimen:
     """Infusion schedule that holds ``target`` in ``patient``'s plasma or effect site.
@@ -200,31 +210,73 @@ def tci_rates(regimen: Regimen) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["start_h", "end_h", "rate_mg_h", "amount_mg"])
 
 
+def tci_totals(rates: pd.DataFrame) -> dict[str, float]:
+    """``{"steps": number of rate steps, "total_mg": drug given in mg}`` of a ``tci_rates`` table.
+
+    >>> from ketasim import Dose, Regimen
+    >>> tci_totals(tci_rates(Regimen([Dose("ketamine", "iv", "10 mg", duration="30 min")])))
+    {'steps': 1, 'total_mg': 10.0}
+    """
+    return {"steps": len(rates), "total_mg": float(rates["amount_mg"].sum())}
+
+
+def parse_profile(text: str) -> list[tuple[str, float]]:
+    """A stepped TCI profile written ``"time:conc,time:conc,..."`` as ``[(time, conc_ng_ml), ...]``.
+
+    A time with a unit (any letter, e.g. ``20min``) is kept as written; a bare number is read in hours.
+    Each concentration is a plain number in ng/mL. Only the syntax is checked here; ``tci_schedule``
+    checks the values (times increasing from 0, concentrations in range). A malformed profile raises one
+    ``InputError`` naming the field ``profile``.
+
+    >>> parse_profile("0:100,20min:250")
+    [('0 h', 100.0), ('20min', 250.0)]
+    """
+    steps: list[tuple[str, float]] = []
+    try:
+        for item in text.split(","):
+            fields = item.split(":")
+            if len(fields) != 2:
+                raise ValueError(item)
+            time = fields[0] if any(ch.isalpha() for ch in fields[0]) else f"{fields[0]} h"
+            steps.append((time, float(fields[1])))
+    except (IndexError, ValueError):
+        raise InputError("profile", "expected 'time:conc,...'", got=repr(text)) from None
+    return steps
+
+
+def tci_deviation_pct(result: Result, target_ng_ml: float, drug: str | Drug = "ketamine") -> float:
+    """Largest deviation (%) of the simulated plasma concentration from a constant target.
+
+    Compares the first patient's venous plasma concentration (``ketamine_plasma`` for racemic ketamine,
+    ``esketamine_plasma`` for esketamine) with ``target_ng_ml`` over the last three quarters of the run
+    (the first quarter is the approach to the target), as ``max |C / target - 1| x 100``.
+    """
+    var = "ketamine_plasma" if Drug.parse(drug) is Drug.KETAMINE else "esketamine_plasma"
+    c = result.dataset[var].values[0]
+    t = result.dataset["time"].values
+    late = t > t[-1] * 0.25
+    return float(np.max(np.abs(c[late] / target_ng_ml - 1)) * 100)
+
+
 # ---------------------------------------------------------------- internals
 
 
 def _system(params: ParameterSet, patient: Patient, drug: Drug, site: str) -> tuple[np.ndarray, ...]:
-    """State matrix A, input vector b (per mg/h), output rows (ng/mL) of the targeted site and of plasma."""
-    model = pk.build(params, [patient])
-    K = model.K[0]
+    """State matrix A, input vector b (per mg/h), output rows (ng/mL) of the targeted site and of plasma,
+    all from the patient's assembled model: its PK rate matrix, its dosing of an IV infusion and the PK
+    layer's concentration map."""
+    model = assemble(params, [patient])
+    K = model.pk.K[0]
     n = K.shape[0]
-    mw = model.mw["ketamine"]
-    ix = pk.IDX
+    output = "ketamine_plasma" if drug is Drug.KETAMINE else "esketamine_plasma"
+    c = model.concentration_map([output])[0, 0]
     b = np.zeros(n)
-    c = np.zeros(n)
-    v1 = float(model.volumes["rac_v1"][0])
-    vesk = float(model.volumes["esk_vc"][0])
-    # plasma concentrations as in PKModel.concentrations (µM x g/mol = ng/mL)
-    c[ix["s_central"]] = mw / v1
-    c[ix["esk_central"]] = mw / vesk
-    if drug is Drug.KETAMINE:
-        c[ix["r_central"]] = mw / v1
-        b[ix["s_central"]] = b[ix["r_central"]] = 0.5 * 1e3 / mw  # µmol/h per mg/h, half each enantiomer
-    else:
-        b[ix["esk_central"]] = 1e3 / mw
+    _, infusions = model.pk.inputs(Regimen([Dose(drug, "iv", "1 mg", duration="1 h")]))  # 1 mg/h
+    for inf in infusions:
+        b[inf.state] += float(inf.rate[0])  # µmol/h per mg/h (racemate: half each enantiomer)
     if site == "plasma":
         return K, b, c, c
-    ke0 = float(receptor.build(params, [patient]).ke0[0])
+    ke0 = float(model.constants["ke0"][0])
     A = np.zeros((n + 1, n + 1))
     A[:n, :n] = K
     A[n, :n] = ke0 * c  # plasma-equivalent effect site: dCe/dt = ke0 (Cp - Ce)
@@ -244,7 +296,7 @@ def _discretise(A: np.ndarray, b: np.ndarray, h: float) -> tuple[np.ndarray, np.
     return X[:n, :n], X[:n, n]
 
 
-def _max_rate(value: Any, weight_kg: float) -> float:
+def _max_rate(value: QuantityLike, weight_kg: float) -> float:
     q = to_quantity(value, "max_rate", "mg/h")
     try:
         x = float(q.to("mg/h").magnitude)
@@ -258,7 +310,7 @@ def _max_rate(value: Any, weight_kg: float) -> float:
     return x
 
 
-def _concentration(value: Any, where: str) -> float:
+def _concentration(value: QuantityLike, where: str) -> float:
     allowed = f"must be > 0 and <= {MAX_TARGET_NG_ML:g} ng/mL (the modelled range; anaesthesia is 1200-2400 ng/mL)"
     try:
         x = parse_quantity(value, "target", "ng/mL")
@@ -269,7 +321,7 @@ def _concentration(value: Any, where: str) -> float:
     return x
 
 
-def _target_steps(target: Any, duration_h: float) -> list[tuple[float, float]]:
+def _target_steps(target: TargetLike, duration_h: float) -> list[tuple[float, float]]:
     if isinstance(target, Sequence) and not isinstance(target, str):
         if not target:
             raise InputError("target", "a stepped profile needs at least one (time, concentration) step", got="[]")
@@ -316,6 +368,6 @@ def _doses(drug: Drug, times: np.ndarray, rates: np.ndarray) -> list[Dose]:
     return doses
 
 
-def _describe(target: Any, steps: list[tuple[float, float]], drug: Drug, site: str, duration_h: float) -> str:
+def _describe(target: TargetLike, steps: list[tuple[float, float]], drug: Drug, site: str, duration_h: float) -> str:
     prof = ", ".join(f"{c:g} ng/mL from {t:g} h" for t, c in steps)
     return f"TCI of {drug.value}, {site} target {prof}, for {duration_h:g} h"

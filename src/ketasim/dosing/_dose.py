@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ketasim._internal.checks import is_number, whole_number
 from ketasim.errors import InputError
-from ketasim.units import parse_dose_amount, parse_quantity
+from ketasim.units import QuantityLike, parse_dose_amount, parse_quantity
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,7 +44,7 @@ class Drug(StrEnum):
         return self in (Drug.KETAMINE, Drug.ESKETAMINE)
 
     @classmethod
-    def parse(cls, value: Any) -> Drug:
+    def parse(cls, value: object) -> Drug:
         aliases = {
             "ketamine": cls.KETAMINE,
             "racemic": cls.KETAMINE,
@@ -71,7 +71,7 @@ class Route(StrEnum):
     IM = "im"
 
     @classmethod
-    def parse(cls, value: Any) -> Route:
+    def parse(cls, value: object) -> Route:
         aliases = {
             "iv": cls.IV,
             "intravenous": cls.IV,
@@ -107,11 +107,11 @@ class Dose:
 
     def __init__(
         self,
-        drug: Any,
-        route: Any,
-        amount: Any,
-        duration: Any = None,
-        at: Any = "0 h",
+        drug: str,
+        route: str,
+        amount: QuantityLike,
+        duration: QuantityLike | None = None,
+        at: QuantityLike = "0 h",
     ) -> None:
         drug_ = Drug.parse(drug)
         route_ = Route.parse(route)
@@ -175,7 +175,7 @@ class Dose:
         }
 
 
-def _with(dose: Dose, **changes: Any) -> Dose:
+def _with(dose: Dose, **changes: object) -> Dose:
     new = object.__new__(Dose)
     for f in ("drug", "route", "amount", "per_kg", "duration_h", "at_h"):
         object.__setattr__(new, f, changes.get(f, getattr(dose, f)))
@@ -209,7 +209,12 @@ class Session:
     daily_mg: float | None
 
     def __init__(
-        self, kind: Any, at: Any = "0 h", duration: Any = "40 min", intensity: Any = 1.0, daily_dose: Any = None
+        self,
+        kind: str,
+        at: QuantityLike = "0 h",
+        duration: QuantityLike = "40 min",
+        intensity: float = 1.0,
+        daily_dose: QuantityLike | None = None,
     ) -> None:
         try:
             kind_ = SessionKind(str(kind).strip().lower())
@@ -284,7 +289,7 @@ class Regimen:
         return Regimen(self.doses + self.sessions + other.doses + other.sessions)
 
     @classmethod
-    def repeat(cls, dose: Dose, every: Any, count: int) -> Regimen:
+    def repeat(cls, dose: Dose, every: QuantityLike, count: int) -> Regimen:
         """``count`` copies of ``dose`` spaced ``every`` apart, the first at ``dose.at``."""
         every_h = parse_quantity(every, "every", "h", strictly_positive=True)
         whole_number(count, "count", 1, 1000)
@@ -296,13 +301,15 @@ class Regimen:
         return cls.repeat(dose, every="24 h", count=days)
 
     @classmethod
-    def at_times(cls, dose: Dose, times: Sequence[Any]) -> Regimen:
+    def at_times(cls, dose: Dose, times: Sequence[QuantityLike]) -> Regimen:
         """Copies of ``dose`` at the given times (the dose's own ``at`` is ignored)."""
         hours = [parse_quantity(t, f"times[{i}]", "h", minimum=0.0) for i, t in enumerate(times)]
         return cls(_with(dose, at_h=h) for h in hours)
 
     @classmethod
-    def stepped_infusion(cls, drug: Any, steps: Sequence[tuple[Any, Any]], at: Any = "0 h") -> Regimen:
+    def stepped_infusion(
+        cls, drug: str, steps: Sequence[tuple[QuantityLike, QuantityLike]], at: QuantityLike = "0 h"
+    ) -> Regimen:
         """A multi-step IV infusion from ``(rate, duration)`` pairs, e.g. ``("0.4 mg/kg/h", "15 min")``."""
         t = parse_quantity(at, "at", "h", minimum=0.0)
         doses = []
@@ -313,12 +320,12 @@ class Regimen:
             t += dur
         return cls(doses)
 
-    def shifted(self, by: Any) -> Regimen:
+    def shifted(self, by: QuantityLike) -> Regimen:
         by_h = parse_quantity(by, "by", "h")
         items = [d.shifted(by_h) for d in self.doses] + [s.shifted(by_h) for s in self.sessions]
         return Regimen(items, self.name, self.source, self.description)
 
-    def as_control(self, kind: Any) -> Regimen:
+    def as_control(self, kind: str) -> Regimen:
         """The same visit schedule with every dose replaced by a control session of ``kind``.
 
         >>> r = Regimen([Dose("ketamine", "iv", "0.5 mg/kg", duration="40 min")]).as_control("midazolam")
@@ -356,7 +363,7 @@ class Regimen:
         return "; ".join(parts) or "no doses"
 
 
-def _rate_times(rate: Any, duration_h: float, field_name: str) -> str:
+def _rate_times(rate: QuantityLike, duration_h: float, field_name: str) -> str:
     from ketasim.units import Q_, to_quantity
 
     q = to_quantity(rate, field_name, "mg/h") * Q_(duration_h, "h")

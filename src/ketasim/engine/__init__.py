@@ -63,21 +63,11 @@ def _integrate_model(
     t_out: np.ndarray,
     opt: SolverOptions,
 ) -> np.ndarray:
-    from ketasim.engine._compiled import MESSAGES, integrate_compiled, pk_modes
-    from ketasim.engine._events import per_patient
-    from ketasim.model.kernel import N_PK, concentration_matrix, pack
+    from ketasim.engine._compiled import MESSAGES, integrate_compiled
 
-    _n, P = y0.shape
-    syn = model.synapse
-    events = per_patient(P, boluses, infusions, syn.stress_times, syn.stress_levels)
-    packed = pack(model)
-    # PK is linear: solved exactly from its modes; only the states after it are stepped
-    sources = np.zeros(N_PK, bool)
-    sources[events.b_state[events.b_state < N_PK]] = True
-    sources[events.i_state[events.i_state < N_PK]] = True
-    sources |= np.any(y0[:N_PK] != 0, axis=1)
-    modes = pk_modes(packed, concentration_matrix(model), sources)
-    out, status, _steps = integrate_compiled(packed, y0, events, t_out, opt.rtol, opt.atol, opt.max_step_h, modes)
+    out, status, _steps = integrate_compiled(
+        model, y0, list(boluses), list(infusions), t_out, opt.rtol, opt.atol, opt.max_step_h
+    )
     bad = np.nonzero(status)[0]
     if bad.size:
         p = int(bad[0])

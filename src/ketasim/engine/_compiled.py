@@ -1,500 +1,108 @@
-"""Compiled engine: each patient integrated on its own, compiled with numba, patients across threads.
+"""The compiled engine, host side: pack a model, decompose its linear block, run the stepper.
 
-A patient has its own step size and error control (so its result does not depend on who else is in
-the batch) and its own dosing segments: boluses are added at segment boundaries and infusion rates
-are constant within a segment, as in the reference path. Within a segment the linear block (the PK
-amounts the doses can reach and the effect sites) is solved exactly from its modes (``pk_modes``),
-and the remaining states are stepped with Dormand-Prince 5(4); outputs are written only on the
-requested grid, from the method's 4th-order dense output (the interpolant of scipy's RK45, whose
-tableau is used unchanged). A patient whose linear block has no usable eigenbasis is stepped whole.
-
-Compilation happens once per machine and is cached on disk (numba ``cache=True``). Numba's cache
-checks only this file, not the model's right-hand side compiled into it, so ``_refresh_cache`` also
-keys the cache to the kernel module's source.
+The stepping code (``_stepper``) is compiled once per version of the model: it is copied next to the
+model's generated kernel (``Model.code.directory``), its ``kernel`` global is set to that kernel, and
+numba caches the compiled copy there (the first run on a machine compiles for about half a minute).
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
+import importlib.util
+import sys
 from pathlib import Path
-from typing import NamedTuple
+from types import ModuleType
 
 import numpy as np
-from numba import njit, prange
 
-from ketasim.engine._events import PatientEvents
+from ketasim._internal.files import atomic_write_text
+from ketasim.engine import _stepper
+from ketasim.engine._events import PatientEvents, per_patient
+from ketasim.engine._modes import Modes, linear_modes, no_modes
+from ketasim.engine._stepper import MESSAGES, PackedModel
 from ketasim.errors import InputError
-from ketasim.model import kernel
-from ketasim.model.kernel import FASTMATH, FIELDS, N_CONC, N_LINEAR, N_PK, N_STATES, RECEPTOR0, PackedModel
+from ketasim.model import Model
+from ketasim.model.pk import Bolus, Infusion
 
-__all__ = ["Modes", "integrate_compiled", "pk_modes"]
-
-# Dormand & Prince (1980) 5(4) with Shampine's dense output, exactly as scipy's RK45 (a test checks
-# every coefficient against scipy); written out so that importing ketasim does not import scipy.integrate.
-_C = np.array([0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1])
-_A = np.array([
-    [0, 0, 0, 0, 0],
-    [1 / 5, 0, 0, 0, 0],
-    [3 / 40, 9 / 40, 0, 0, 0],
-    [44 / 45, -56 / 15, 32 / 9, 0, 0],
-    [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729, 0],
-    [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656],
-])  # fmt: skip
-_B = np.array([35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84])
-_E = np.array([-71 / 57600, 0, 71 / 16695, -71 / 1920, 17253 / 339200, -22 / 525, 1 / 40])
-_P = np.array([
-    [1, -8048581381 / 2820520608, 8663915743 / 2820520608, -12715105075 / 11282082432],
-    [0, 0, 0, 0],
-    [0, 131558114200 / 32700410799, -68118460800 / 10900136933, 87487479700 / 32700410799],
-    [0, -1754552775 / 470086768, 14199869525 / 1410260304, -10690763975 / 1880347072],
-    [0, 127303824393 / 49829197408, -318862633887 / 49829197408, 701980252875 / 199316789632],
-    [0, -282668133 / 205662961, 2019193451 / 616988883, -1453857185 / 822651844],
-    [0, 40617522 / 29380423, -110615467 / 29380423, 69997945 / 29380423],
-])  # fmt: skip
-_N_STAGES = 6
-_ERR_EXP = -1.0 / 5  # -1 / (error estimator order + 1)
-_SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0  # scipy's step-size controller constants
-_MAX_STEPS = 5_000_000
-
-# status codes per patient
-OK, STEP_TOO_SMALL, TOO_MANY_STEPS, NOT_FINITE = 0, 1, 2, 3
-MESSAGES = {
-    STEP_TOO_SMALL: "step size fell below the floating-point resolution of time",
-    TOO_MANY_STEPS: f"more than {_MAX_STEPS:,} steps",
-    NOT_FINITE: "the state became NaN or infinite",
-}
+__all__ = ["MESSAGES", "PackedModel", "integrate_compiled", "modes_for", "pack", "stepper"]
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _rms(x: np.ndarray, scale: np.ndarray) -> float:  # pragma: no cover - compiled
-    s = 0.0
-    for i in range(x.shape[0]):
-        v = x[i] / scale[i]
-        s += v * v
-    return math.sqrt(s / x.shape[0])
+def stepper(model: Model) -> ModuleType:
+    """The compiled stepping module for ``model``'s generated kernel (see the module doc)."""
+    code = model.code
+    name = f"ketasim_generated_{code.key}_stepper"
+    if name in sys.modules:
+        return sys.modules[name]
+    source = Path(_stepper.__file__).read_text(encoding="utf-8")
+    target = code.directory / "stepper.py"
+    if not target.is_file() or target.read_text(encoding="utf-8") != source:
+        atomic_write_text(target, source)
+    spec = importlib.util.spec_from_file_location(name, target)
+    if spec is None or spec.loader is None:  # pragma: no cover - a file we just wrote
+        raise ImportError(f"cannot load {target}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.__dict__["kernel"] = code.kernel()  # resolved by numba when the stepper is first compiled
+    sys.modules[name] = module
+    return module
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _modal_pk(tau: float, lam: np.ndarray, za: np.ndarray, w: np.ndarray, z: np.ndarray) -> None:  # pragma: no cover
-    """Modal coordinates ``tau`` hours into a segment: z = e^(lam tau) za + (e^(lam tau) - 1)/lam w."""
-    for j in range(lam.shape[0]):
-        if za[j] == 0.0 and w[j] == 0.0:  # an empty mode with no input stays empty
-            z[j] = 0.0
-            continue
-        em1 = math.expm1(lam[j] * tau)  # one transcendental per mode: e^x = 1 + expm1(x)
-        phi = tau if lam[j] == 0.0 else em1 / lam[j]
-        z[j] = (1.0 + em1) * za[j] + phi * w[j]
+def pack(model: Model) -> PackedModel:
+    """The model's constants (P, n_fields) and its sparse PK matrices, as the compiled code reads them."""
+    K = model.pk.K
+    nz = np.any(K != 0.0, axis=0)  # the pattern is structural, so shared by every patient
+    rows, cols = np.nonzero(nz)
+    return PackedModel(
+        par=np.ascontiguousarray(model.par.T),
+        k_values=np.ascontiguousarray(K[:, rows, cols]),
+        k_rows=rows.astype(np.int64),
+        k_cols=cols.astype(np.int64),
+    )
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _from_modes(V: np.ndarray, z: np.ndarray, act: np.ndarray, target: np.ndarray) -> None:  # pragma: no cover
-    """Write the linear block's states (V z) into ``target`` at the indices ``act``."""
-    for q in range(act.shape[0]):
-        acc = 0.0
-        for j in range(act.shape[0]):
-            acc += V[q, j] * z[j]
-        target[act[q]] = acc
-
-
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _f(
-    y: np.ndarray,
-    u: np.ndarray,
-    tau: float,
-    stress: float,
-    modal: bool,
-    lam: np.ndarray,
-    G: np.ndarray,
-    za: np.ndarray,
-    w: np.ndarray,
-    z: np.ndarray,
-    conc: np.ndarray,
-    par: np.ndarray,
-    kv: np.ndarray,
-    kr: np.ndarray,
-    kc: np.ndarray,
-    dy: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """The right-hand side at ``tau`` into the segment: the full model, or in modal mode the states after
-    the linear block, with effect sites and plasma signals from its exact solution."""
-    if not modal:
-        kernel.rhs(y, u, stress, par, kv, kr, kc, dy)
-        return
-    _modal_pk(tau, lam, za, w, z)
-    for k in range(N_CONC):
-        acc = 0.0
-        for j in range(lam.shape[0]):
-            acc += G[k, j] * z[j]
-        if k < N_LINEAR - RECEPTOR0:
-            y[RECEPTOR0 + k] = acc  # effect sites, read by pd_rhs; their own derivative is unused
-            conc[k] = 0.0
-        else:
-            conc[k] = acc
-    kernel.pd_rhs(y, u, conc, stress, par, dy)
-
-
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _solve_one(
-    y: np.ndarray,
-    t_out: np.ndarray,
-    bt: np.ndarray,
-    bs: np.ndarray,
-    ba: np.ndarray,
-    i0: np.ndarray,
-    i1: np.ndarray,
-    ist: np.ndarray,
-    ir: np.ndarray,
-    stress: float,
-    st: np.ndarray,
-    sl: np.ndarray,
-    par: np.ndarray,
-    kv: np.ndarray,
-    kr: np.ndarray,
-    kc: np.ndarray,
-    modal: bool,
-    act: np.ndarray,
-    lam: np.ndarray,
-    V: np.ndarray,
-    Vi: np.ndarray,
-    G: np.ndarray,
-    rtol: float,
-    atol: float,
-    max_step: float,
-    out: np.ndarray,
-    counts: np.ndarray,
-) -> int:  # pragma: no cover - compiled; checked against the scipy path in tests
-    n = y.shape[0]
-    m = act.shape[0]
-    lo = N_LINEAR if modal else 0  # modal: pk and effect sites solved exactly, the rest stepped
-    za = np.zeros(m)
-    w = np.zeros(m)
-    z = np.zeros(m)
-    conc = np.zeros(N_CONC)
-    T = t_out.shape[0]
-    t0, t_end = t_out[0], t_out[T - 1]
-    K = np.empty((_N_STAGES + 1, n))
-    u = np.zeros(n)
-    y_new = np.empty(n)
-    y_stage = np.empty(n)
-    scale = np.empty(n)
-    err = np.empty(n)
-    Q = np.empty((n, 4))
-    kb = 0
-    while kb < bt.shape[0] and bt[kb] < t0:  # inputs before the window are not part of it
-        kb += 1
-    ks = 0
-    while ks < st.shape[0] and st[ks] <= t0:
-        stress = sl[ks]
-        ks += 1
-    k_out = 0
-    t = t0
-    steps = 0
-    while True:
-        # inputs at t, then the outputs at t (values are right-continuous)
-        while kb < bt.shape[0] and bt[kb] <= t:
-            y[bs[kb]] += ba[kb]
-            kb += 1
-        while ks < st.shape[0] and st[ks] <= t:
-            stress = sl[ks]
-            ks += 1
-        for i in range(n):
-            u[i] = 0.0
-        for j in range(i0.shape[0]):
-            if i0[j] <= t < i1[j]:
-                u[ist[j]] += ir[j]
-        while k_out < T and t_out[k_out] <= t:
-            out[k_out, :] = y
-            k_out += 1
-        for i in range(n):
-            if not math.isfinite(y[i]):
-                return NOT_FINITE
-        if t >= t_end:
-            return OK
-        # the segment ends at the next input, stress step or the end of the window
-        b = t_end
-        if kb < bt.shape[0] and bt[kb] < b:
-            b = bt[kb]
-        if ks < st.shape[0] and st[ks] < b:
-            b = st[ks]
-        for j in range(i0.shape[0]):
-            if t < i0[j] < b:
-                b = i0[j]
-            if t < i1[j] < b:
-                b = i1[j]
-
-        if modal:
-            for j in range(m):
-                acc_z = 0.0
-                acc_w = 0.0
-                for q in range(m):
-                    acc_z += Vi[j, q] * y[act[q]]
-                    acc_w += Vi[j, q] * u[act[q]]
-                za[j] = acc_z
-                w[j] = acc_w
-        a = t
-        # initial step (Hairer, Norsett & Wanner; as scipy's select_initial_step)
-        _f(y, u, 0.0, stress, modal, lam, G, za, w, z, conc, par, kv, kr, kc, K[0])
-        for i in range(lo, n):
-            scale[i] = atol + abs(y[i]) * rtol
-        d0 = _rms(y[lo:], scale[lo:])
-        d1 = _rms(K[0, lo:], scale[lo:])
-        h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
-        h0 = min(h0, b - t)
-        for i in range(lo, n):
-            y_stage[i] = y[i] + h0 * K[0, i]
-        _f(y_stage, u, h0, stress, modal, lam, G, za, w, z, conc, par, kv, kr, kc, K[1])
-        for i in range(lo, n):
-            err[i] = K[1, i] - K[0, i]
-        d2 = _rms(err[lo:], scale[lo:]) / h0
-        h1 = max(1e-06, h0 * 0.001) if d1 <= 1e-15 and d2 <= 1e-15 else (0.01 / max(d1, d2)) ** (-_ERR_EXP)
-        h = min(100 * h0, h1, b - t, max_step)
-
-        rejected = False
-        while t < b:
-            steps += 1
-            if steps > _MAX_STEPS:
-                return TOO_MANY_STEPS
-            h = min(h, max_step)
-            if h < 10 * np.spacing(max(abs(t), 1.0)):
-                return STEP_TOO_SMALL
-            t_new = t + h
-            if t_new >= b or b - t_new < 1e-12 * max(abs(b), 1.0):
-                t_new = b
-            hh = t_new - t
-            for s in range(1, _N_STAGES):
-                for i in range(lo, n):
-                    acc = 0.0
-                    for r in range(s):
-                        acc += _A[s, r] * K[r, i]
-                    y_stage[i] = y[i] + hh * acc
-                _f(y_stage, u, t - a + _C[s] * hh, stress, modal, lam, G, za, w, z, conc, par, kv, kr, kc, K[s])
-            for i in range(lo, n):
-                acc = 0.0
-                for r in range(_N_STAGES):
-                    acc += _B[r] * K[r, i]
-                y_new[i] = y[i] + hh * acc
-            _f(y_new, u, t_new - a, stress, modal, lam, G, za, w, z, conc, par, kv, kr, kc, K[_N_STAGES])
-            for i in range(lo, n):
-                acc = 0.0
-                for r in range(_N_STAGES + 1):
-                    acc += _E[r] * K[r, i]
-                err[i] = hh * acc
-                scale[i] = atol + max(abs(y[i]), abs(y_new[i])) * rtol
-            en = _rms(err[lo:], scale[lo:])
-            if not math.isfinite(en):
-                en = 1e300  # shrink the step; a genuinely infinite state is caught below
-            if en < 1.0:
-                # dense output on the requested grid strictly inside (t, b)
-                if k_out < T and t_out[k_out] <= t_new and t_out[k_out] < b:
-                    for i in range(lo, n):
-                        for j in range(4):
-                            acc = 0.0
-                            for r in range(_N_STAGES + 1):
-                                acc += K[r, i] * _P[r, j]
-                            Q[i, j] = acc
-                    while k_out < T and t_out[k_out] <= t_new and t_out[k_out] < b:
-                        x = (t_out[k_out] - t) / hh
-                        for i in range(lo, n):
-                            out[k_out, i] = y[i] + hh * x * (Q[i, 0] + x * (Q[i, 1] + x * (Q[i, 2] + x * Q[i, 3])))
-                        if modal:
-                            _modal_pk(t_out[k_out] - a, lam, za, w, z)
-                            for i in range(N_LINEAR):
-                                out[k_out, i] = y[i]  # pk states outside the active set stay as they are
-                            _from_modes(V, z, act, out[k_out])
-                        k_out += 1
-                for i in range(lo, n):
-                    y[i] = y_new[i]
-                    K[0, i] = K[_N_STAGES, i]
-                t = t_new
-                factor = _MAX_FACTOR if en == 0.0 else min(_MAX_FACTOR, _SAFETY * en**_ERR_EXP)
-                if rejected:
-                    factor = min(1.0, factor)
-                h = hh * factor
-                rejected = False
-                counts[0] += 1
-            else:
-                h = hh * max(_MIN_FACTOR, _SAFETY * en**_ERR_EXP)
-                rejected = True
-                counts[1] += 1
-        if modal:  # the exact linear block at the segment end
-            _modal_pk(b - a, lam, za, w, z)
-            _from_modes(V, z, act, y)
-
-
-@njit(cache=True, parallel=True)
-def _solve_all(
-    y0: np.ndarray,
-    t_out: np.ndarray,
-    ev: PatientEvents,
-    pk: PackedModel,
-    md: Modes,
-    rtol: float,
-    atol: float,
-    max_step: float,
-    out: np.ndarray,
-    status: np.ndarray,
-    counts: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    for p in prange(y0.shape[0]):
-        y = y0[p].copy()
-        b0, b1, j0, j1 = ev.b_ptr[p], ev.b_ptr[p + 1], ev.i_ptr[p], ev.i_ptr[p + 1]
-        s0, s1 = ev.s_ptr[p], ev.s_ptr[p + 1]
-        status[p] = _solve_one(
-            y, t_out, ev.b_time[b0:b1], ev.b_state[b0:b1], ev.b_amount[b0:b1],
-            ev.i_start[j0:j1], ev.i_stop[j0:j1], ev.i_state[j0:j1], ev.i_rate[j0:j1],
-            ev.stress0[p], ev.s_time[s0:s1], ev.s_level[s0:s1],
-            pk.par[p], pk.k_values[p], pk.k_rows, pk.k_cols,
-            md.ok[p], md.active, md.lam[p], md.V[p], md.Vi[p], md.G[p],
-            rtol, atol, max_step, out[p], counts[p],
-        )  # fmt: skip
-
-
-def _refresh_cache() -> None:
-    """Drop compiled code cached against an older version of the model kernel (see module doc)."""
-    stamp = hashlib.sha256(Path(kernel.__file__).read_bytes() + Path(__file__).read_bytes()).hexdigest()
-    cache = _solve_all._cache  # type: ignore[attr-defined]  # numba's on-disk cache of this dispatcher (private)
-    marker = Path(getattr(cache, "_cache_path", "")) / "ketasim-kernel.stamp"
-    try:
-        if marker.is_file() and marker.read_text() == stamp:
-            return
-        cache.flush()
-        marker.write_text(stamp)
-    except OSError:  # read-only install: numba caches elsewhere or not at all; nothing stale here
-        pass
-
-
-_refresh_cache()
-
-
-class Modes(NamedTuple):
-    """Eigen-decomposition of each patient's linear block (reachable PK states and the effect sites)."""
-
-    ok: np.ndarray  # (P,) bool: decomposition usable (else that patient runs the full explicit path)
-    active: np.ndarray  # (m,) state indices of the block
-    lam: np.ndarray  # (P, m) eigenvalues, 1/h
-    V: np.ndarray  # (P, m, m) eigenvectors (columns)
-    Vi: np.ndarray  # (P, m, m) inverse of V
-    G: np.ndarray  # (P, N_CONC, m) per mode: the 5 effect sites, then psilocin and escitalopram plasma
-
-
-def _check(L: np.ndarray, lam: np.ndarray, V: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which decompositions reproduce their matrix (V diag(lam) V^-1 = L to 1e-9), and V^-1."""
-    with np.errstate(all="ignore"):
-        try:
-            Vi = np.linalg.inv(V)
-        except np.linalg.LinAlgError:  # an exactly singular V somewhere in the batch
-            Vi = np.linalg.pinv(V)
-        ok = np.abs((V * lam[:, None, :]) @ Vi - L).max(axis=(1, 2)) <= 1e-9 * scale
-        ok &= np.abs(Vi @ V - np.eye(lam.shape[1])).max(axis=(1, 2)) <= 1e-9
-    ok &= np.isfinite(Vi).all(axis=(1, 2))
-    return ok, np.nan_to_num(Vi)
-
-
-def _eigenspace_basis(L: np.ndarray, lam: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """Eigenvectors with an independent basis for every repeated eigenvalue.
-
-    Identical chains (S- and R-norketamine share their disposition; the five effect sites share ke0)
-    give exactly repeated eigenvalues, for which LAPACK may return nearly parallel vectors although the
-    matrix is diagonalisable. The null space of L - lambda I (SVD) gives a well-conditioned basis.
-    """
-    m = lam.size
-    order = np.argsort(lam)
-    tol = 1e-9 * max(np.abs(lam).max(), 1e-300)
-    V = V.copy()
-    i = 0
-    while i < m:
-        j = i + 1
-        while j < m and lam[order[j]] - lam[order[i]] <= tol:
-            j += 1
-        if j - i > 1:
-            cols = order[i:j]
-            _, sv, vt = np.linalg.svd(L - lam[cols].mean() * np.eye(m))
-            null = vt[m - (j - i) :].T
-            if sv[m - (j - i)] <= 1e-9 * max(sv[0], 1e-300):  # as many independent vectors as repeats
-                V[:, cols] = null
-        i = j
-    return V
-
-
-def pk_modes(packed: PackedModel, C: np.ndarray, sources: np.ndarray) -> Modes:
-    """Modes of the linear block (pk and the effect sites) for the exact solution between events.
-
-    The block is restricted to the PK states the doses can reach plus the five effect sites, which
-    relax to the unbound plasma concentrations (a linear map of the amounts). Compartmental rate
-    matrices have real eigenvalues; a patient whose decomposition is complex, or does not reproduce
-    its matrix to 1e-9 (near-defective: two equal rates in series), is marked not ``ok`` and
-    integrated on the full explicit path instead.
-    """
-    P = packed.par.shape[0]
-    reach = np.zeros(N_PK, bool)
-    reach[np.nonzero(sources)[0]] = True
-    while True:  # states reachable from the dosed ones along the PK matrix's flows
-        grown = reach.copy()
-        grown[packed.k_rows[reach[packed.k_cols]]] = True
-        if (grown == reach).all():
-            break
-        reach = grown
-    pk_act = np.nonzero(reach)[0]
-    n_ce = N_LINEAR - RECEPTOR0
-    act = np.concatenate([pk_act, np.arange(RECEPTOR0, N_LINEAR)]).astype(np.int64)
-    m = act.size
-    K = np.zeros((P, N_PK, N_PK))
-    K[:, packed.k_rows, packed.k_cols] = packed.k_values
-    L = np.zeros((P, m, m))
-    mp = pk_act.size
-    L[:, :mp, :mp] = K[:, pk_act][:, :, pk_act]
-    ke0 = packed.par[:, FIELDS.index("ke0")]
-    unbound = packed.par[:, FIELDS.index("unbound")]
-    # d ce/dt = ke0 (unbound c - ce), c = C[:5] amounts (µM), as ReceptorModel.rhs
-    L[:, mp:, :mp] = (ke0 * unbound)[:, None, None] * C[:, :n_ce][:, :, pk_act]
-    L[:, mp:, mp:] = -ke0[:, None, None] * np.eye(n_ce)
-    lam_c, V_c = np.linalg.eig(L)
-    scale = np.abs(L).max(axis=(1, 2))
-    real = np.all(np.abs(lam_c.imag) <= 1e-12 * scale[:, None], axis=1)
-    lam, V = lam_c.real.copy(), V_c.real.copy()
-    ok, Vi = _check(L, lam, V, scale)
-    redo = np.nonzero(real & ~ok)[0]
-    if redo.size:  # repeated eigenvalues: rebuild their eigenvectors
-        for p in redo:
-            V[p] = _eigenspace_basis(L[p], lam[p], V[p])
-        ok[redo], Vi[redo] = _check(L[redo], lam[redo], V[redo], scale[redo])
-    ok &= real
-    # signals the stepped states read: the five effect sites, then psilocin and escitalopram plasma
-    out_map = np.zeros((P, N_CONC, m))
-    out_map[:, np.arange(n_ce), mp + np.arange(n_ce)] = 1.0
-    out_map[:, n_ce:, :mp] = C[:, n_ce:][:, :, pk_act]
-    G = out_map @ V
-    return Modes(ok, act, lam, V, Vi, G)
+def modes_for(model: Model, events: PatientEvents, y0: np.ndarray) -> Modes:
+    """The linear block's modes, restricted to the PK states that this run's doses can reach."""
+    code = model.code
+    n_pk = code.N_PK
+    sources = np.zeros(n_pk, bool)
+    sources[events.b_state[events.b_state < n_pk]] = True
+    sources[events.i_state[events.i_state < n_pk]] = True
+    sources |= np.any(y0[:n_pk] != 0, axis=1)
+    jac = np.moveaxis(code.linear_jacobian(model.par), -1, 0)  # (P, n_block, n_linear)
+    signals = np.moveaxis(code.linear_signal_matrix(model.par), -1, 0)
+    rows = [code.LINEAR_SIGNALS.index(name) for name in code.INTERFACE]
+    return linear_modes(model.pk.K, n_pk, jac, signals[:, rows], sources)
 
 
 def integrate_compiled(
-    packed: PackedModel,
+    model: Model,
     y0: np.ndarray,
-    events: PatientEvents,
+    boluses: list[Bolus],
+    infusions: list[Infusion],
     t_out: np.ndarray,
     rtol: float,
     atol: float,
     max_step_h: float,
-    modes: Modes | None = None,
+    *,
+    modal: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """States at ``t_out`` as (P, T, n), a status code per patient (0 = success) and the accepted and
     rejected step counts per patient (P, 2).
 
-    ``y0`` is (n, P) as everywhere else in ketasim.
+    ``y0`` is (n, P) as everywhere else in ketasim; ``modal=False`` steps every state explicitly.
     """
     n, P = y0.shape
-    if n != N_STATES:
-        raise InputError("y0", f"the compiled engine integrates the full model ({N_STATES} states), got {n}")
+    if n != model.n_states:
+        raise InputError("y0", f"the compiled engine integrates the full model ({model.n_states} states), got {n}")
+    events = per_patient(P, boluses, infusions, model.stress_times, model.stress_levels)
+    code = model.code
+    modes = modes_for(model, events, y0) if modal else no_modes(P, len(code.LINEAR_STATES) - code.N_PK
+                                                                   + len(code.INTERFACE))  # fmt: skip
     t_out = np.ascontiguousarray(t_out, float)
     out = np.empty((P, t_out.size, n))
     status = np.zeros(P, np.int64)
     counts = np.zeros((P, 2), np.int64)
-    if modes is None:  # every patient on the full explicit path
-        modes = Modes(np.zeros(P, bool), np.zeros(0, np.int64), np.zeros((P, 0)), np.zeros((P, 0, 0)),
-                      np.zeros((P, 0, 0)), np.zeros((P, N_CONC, 0)))  # fmt: skip
-    _solve_all(
-        np.ascontiguousarray(y0.T, float), t_out, events, packed, modes, float(rtol), float(atol),
+    stepper(model).solve_all(
+        np.ascontiguousarray(y0.T, float), t_out, events, pack(model), modes, float(rtol), float(atol),
         float(max_step_h), out, status, counts,
     )  # fmt: skip
     return out, status, counts

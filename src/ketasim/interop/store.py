@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -17,7 +16,7 @@ from ketasim._internal.meta import VERSION
 from ketasim.errors import InputError
 from ketasim.trials import TrialResult
 
-__all__ = ["DEFAULT_DB", "RunWriter", "Store"]
+__all__ = ["DEFAULT_DB", "RunWriter", "Store", "list_runs", "load_run"]
 
 DEFAULT_DB = "ketasim-runs.duckdb"
 
@@ -50,7 +49,7 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def begin_run(self, run_id: str, seed: int, parameter_set: str, control: str, scenario_text: str,
@@ -145,3 +144,30 @@ class RunWriter:
 
     def rollback(self) -> None:
         self.con.execute("ROLLBACK")
+
+
+def _existing(path: str | Path) -> Path:
+    """``path`` as a Path if a store file is there; reading must not create an empty store."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError("db", f"no results store at {p}")
+    return p
+
+
+def list_runs(path: str | Path = DEFAULT_DB) -> pd.DataFrame:
+    """The runs of the existing store at ``path`` (``Store.runs``); InputError ``db`` if there is none."""
+    with Store(_existing(path)) as store:
+        return store.runs()
+
+
+def load_run(path: str | Path, run_id: str, *, parquet: str | Path | None = None) -> TrialResult:
+    """The stored run ``run_id`` of the existing store at ``path``, re-built without re-simulating.
+
+    ``parquet``: also export the run's tables as Parquet files into this folder (``Store.export_parquet``).
+    InputError ``db`` if there is no store at ``path``, ``run_id`` if the run is not in it.
+    """
+    with Store(_existing(path)) as store:
+        result = store.load(run_id)
+        if parquet is not None:
+            store.export_parquet(run_id, parquet)
+    return result

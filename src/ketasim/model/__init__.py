@@ -1,8 +1,46 @@
 """The model, one module per layer in causal order, and their assembly into one ODE system.
 
-pk -> receptor -> circuit -> signaling -> synapse -> symptoms; a layer imports only those before it.
+pk -> receptor -> interventions -> circuit -> signaling -> synapse -> symptoms; a layer imports only
+``_definition`` (how equations are written) and never another layer. Each equation is written once,
+in its layer; ``_codegen`` generates the numpy and compiled code from the traced definition, and
+``ketasim.interop.sbml`` the SBML document.
 """
 
-from ketasim.model.assemble import STATE_LAYERS, STATE_NAMES, Hypotheses, Model, assemble, varied_parameters
+from ketasim.model._definition import STRESS, Constants, Definition, Equations, Signal, State
+from ketasim.model._dimensions import DIMENSIONLESS, Dim, check, dim, unit
+from ketasim.model.assemble import (
+    ITEM_OUTPUTS,
+    LAYERS,
+    SLICES,
+    STATE_LAYERS,
+    STATE_NAMES,
+    Hypotheses,
+    Model,
+    assemble,
+    definition,
+    varied_parameters,
+)
 
-__all__ = ["STATE_LAYERS", "STATE_NAMES", "Hypotheses", "Model", "assemble", "varied_parameters"]
+__all__ = [
+    "DIMENSIONLESS",
+    "ITEM_OUTPUTS",
+    "LAYERS",
+    "SLICES",
+    "STATE_LAYERS",
+    "STATE_NAMES",
+    "STRESS",
+    "Constants",
+    "Definition",
+    "Dim",
+    "Equations",
+    "Hypotheses",
+    "Model",
+    "Signal",
+    "State",
+    "assemble",
+    "check",
+    "definition",
+    "dim",
+    "unit",
+    "varied_parameters",
+]

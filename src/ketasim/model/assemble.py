@@ -1,37 +1,42 @@
-"""Assembly: the layers stacked into one ODE system on the batched engine.
+"""Assembly: the layers stacked into one ODE system for a batch of patients.
 
 Data flow one way: pk -> receptor -> interventions -> circuit -> signaling -> synapse -> symptoms; each
-layer reads only named signals of the layers before it. ``rhs`` is what the solver integrates;
-``observe`` recomputes every algebraic signal (block, firing rates, MADRS items, CADSS, SBP, ...) from
-stored states, on any array of time points. Session inputs (sedation, exercise, diet, supplements,
-therapy, a daily oral antidepressant) arrive as engine boluses and infusions on the states they feed.
+layer reads only named signals of the layers before it. The equations are written once, in the layer
+modules (see ``_definition``); this module fills the per-patient constants, builds the PK matrices and
+the dosing events, and evaluates the generated code: ``rhs`` (what the scipy path integrates) and
+``observe`` (every output, on any array of time points). Session inputs (sedation, exercise, diet,
+supplements, therapy, a daily oral antidepressant) arrive as engine boluses and infusions on the
+states they feed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
+from types import ModuleType
 
 import numpy as np
 
 from ketasim.dosing import Regimen, SessionKind
-from ketasim.model import circuit, interventions, pk, receptor, signaling, symptoms, synapse
+from ketasim.model import _codegen, circuit, interventions, pk, receptor, signaling, symptoms, synapse
+from ketasim.model._definition import Constants, Definition, recording_varied, trace
 from ketasim.model.pk import Bolus, Infusion
-from ketasim.model.values import recording_varied
-from ketasim.parameters import ParameterSet
+from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient
 
-__all__ = ["SLICES", "STATE_NAMES", "Hypotheses", "Model", "assemble"]
+__all__ = ["ITEM_OUTPUTS", "LAYERS", "SLICES", "STATE_NAMES", "Hypotheses", "Model", "assemble", "definition"]
 
-STATE_LAYERS = ("pk", "receptor", "interventions", "circuit", "signaling", "synapse", "symptoms")
-_LAYER_STATES = (pk.STATES, receptor.STATES, interventions.STATES, circuit.STATES, signaling.STATES,
-                 synapse.STATES, symptoms.STATES)  # fmt: skip
+#: The layer modules in causal order (the row order of the state array).
+LAYERS: tuple[ModuleType, ...] = (pk, receptor, interventions, circuit, signaling, synapse, symptoms)
+STATE_LAYERS = tuple(m.__name__.rsplit(".", 1)[-1] for m in LAYERS)
 #: Every state of the assembled model, layer by layer (the row order of the state array).
-STATE_NAMES: tuple[str, ...] = tuple(name for states in _LAYER_STATES for name in states)
-_ends = np.cumsum([0, *(len(states) for states in _LAYER_STATES)]).tolist()
+STATE_NAMES: tuple[str, ...] = tuple(name for m in LAYERS for name in m.STATES)
+_ends = np.cumsum([0, *(len(m.STATES) for m in LAYERS)]).tolist()
 #: Where each layer's states sit in the state array.
 SLICES: dict[str, slice] = {layer: slice(a, b) for layer, a, b in zip(STATE_LAYERS, _ends[:-1], _ends[1:], strict=True)}
+#: The MADRS item outputs, which ``observe`` also returns stacked as ``madrs_items``.
+ITEM_OUTPUTS: tuple[str, ...] = tuple(f"madrs_item_{item}" for item in symptoms.ITEMS)
 
 
 @dataclass(frozen=True)
@@ -48,118 +53,174 @@ class Hypotheses:
     ssri_trkb: bool = False
 
 
-class Model:
-    """The assembled ODE system for a batch of patients (state array shape (n_states, n_patients))."""
+@cache
+def definition() -> Definition:
+    """The model's definition, traced from ``LAYERS`` (sympy; cached for the process)."""
+    return trace(LAYERS, default_parameters())
 
-    def __init__(self, params: ParameterSet, patients: Sequence[Patient], hypotheses: Hypotheses) -> None:
+
+class Model:
+    """The assembled ODE system for a batch of patients (state array shape (n_states, n_patients)).
+
+    ``layers`` defaults to ``LAYERS``; a different tuple of layer modules (e.g. with a layer added)
+    gives a different model, with its code generated for it.
+    """
+
+    def __init__(
+        self,
+        params: ParameterSet,
+        patients: Sequence[Patient],
+        hypotheses: Hypotheses,
+        layers: Sequence[ModuleType] | None = None,
+    ) -> None:
         self.params = params
         self.patients = tuple(patients)
         self.hypotheses = hypotheses
-        self.pk = pk.build(params, patients)
-        self.receptor = receptor.build(params, patients)
-        self.interventions = interventions.build(params, patients)
-        self.circuit = circuit.build(params, patients)
-        self.signaling = signaling.build(
-            params,
-            patients,
-            disinhibition=hypotheses.disinhibition,
-            rest_block=hypotheses.rest_block,
-            ssri_trkb=hypotheses.ssri_trkb,
-        )
-        self.synapse = synapse.build(params, patients)
-        syn0 = self.synapse.initial(len(patients))
-        self.symptoms = symptoms.build(params, patients, self.synapse.reference_density, syn0[0] + syn0[1])
+        self.layers = tuple(layers) if layers is not None else LAYERS
+        switches = {"disinhibition": hypotheses.disinhibition, "rest_block": hypotheses.rest_block,
+                    "ssri_trkb": hypotheses.ssri_trkb}  # fmt: skip
+        k = Constants(params, self.patients, switches)
+        for mod in self.layers:
+            k.layer = mod.__name__.rsplit(".", 1)[-1]
+            mod.constants(k)
+        self.constants = k
+        self.code = _codegen.load(self.layers, params)
+        self.state_names: tuple[str, ...] = self.code.STATE_NAMES
+        self.n_states = len(self.state_names)
+        self.index = {n: i for i, n in enumerate(self.state_names)}
+        ends = np.cumsum([0, *(len(m.STATES) for m in self.layers)]).tolist()
+        names = [m.__name__.rsplit(".", 1)[-1] for m in self.layers]
+        self.slices = {layer: slice(a, b) for layer, a, b in zip(names, ends[:-1], ends[1:], strict=True)}
+        self.pk = pk.build(k)
+        self.stress_times, self.stress_levels = synapse.stress_table(self.patients)
+        self.par = self.code.pack(k.values)  # (n_par, P): constants and those derived from them
+        # amounts given by events (not constants of the equations)
+        self.placebo_session = k.read("placebo_session", "1")
+        self.midazolam_sedation = k.read("midazolam_sedation", "1")
+        self.ketogenic_bhb = k.read("ketogenic_bhb", "mM")
+        self.supplement_bhb = k.read("bhb_supplement_peak", "mM")
         self.ad_daily_mg = params.value("oral_antidepressant_daily_dose", "mg")
-        self.slices = dict(SLICES)
-        self.state_names = STATE_NAMES
-        self.n_states = len(STATE_NAMES)
-        self.index = {n: i for i, n in enumerate(STATE_NAMES)}
 
     @property
     def n_patients(self) -> int:
         return len(self.patients)
 
-    def initial(self) -> np.ndarray:
-        n = self.n_patients
-        return np.concatenate(
-            [
-                np.zeros((len(pk.STATES), n)),
-                self.receptor.initial(n),
-                self.interventions.initial(n),
-                self.circuit.initial(n),
-                self.signaling.initial(n),
-                self.synapse.initial(n),
-                self.symptoms.initial(n),
-            ]
-        )
+    @property
+    def definition(self) -> Definition:
+        """The traced definition of this model's layers (imports sympy on first use)."""
+        return _definition_of(self.layers)
 
-    def _signals(self, y: np.ndarray) -> dict[str, np.ndarray]:
-        """Algebraic signals shared by ``rhs`` and ``observe`` (y: states by row, patients last)."""
-        s = self.slices
-        conc = self.pk.concentrations(y[s["pk"]])
-        ce = y[s["receptor"]]
-        block = self.receptor.block(ce)
-        sero = self.receptor.serotonergic(conc["psilocin_plasma"], conc["escitalopram_plasma"])
-        iv = y[s["interventions"]]
-        r_e, r_i = self.circuit.rates(block["nmda_occupancy"], block["nmda_interneuron_block"], sero["ht2a_occupancy"])
-        glu = y[s["circuit"]][0]
-        return {
-            **conc,
-            **block,
-            **sero,
-            "r_e": r_e,
-            "r_i": r_i,
-            "glutamate": glu,
-            "ampa": self.signaling.ampa(glu),
-            "bdnf_factor": self.interventions.bdnf_factor(iv),
-            "potentiation": self.signaling.potentiation(sero["psilocin_trkb"], sero["sert_occupancy"]),
-        }
+    def initial(self) -> np.ndarray:
+        y = np.zeros((self.n_states, self.n_patients))
+        for mod in self.layers:
+            for name, value in getattr(mod, "initial", lambda k: {})(self.constants).items():
+                y[self.index[name]] = value
+        return y
+
+    def stress(self, t: float | np.ndarray) -> np.ndarray:
+        """Stress load of each patient at time(s) ``t`` (piecewise constant): shape t.shape + (P,)."""
+        t = np.asarray(t, float)
+        k = np.maximum((self.stress_times <= t[..., None, None]).sum(axis=-1) - 1, 0)  # (..., P)
+        levels = np.broadcast_to(self.stress_levels, k.shape + self.stress_levels.shape[-1:])
+        return np.take_along_axis(levels, k[..., None], -1)[..., 0]
 
     def rhs(self, t: float, y: np.ndarray, u: np.ndarray) -> np.ndarray:
-        s = self.slices
-        g = self._signals(y)
-        ce = y[s["receptor"]]
-        sig = y[s["signaling"]]
-        noticed = self.symptoms.cadss(ce[0], ce[1], noticed=True)
-        dy = np.concatenate(
-            [
-                self.pk.rhs(y[s["pk"]], u[s["pk"]]),
-                self.receptor.rhs(ce, [g[f"{sp}_um"] for sp in receptor.SPECIES]),
-                self.interventions.rhs(y[s["interventions"]], g["sert_occupancy"]),
-                self.circuit.rhs(y[s["circuit"]], g["r_e"]),
-                self.signaling.rhs(sig, g["glutamate"], g["nmda_occupancy"], g["bdnf_factor"], g["potentiation"]),
-                self.synapse.rhs(t, y[s["synapse"]], sig[3], g["ampa"], sig[2], g["ht2a_occupancy"]),
-                self.symptoms.rhs(y[s["symptoms"]], g["ampa"], sig[3], noticed, g["ht2a_occupancy"]),
-            ]
-        )
-        n_pk = len(pk.STATES)
-        dy[n_pk:] += u[n_pk:]  # session inputs enter as infusions on their states
+        """dy/dt of states ``y`` (n, P) with session/dose input rates ``u`` (n, P)."""
+        n_pk = self.code.N_PK
+        dy = np.empty_like(y)
+        dy[:n_pk] = self.pk.rhs(y[:n_pk], u[:n_pk])
+        dy[n_pk:] = self.code.rhs(y, self.stress(t), self.par) + u[n_pk:]
         return dy
+
+    def observe(self, t: np.ndarray, y: np.ndarray, only: Collection[str] | None = None) -> dict[str, np.ndarray]:
+        """Output variables from states ``y`` (n, P, T); arrays come back as (P, T), and ``madrs_items``
+        as (P, item, T).
+
+        ``only`` computes just the named variables (all outputs by default; any named signal or state
+        may be asked for): on fine grids the algebra of unrequested outputs is most of the cost. The
+        outputs are computed by the generated, compiled observer one patient and time point at a time,
+        so a patient's numbers do not depend on the batch it is in.
+        """
+        code = self.code
+        if only is None:
+            wanted = [o for o in code.OUTPUTS if o not in ITEM_OUTPUTS] + ["madrs_items"]
+        else:
+            wanted = list(dict.fromkeys(only))
+        items = "madrs_items" in wanted
+        names = list(dict.fromkeys([w for w in wanted if w != "madrs_items"] + (list(ITEM_OUTPUTS) if items else [])))
+        unknown = [n for n in names if n not in code.OBSERVABLE]
+        if unknown:
+            raise KeyError(f"not an output, signal or state of the model: {unknown}")
+        need = np.zeros(code.N_STATEMENTS, bool)
+        cols = np.full(len(code.OBSERVABLE), -1, np.int64)
+        for j, name in enumerate(names):
+            need[code.DEPS[name]] = True
+            cols[code.OBSERVABLE.index(name)] = j
+        P, T = y.shape[1], y.shape[2]
+        Y = np.ascontiguousarray(np.transpose(y, (1, 2, 0)), float)  # free for the engine's (P, T, n) buffer
+        S = np.ascontiguousarray(self.stress(np.asarray(t, float)).T)  # (P, T)
+        out = np.empty((P, T, len(names)))
+        code.kernel().observe_all(Y, S, np.ascontiguousarray(self.par.T), need, cols, out)
+        col = {name: j for j, name in enumerate(names)}
+        # copies, never views of ``y``: a view would keep the whole state buffer alive with the output
+        result = {k: np.ascontiguousarray(out[:, :, col[k]]) for k in wanted if k != "madrs_items"}
+        if items:
+            result["madrs_items"] = np.ascontiguousarray(np.moveaxis(out[:, :, [col[k] for k in ITEM_OUTPUTS]], 2, 1))
+        return result
+
+    def state(self, **values: float | np.ndarray) -> np.ndarray:
+        """The initial state (n, P) with some states set, e.g. ``model.state(ce_s_ketamine=0.5)``."""
+        y = self.initial()
+        for name, value in values.items():
+            if name not in self.index:
+                raise KeyError(f"{name!r} is not a state of the model")
+            y[self.index[name]] = value
+        return y
+
+    def signals(self, y: np.ndarray, names: Collection[str], t: float = 0.0) -> dict[str, np.ndarray]:
+        """Named signals, outputs or states at one state ``y`` (n, P) and time ``t``: (P,) arrays."""
+        return {k: v[:, 0] for k, v in self.observe(np.array([t]), y[:, :, None], only=names).items()}
+
+    def rates(self, y: np.ndarray, t: float = 0.0) -> dict[str, np.ndarray]:
+        """d/dt of every state at ``y`` (n, P) with no inputs: {state: (P,) array}."""
+        dy = self.rhs(t, y, np.zeros_like(y))
+        return dict(zip(self.state_names, dy, strict=True))
+
+    def concentration_map(self, names: Sequence[str]) -> np.ndarray:
+        """(P, len(names), n_pk): the linear map from PK amounts (µmol) to linear signals such as
+        ``ketamine_plasma`` (ng/mL) or ``s_ketamine_um`` (µM), from the PK layer's equations."""
+        code = self.code
+        matrix = code.linear_signal_matrix(self.par)  # (n_signals, n_linear, P)
+        unknown = [n for n in names if n not in code.LINEAR_SIGNALS]
+        if unknown:
+            raise KeyError(f"not linear signals of the PK amounts: {unknown}")
+        rows = [code.LINEAR_SIGNALS.index(n) for n in names]
+        return np.moveaxis(matrix[rows][:, : code.N_PK], -1, 0)
 
     def events(self, regimen: Regimen) -> tuple[list[Bolus], list[Infusion]]:
         """Dose inputs, expectancy at each visit, sessions, therapy sessions and stress steps."""
         boluses, infusions = self.pk.inputs(regimen)
         n = self.n_patients
         ix = self.index
-        iv = self.interventions
+        tau_ketosis = self.constants["tau_ketosis"]
         for t in regimen.visit_times:
-            boluses.append(Bolus(t, ix["expectancy"], self.symptoms.placebo_session.copy()))
+            boluses.append(Bolus(t, ix["expectancy"], self.placebo_session.copy()))
         for sess in regimen.sessions:
-            t0, t1, k = sess.at_h, sess.at_h + sess.duration_h, sess.kind
-            if k is SessionKind.MIDAZOLAM:
-                infusions.append(Infusion(t0, t1, ix["sedation"], self.symptoms.midazolam_sedation / sess.duration_h))
-            elif k is SessionKind.ORAL_ANTIDEPRESSANT:  # daily tablets from here on, as a steady oral input
+            t0, t1, kind = sess.at_h, sess.at_h + sess.duration_h, sess.kind
+            if kind is SessionKind.MIDAZOLAM:
+                infusions.append(Infusion(t0, t1, ix["sedation"], self.midazolam_sedation / sess.duration_h))
+            elif kind is SessionKind.ORAL_ANTIDEPRESSANT:  # daily tablets from here on, as a steady oral input
                 daily = sess.daily_mg if sess.daily_mg is not None else self.ad_daily_mg
                 rate = daily / self.pk.mw["escitalopram"] * 1e3 / 24.0
                 infusions.append(Infusion(t0, np.inf, ix["ssri_gut"], np.full(n, rate)))
-            elif k is SessionKind.PSYCHOTHERAPY:
+            elif kind is SessionKind.PSYCHOTHERAPY:
                 boluses.append(Bolus(t0, ix["therapy_trace"], np.full(n, sess.intensity)))
-            elif k is SessionKind.EXERCISE:
+            elif kind is SessionKind.EXERCISE:
                 infusions.append(Infusion(t0, t1, ix["exercise_bout"], np.full(n, sess.intensity / sess.duration_h)))
-            elif k is SessionKind.KETOGENIC_DIET:
-                infusions.append(Infusion(t0, np.inf, ix["bhb_diet"], iv.ketogenic_bhb / iv.tau_ketosis))
-            elif k is SessionKind.BHB_SUPPLEMENT:
-                boluses.append(Bolus(t0, ix["bhb_supplement"], iv.supplement_bhb * sess.intensity))
+            elif kind is SessionKind.KETOGENIC_DIET:
+                infusions.append(Infusion(t0, np.inf, ix["bhb_diet"], self.ketogenic_bhb / tau_ketosis))
+            elif kind is SessionKind.BHB_SUPPLEMENT:
+                boluses.append(Bolus(t0, ix["bhb_supplement"], self.supplement_bhb * sess.intensity))
         for j, p in enumerate(self.patients):
             for t in p.psychotherapy_h:
                 amount = np.zeros(n)
@@ -169,101 +230,20 @@ class Model:
                 boluses.append(Bolus(t, ix["therapy_trace"], np.zeros(n)))
         return boluses, infusions
 
-    def observe(self, t: np.ndarray, y: np.ndarray, only: Collection[str] | None = None) -> dict[str, np.ndarray]:
-        """Output variables from states ``y`` (n, P, T); arrays come back as (P, T).
 
-        ``only`` computes just the named variables (all by default): on fine grids the algebra of
-        unrequested outputs (circuit rates, MADRS items, ...) is most of the cost.
-        """
-        yt = np.transpose(y, (0, 2, 1))  # (n, T, P): patient last, like the solver's parameters
-        s = self.slices
-        ce = yt[s["receptor"]]
-        eef2k, bdnf, mtor, prot = yt[s["signaling"]]
-        lab, stab, win, ther, win_psy = yt[s["synapse"]]
-        acute, expect, sedation, _set_point = yt[s["symptoms"]]
-        iv = yt[s["interventions"]]
-
-        @cache
-        def conc() -> dict[str, np.ndarray]:
-            return self.pk.concentrations(yt[s["pk"]])
-
-        @cache
-        def block() -> dict[str, np.ndarray]:
-            return self.receptor.block(ce)
-
-        @cache
-        def sero() -> dict[str, np.ndarray]:
-            return self.receptor.serotonergic(conc()["psilocin_plasma"], conc()["escitalopram_plasma"])
-
-        @cache
-        def rates() -> tuple[np.ndarray, np.ndarray]:
-            b = block()
-            return self.circuit.rates(b["nmda_occupancy"], b["nmda_interneuron_block"], sero()["ht2a_occupancy"])
-
-        @cache
-        def ampa() -> np.ndarray:
-            return self.signaling.ampa(yt[s["circuit"]][0])
-
-        @cache
-        def items() -> np.ndarray:
-            return self.symptoms.items(lab + stab, self.synapse.stress(t), acute, expect, ther, iv[4])
-
-        def potentiation() -> np.ndarray:
-            return self.signaling.potentiation(sero()["psilocin_trkb"], sero()["sert_occupancy"])
-
-        recipes: dict[str, Callable[[], np.ndarray]] = {
-            **{k: (lambda k=k: conc()[k]) for k in _PK_OUTPUTS},  # type: ignore[misc]  # lambda default arg
-            "nmda_occupancy": lambda: block()["nmda_occupancy"],
-            "nmda_interneuron_block": lambda: block()["nmda_interneuron_block"],
-            "ht2a_occupancy": lambda: sero()["ht2a_occupancy"],
-            "sert_occupancy": lambda: sero()["sert_occupancy"],
-            "pyramidal_rate": lambda: rates()[0] / self.circuit.r_e0,
-            "interneuron_rate": lambda: rates()[1] / self.circuit.r_i0,
-            "glutamate": lambda: yt[s["circuit"]][0],
-            "ampa_activation": ampa,
-            "eef2k_activity": lambda: eef2k,
-            "bdnf": lambda: bdnf,
-            "trkb": lambda: self.signaling.trkb(bdnf, potentiation()),
-            "mtorc1": lambda: mtor,
-            "synaptic_protein": lambda: prot,
-            "labile_synapses": lambda: lab,
-            "stable_synapses": lambda: stab,
-            "synapse_density": lambda: lab + stab,
-            "plasticity_window": lambda: self.synapse.window(win, win_psy),
-            "therapy_trace": lambda: ther,
-            "stress_load": lambda: self.synapse.stress(t),
-            "exercise_training": lambda: iv[1],
-            "bhb_mm": lambda: self.interventions.bhb(iv),
-            "serotonergic_adaptation": lambda: iv[4],
-            "acute_signal": lambda: acute,
-            "expectancy": lambda: expect,
-            "sedation": lambda: sedation,
-            "madrs": lambda: items().sum(axis=0),
-            "cadss": lambda: self.symptoms.cadss(ce[0], ce[1]),
-            "sbp_change": lambda: self.symptoms.sbp(ce[0]),
-        }
-        wanted = [*recipes, "madrs_items"] if only is None else list(only)
-        # copies, never views of ``y``: a view would keep the whole state buffer alive with the output
-        result = {k: np.array(np.asarray(recipes[k]()).T, order="C") for k in wanted if k != "madrs_items"}
-        if "madrs_items" in wanted:
-            result["madrs_items"] = np.array(np.transpose(items(), (2, 0, 1)), order="C")  # (P, item, T)
-        return result
+@cache
+def _definition_of(layers: tuple[ModuleType, ...]) -> Definition:
+    return definition() if layers == LAYERS else trace(layers, default_parameters())
 
 
-_PK_OUTPUTS = (
-    "ketamine_plasma",
-    "esketamine_plasma",
-    "arketamine_plasma",
-    "norketamine_plasma",
-    "hydroxynorketamine_plasma",
-    "psilocin_plasma",
-    "escitalopram_plasma",
-)
-
-
-def assemble(params: ParameterSet, patients: Sequence[Patient], hypotheses: Hypotheses | None = None) -> Model:
-    """Build the full model for ``patients`` with the given mechanism switches."""
-    return Model(params, patients, hypotheses or Hypotheses())
+def assemble(
+    params: ParameterSet,
+    patients: Sequence[Patient],
+    hypotheses: Hypotheses | None = None,
+    layers: Sequence[ModuleType] | None = None,
+) -> Model:
+    """Build the full model for ``patients`` with the given mechanism switches (and layers)."""
+    return Model(params, patients, hypotheses or Hypotheses(), layers)
 
 
 def varied_parameters(params: ParameterSet) -> frozenset[str]:

@@ -10,100 +10,88 @@ adapting baseline, so the surge is a pulse even while the drug is still on board
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ketasim.errors import ModelError
-from ketasim.model.values import PatientValues
-from ketasim.parameters import ParameterSet
-from ketasim.patients import Patient
+from ketasim.model._definition import NUMERIC, Constants, Equations, State
 
-__all__ = ["STATES", "CircuitModel", "build"]
+__all__ = ["STATES", "constants", "equations", "steady_rates"]
 
-STATES = ("glutamate", "glutamate_adaptation")
-
-
-@dataclass(frozen=True)
-class CircuitModel:
-    j_ee_a: float
-    j_ee_n: float
-    j_ei: float
-    j_ie_a: float
-    j_ie_n: float
-    j_ii: float
-    i_e0: float
-    i_i0: float
-    g_e: float
-    g_i: float
-    a: float  # gamma * tau_NMDA, 1/Hz
-    tau_g: np.ndarray  # h
-    tau_adapt: np.ndarray  # h
-    kappa_g: np.ndarray
-    r_e0: float
-    r_i0: float
-    ht2a_drive: float = 0.0
-
-    def rates(self, b_e: np.ndarray, b_i: np.ndarray, ht2a: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """Steady-state pyramidal and interneuron rates (Hz) for given fractional NMDA block and
-        5-HT2A occupancy (which adds excitatory drive to layer-5 pyramidal cells)."""
-        b_e, b_i, ht2a = np.broadcast_arrays(np.asarray(b_e, float), np.asarray(b_i, float), np.asarray(ht2a, float))
-        i_e0 = self.i_e0 + self.ht2a_drive * ht2a
-        r_e = np.full(b_e.shape, np.nan)
-        r_i = np.zeros(b_e.shape)
-        # Interneurons active (h > 0) is tried first; silenced interneurons (h = 0) fill the rest.
-        for h in (self.g_i / (1 + self.g_i * self.j_ii), 0.0):
-            c2 = (1 - b_i) * self.j_ie_n
-            a1 = self.g_e * (self.j_ee_a - self.j_ei * h * self.j_ie_a)
-            a2 = self.g_e * ((1 - b_e) * self.j_ee_n - self.j_ei * h * c2)
-            a0 = self.g_e * (i_e0 - self.j_ei * h * self.i_i0)
-            qa = self.a * (1 - a1)
-            qb = 1 - a1 - self.a * (a2 + a0)
-            disc = np.maximum(qb * qb + 4 * qa * a0, 0.0)
-            r = (-qb + np.sqrt(disc)) / (2 * qa)
-            s = self.a * r / (1 + self.a * r)
-            drive_i = self.j_ie_a * r + c2 * s + self.i_i0
-            consistent = drive_i >= 0 if h > 0 else np.ones_like(r, bool)  # fallback regime
-            ok = np.isnan(r_e) & (r >= 0) & consistent
-            r_e = np.where(ok, r, r_e)
-            r_i = np.where(ok, h * np.maximum(drive_i, 0.0), r_i)
-        return np.nan_to_num(r_e), r_i
-
-    def initial(self, n: int) -> np.ndarray:
-        return np.stack([np.ones(n), np.zeros(n)])
-
-    def rhs(self, y: np.ndarray, r_e: np.ndarray) -> np.ndarray:
-        """Glutamate relaxes to the firing-driven target minus an adapting offset."""
-        glu, adapt = y
-        excess = r_e / self.r_e0 - 1
-        target = np.maximum(1 + self.kappa_g * (excess - adapt), 0.0)
-        return np.stack([(target - glu) / self.tau_g, (excess - adapt) / self.tau_adapt])
+STATES = {
+    "glutamate": State("1", "extracellular glutamate, fold of baseline"),
+    "glutamate_adaptation": State("1", "adapting baseline of the glutamate response"),
+}
 
 
-def build(params: ParameterSet, patients: Sequence[Patient]) -> CircuitModel:
-    v = PatientValues(params, patients)
-    tau_n_s = v.fixed("tau_nmda", "s")
-    m = CircuitModel(
-        j_ee_a=v.fixed("j_ee_ampa", "s"),  # weights on rates (Hz) are in seconds
-        j_ee_n=v.fixed("j_ee_nmda"),
-        j_ei=v.fixed("j_ei", "s"),
-        j_ie_a=v.fixed("j_ie_ampa", "s"),
-        j_ie_n=v.fixed("j_ie_nmda"),
-        j_ii=v.fixed("j_ii", "s"),
-        i_e0=v.fixed("i_e0"),
-        i_i0=v.fixed("i_i0"),
-        g_e=v.fixed("gain_e", "Hz"),
-        g_i=v.fixed("gain_i", "Hz"),
-        a=v.fixed("gamma_nmda") * tau_n_s,
-        tau_g=v("tau_glutamate", "h"),
-        tau_adapt=v("tau_glutamate_adaptation", "h"),
-        kappa_g=v("glutamate_gain"),
-        r_e0=1.0,
-        r_i0=1.0,
-        ht2a_drive=v.fixed("ht2a_pyramidal_drive"),
-    )
-    r_e0, r_i0 = m.rates(np.array(0.0), np.array(0.0))
-    if not (r_e0 > 0 and r_i0 > 0):
+def steady_rates(m: Any, c: Any, b_e: Any, b_i: Any, ht2a: Any) -> tuple[Any, Any, Any]:
+    """Steady-state pyramidal and interneuron rates (Hz) for fractional NMDA block ``b_e`` (pyramidal)
+    and ``b_i`` (interneurons) and 5-HT2A occupancy ``ht2a`` (extra drive to layer-5 pyramidal cells),
+    and the pyramidal rate's rise above its drug-free value.
+
+    Interneurons are active (gain h > 0) where that root is self-consistent (r >= 0 and a
+    non-negative interneuron drive); otherwise they are silenced (h = 0), and a negative silenced
+    root means no activity. In the active regime the rise is computed from the changes of the
+    quadratic's coefficients (r - r0 = (-dqb + (S^2 - S0^2) / (S + S0)) / 2qa with S the square root
+    of the discriminant), so it is exactly zero without drug and free of cancellation near it.
+    """
+    a = c.gamma_nmda * c.tau_nmda  # NMDA gating constant, s
+    c2 = (1 - b_i) * c.j_ie_nmda
+    roots = []
+    for h in (c.gain_i / (1 + c.gain_i * c.j_ii), 0):  # interneurons active, silenced
+        a1 = c.gain_e * (c.j_ee_ampa - c.j_ei * h * c.j_ie_ampa)
+        qa = a * (1 - a1)
+        # coefficients without drug, and what block and 5-HT2A drive add to them
+        a2_0 = c.gain_e * (c.j_ee_nmda - c.j_ei * h * c.j_ie_nmda)
+        a0_0 = c.gain_e * (c.i_e0 - c.j_ei * h * c.i_i0)
+        d_a2 = c.gain_e * (c.j_ei * h * b_i * c.j_ie_nmda - b_e * c.j_ee_nmda)
+        d_a0 = c.gain_e * c.ht2a_pyramidal_drive * ht2a
+        qb_0 = 1 - a1 - a * (a2_0 + a0_0)
+        d_qb = -a * (d_a2 + d_a0)
+        qb, a0 = qb_0 + d_qb, a0_0 + d_a0
+        root_0 = m.sqrt(m.pos(qb_0 * qb_0 + 4 * qa * a0_0))
+        root = m.sqrt(m.pos(qb * qb + 4 * qa * a0))
+        r = (-qb + root) / (2 * qa)  # the non-negative root of qa r^2 + qb r - a0 = 0
+        rise = (-d_qb + ((qb + qb_0) * d_qb + 4 * qa * d_a0) / (root + root_0)) / (2 * qa)
+        drive_i = c.j_ie_ampa * r + c2 * a * r / (1 + a * r) + c.i_i0
+        roots.append((h, r, drive_i, rise, (-qb_0 + root_0) / (2 * qa)))
+    (h_act, r_act, drive_act, rise_act, r_0), (_, r_sil, _, _, _) = roots
+    active = (r_act >= 0) & (drive_act >= 0)
+    r_e = m.where(active, r_act, m.pos(r_sil))
+    return r_e, m.where(active, h_act * drive_act, 0), m.where(active, rise_act, r_e - r_0)
+
+
+def constants(k: Constants) -> None:
+    for name, unit in (("j_ee_ampa", "s"), ("j_ee_nmda", "1"), ("j_ei", "s"), ("j_ie_ampa", "s"),
+                       ("j_ie_nmda", "1"), ("j_ii", "s"), ("i_e0", "1"), ("i_i0", "1"), ("gain_e", "Hz"),
+                       ("gain_i", "Hz"), ("gamma_nmda", "1"), ("tau_nmda", "s"), ("ht2a_pyramidal_drive", "1")):
+        k.fixed(name, unit)  # weights acting on a rate (Hz) are in seconds  # fmt: skip
+    k.vary("tau_glutamate", "h")
+    k.vary("tau_glutamate_adaptation", "h")
+    k.vary("glutamate_gain", "1")
+    zero = np.zeros(k.n)
+    r_e0, r_i0, _ = steady_rates(NUMERIC, k.c, zero, zero, zero)
+    if not (np.all(r_e0 > 0) and np.all(r_i0 > 0)):
         raise ModelError("circuit parameters give no active baseline state")
-    return CircuitModel(**{**m.__dict__, "r_e0": float(r_e0), "r_i0": float(r_i0)})
+    k.set("r_e0", r_e0, "Hz", "baseline pyramidal rate (no drug)")
+    k.set("r_i0", r_i0, "Hz", "baseline interneuron rate (no drug)")
+
+
+def initial(k: Constants) -> dict[str, np.ndarray]:
+    return {"glutamate": np.ones(k.n)}
+
+
+def equations(eq: Equations) -> None:
+    c, x, s, m = eq.c, eq.x, eq.s, eq.m
+    r_e, r_i, rise = steady_rates(m, c, s.nmda_occupancy, s.nmda_interneuron_block, s.ht2a_occupancy)
+    r_e = eq.define("r_e", r_e, "Hz", "steady-state pyramidal rate")
+    r_i = eq.define("r_i", r_i, "Hz", "steady-state interneuron rate")
+    eq.output("pyramidal_rate", r_e / c.r_e0, "1", "fold of baseline")
+    eq.output("interneuron_rate", r_i / c.r_i0, "1", "fold of baseline")
+    # glutamate relaxes to the firing-driven target minus an adapting offset (exactly 1 without drug)
+    excess = eq.define("firing_excess", rise / c.r_e0, "1", "pyramidal firing above baseline (fraction)")
+    glu, adapt = x.glutamate, x.glutamate_adaptation
+    eq.rate("glutamate", (m.pos(1 + c.glutamate_gain * (excess - adapt)) - glu) / c.tau_glutamate)
+    eq.rate("glutamate_adaptation", (excess - adapt) / c.tau_glutamate_adaptation)
+    eq.output("glutamate", glu, "1", "fold of baseline")

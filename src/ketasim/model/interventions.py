@@ -10,83 +10,59 @@ Evidence for the exercise and ketone effect sizes is thin and marked so in ``sig
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from ketasim.model._definition import Constants, Equations, State
 
-import numpy as np
+__all__ = ["STATES", "constants", "equations"]
 
-from ketasim.model.values import PatientValues
-from ketasim.parameters import ParameterSet
-from ketasim.patients import Patient
-
-__all__ = ["STATES", "InterventionModel", "build"]
-
-STATES = ("exercise_bout", "training", "bhb_diet", "bhb_supplement", "serotonergic_adaptation", "adaptation_onset")
-
-
-@dataclass(frozen=True)
-class InterventionModel:
-    tau_bout: np.ndarray
-    tau_training: np.ndarray
-    bout_gain: np.ndarray
-    training_gain: np.ndarray
-    bhb_gain: np.ndarray
-    bhb_k: np.ndarray
-    ketogenic_bhb: np.ndarray
-    tau_ketosis: np.ndarray
-    supplement_bhb: np.ndarray
-    tau_supplement: np.ndarray
-    tau_adaptation: np.ndarray
-    serotonergic_bdnf: np.ndarray
-
-    def initial(self, n: int) -> np.ndarray:
-        return np.zeros((len(STATES), n))
-
-    def rhs(self, y: np.ndarray, sert_occupancy: np.ndarray) -> np.ndarray:
-        """Session inputs (bouts, diet, supplements) arrive as engine infusions and boluses."""
-        bout, training, diet, supp, adapt, onset = y
-        return np.stack(
-            [
-                -bout / self.tau_bout,
-                # full training (1) = one vigorous bout-hour a day on average, sustained
-                (bout * 24.0 / self.tau_bout - training) / self.tau_training,
-                -diet / self.tau_ketosis,
-                -supp / self.tau_supplement,
-                # two stages in series (each half the time constant): a delayed, sigmoid onset
-                2 * (onset - adapt) / self.tau_adaptation,
-                2 * (sert_occupancy - onset) / self.tau_adaptation,
-            ]
-        )
-
-    def bhb(self, y: np.ndarray) -> np.ndarray:
-        """Blood beta-hydroxybutyrate above the fed baseline (mM)."""
-        return y[2] + y[3]
-
-    def bdnf_factor(self, y: np.ndarray) -> np.ndarray:
-        """Multiplier on BDNF production from exercise and ketone bodies (1 without them)."""
-        bout, training = y[0], y[1]
-        b = np.maximum(self.bhb(y), 0.0)
-        adapt = np.maximum(y[4], 0.0)  # chronic serotonergic signalling -> CREB -> BDNF transcription
-        return (
-            (1 + self.bout_gain * bout + self.training_gain * training)
-            * (1 + self.bhb_gain * b / (self.bhb_k + b))
-            * (1 + self.serotonergic_bdnf * adapt)
-        )
+STATES = {
+    "exercise_bout": State("1", "exercise bout intensity (decays after the bout)"),
+    "training": State("1", "exercise training (1 = one vigorous bout-hour a day, sustained)"),
+    "bhb_diet": State("mM", "blood beta-hydroxybutyrate from a ketogenic diet, above the fed baseline"),
+    "bhb_supplement": State("mM", "blood beta-hydroxybutyrate from a supplement"),
+    "serotonergic_adaptation": State("1", "SSRI adaptation, second of two stages in series"),
+    "adaptation_onset": State("1", "SSRI adaptation, first stage"),
+}
 
 
-def build(params: ParameterSet, patients: Sequence[Patient]) -> InterventionModel:
-    v = PatientValues(params, patients)
-    return InterventionModel(
-        tau_bout=v("tau_exercise_bout", "h"),
-        tau_training=v("tau_training", "h"),
-        bout_gain=v("exercise_bout_bdnf"),
-        training_gain=v("exercise_training_bdnf"),
-        bhb_gain=v("bhb_bdnf_gain"),
-        bhb_k=v("bhb_k", "mM"),
-        ketogenic_bhb=v("ketogenic_bhb", "mM"),
-        tau_ketosis=v("tau_ketosis", "h"),
-        supplement_bhb=v("bhb_supplement_peak", "mM"),
-        tau_supplement=v("tau_bhb_supplement", "h"),
-        tau_adaptation=v("tau_serotonergic_adaptation", "h"),
-        serotonergic_bdnf=v("serotonergic_bdnf_gain"),
+def constants(k: Constants) -> None:
+    k.vary("tau_exercise_bout", "h")
+    k.vary("tau_training", "h")
+    k.vary("exercise_bout_bdnf", "1")
+    k.vary("exercise_training_bdnf", "1")
+    k.vary("bhb_bdnf_gain", "1")
+    k.vary("bhb_k", "mM")
+    k.vary("tau_ketosis", "h")
+    k.vary("tau_bhb_supplement", "h")
+    k.vary("tau_serotonergic_adaptation", "h")
+    k.vary("serotonergic_bdnf_gain", "1")
+    k.set("hours_per_day", 24.0, "h", "hours in a day (turns a daily bout-hour into a dimensionless training level)")
+
+
+def equations(eq: Equations) -> None:
+    """Session inputs (bouts, diet, supplements) arrive as engine infusions and boluses."""
+    c, x, s, m = eq.c, eq.x, eq.s, eq.m
+    bout, training = x.exercise_bout, x.training
+    eq.rate("exercise_bout", -bout / c.tau_exercise_bout)
+    # full training (1) = one vigorous bout-hour a day on average, sustained
+    eq.rate("training", (bout * c.hours_per_day / c.tau_exercise_bout - training) / c.tau_training)
+    eq.rate("bhb_diet", -x.bhb_diet / c.tau_ketosis)
+    eq.rate("bhb_supplement", -x.bhb_supplement / c.tau_bhb_supplement)
+    # two stages in series (each half the time constant): a delayed, sigmoid onset
+    adapt, onset = x.serotonergic_adaptation, x.adaptation_onset
+    eq.rate("serotonergic_adaptation", 2 * (onset - adapt) / c.tau_serotonergic_adaptation)
+    eq.rate("adaptation_onset", 2 * (s.sert_occupancy - onset) / c.tau_serotonergic_adaptation)
+    eq.output("exercise_training", training, "1", "0-1 (1 = daily vigorous exercise, sustained)")
+    eq.output("serotonergic_adaptation", adapt, "1", "0-1")
+    bhb = eq.output("bhb_mm", x.bhb_diet + x.bhb_supplement, "mM", "mM above fed baseline",
+                    "blood beta-hydroxybutyrate above the fed baseline")  # fmt: skip
+    b = m.pos(bhb)
+    # Multiplier on BDNF production (1 without them): exercise, ketone bodies (HDAC inhibition) and
+    # chronic serotonergic signalling (CREB -> BDNF transcription).
+    eq.define(
+        "bdnf_factor",
+        (1 + c.exercise_bout_bdnf * bout + c.exercise_training_bdnf * training)
+        * (1 + c.bhb_bdnf_gain * b / (c.bhb_k + b))
+        * (1 + c.serotonergic_bdnf_gain * m.pos(adapt)),
+        "1",
+        "BDNF production factor from exercise, ketone bodies and serotonergic adaptation",
     )

@@ -12,29 +12,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ketasim.dosing import Dose, Drug, Regimen, Route
 from ketasim.errors import ModelError
-from ketasim.model.values import PatientValues
-from ketasim.parameters import ParameterSet
-from ketasim.patients import Patient
+from ketasim.model._definition import Constants, Equations, State
 
-__all__ = ["STATES", "Bolus", "Infusion", "PKModel", "build"]
+__all__ = ["COMPARTMENT", "STATES", "VOLUME", "Bolus", "Infusion", "PKModel", "build", "constants", "equations"]
 
-STATES = (
-    "rac_depot_im", "rac_depot_gut", "rac_depot_nasal",
-    "s_central", "s_periph1", "s_periph2",
-    "r_central", "r_periph1", "r_periph2",
-    "snk_central", "snk_periph", "rnk_central", "rnk_periph",
-    "esk_depot_nasal", "esk_depot_swallowed", "esk_depot_oral", "esk_depot_im",
-    "esk_central", "esk_periph1", "esk_periph2", "esk_liver",
-    "nesk_central", "nesk_periph",
-    "hnk_central", "hnk_periph",
-    "psilocybin_gut", "psilocin_central", "ssri_gut", "ssri_central",
-    "eliminated",
-)  # fmt: skip
+#: Each PK amount (µmol) and the volume its concentration is read against (a constant of this layer;
+#: the SBML compartment of the species). Depots and the sink have no volume.
+COMPARTMENT: dict[str, str | None] = {
+    "rac_depot_im": None, "rac_depot_gut": None, "rac_depot_nasal": None,
+    "s_central": "rac_v1", "s_periph1": "rac_vp1", "s_periph2": "rac_vp2",
+    "r_central": "rac_v1", "r_periph1": "rac_vp1", "r_periph2": "rac_vp2",
+    "snk_central": "nk_v1", "snk_periph": "nk_vp", "rnk_central": "nk_v1", "rnk_periph": "nk_vp",
+    "esk_depot_nasal": None, "esk_depot_swallowed": None, "esk_depot_oral": None, "esk_depot_im": None,
+    "esk_central": "esk_vc", "esk_periph1": "esk_vp1", "esk_periph2": "esk_vp2", "esk_liver": "esk_vh",
+    "nesk_central": "nesk_vc", "nesk_periph": "nesk_vp",
+    "hnk_central": "hnk_v1", "hnk_periph": "hnk_vp",
+    "psilocybin_gut": None, "psilocin_central": "psilocin_v", "ssri_gut": None, "ssri_central": "ssri_v",
+    "eliminated": None,
+}  # fmt: skip
+#: The volume of each amount that has one.
+VOLUME: dict[str, str] = {state: volume for state, volume in COMPARTMENT.items() if volume is not None}
+STATES: dict[str, State] = {
+    name: State("umol", f"amount in {name.replace('_', ' ')}", compartmental=True) for name in COMPARTMENT
+}
 IDX = {name: i for i, name in enumerate(STATES)}
 N = len(STATES)
 SINK = IDX["eliminated"]
@@ -61,10 +67,9 @@ class Infusion:
 
 @dataclass(frozen=True)
 class PKModel:
-    """The assembled PK layer for a batch of patients."""
+    """The PK flows and dosing of a batch of patients (the concentrations are in ``equations``)."""
 
     K: np.ndarray  # (P, N, N) rate matrix, 1/h
-    volumes: dict[str, np.ndarray]  # L, per patient
     mw: dict[str, float]  # g/mol
     frn: np.ndarray  # esketamine nasal fraction, first device
     frn_later: float
@@ -86,32 +91,6 @@ class PKModel:
     def rhs(self, y: np.ndarray, u: np.ndarray) -> np.ndarray:
         """dA/dt for amounts ``y`` (N, P) and input rates ``u`` (N, P)."""
         return np.einsum("pij,jp->ip", self.K, y) + u
-
-    def concentrations(self, y: np.ndarray) -> dict[str, np.ndarray]:
-        """Venous plasma concentrations in µM (species used downstream) and ng/mL (reported)."""
-        v = self.volumes
-        s_ket = y[IDX["s_central"]] / v["rac_v1"] + y[IDX["esk_central"]] / v["esk_vc"]
-        r_ket = y[IDX["r_central"]] / v["rac_v1"]
-        s_nk = y[IDX["snk_central"]] / v["nk_v1"] + y[IDX["nesk_central"]] / v["nesk_vc"]
-        r_nk = y[IDX["rnk_central"]] / v["nk_v1"]
-        hnk = y[IDX["hnk_central"]] / v["hnk_v1"]
-        mk, mn, mh = self.mw["ketamine"], self.mw["norketamine"], self.mw["hnk"]
-        psilocin = y[IDX["psilocin_central"]] / v["psilocin_v"] * self.mw["psilocin"]
-        ssri = y[IDX["ssri_central"]] / v["ssri_v"] * self.mw["escitalopram"]
-        return {
-            "s_ketamine_um": s_ket,  # keys <species>_um match receptor.SPECIES
-            "r_ketamine_um": r_ket,
-            "s_norketamine_um": s_nk,
-            "r_norketamine_um": r_nk,
-            "hnk_um": hnk,
-            "ketamine_plasma": (s_ket + r_ket) * mk,
-            "esketamine_plasma": s_ket * mk,
-            "arketamine_plasma": r_ket * mk,
-            "norketamine_plasma": (s_nk + r_nk) * mn,
-            "hydroxynorketamine_plasma": hnk * mh,
-            "psilocin_plasma": psilocin,
-            "escitalopram_plasma": ssri,
-        }
 
     def inputs(self, regimen: Regimen) -> tuple[list[Bolus], list[Infusion]]:
         """Translate doses into exact boluses and zero-order inputs on the PK states."""
@@ -185,69 +164,88 @@ class PKModel:
         inf.append(Infusion(t, t + duration, depot, self.fgut * a / duration))
 
 
-def build(params: ParameterSet, patients: Sequence[Patient]) -> PKModel:
-    """Per-patient PK matrices with covariates (weight, sex, age, CYP2B6, ancestry) applied."""
-    v = PatientValues(params, patients)
+_MOLAR_MASS = ("ketamine", "norketamine", "hnk", "psilocybin", "psilocin", "escitalopram")
+
+
+def constants(k: Constants) -> None:
+    """Volumes (with covariates) and molar masses: what the concentrations read."""
+    w = k.attr("weight_kg")
+    fv = (w / 70.0) ** k.params.value("allometric_exponent_v")
+    for name, registry in (("rac_v1", "rac_s_v1"), ("rac_vp1", "rac_s_vp1"), ("rac_vp2", "rac_s_vp2"),
+                           ("nk_v1", "nk_v1"), ("nk_vp", "nk_vp"), ("hnk_v1", "hnk_v1"), ("hnk_vp", "hnk_vp")):
+        k.set(name, k.read(registry, "L") * fv, "L", k.params[registry].description + " (allometric)")
+    for name in ("esk_vc", "esk_vp1", "esk_vp2", "esk_vh", "nesk_vc", "nesk_vp"):  # no weight effect found
+        k.vary(name, "L")
+    k.vary("psilocin_v", "L", registry="psilocin_v_f")
+    k.vary("ssri_v", "L", registry="escitalopram_v_f")
+    for drug in _MOLAR_MASS:
+        k.fixed(f"mw_{drug}", "g/mol")
+
+
+def equations(eq: Equations) -> None:
+    """Venous plasma concentrations: amount / volume (µM), and in ng/mL for reporting."""
+    x, c = eq.x, eq.c
+
+    def conc(*states: str) -> Any:
+        return sum(x[s] / c[VOLUME[s]] for s in states)
+
+    s_ket = eq.define("s_ketamine_um", conc("s_central", "esk_central"), "uM", "S-ketamine, both products")
+    r_ket = eq.define("r_ketamine_um", conc("r_central"), "uM", "R-ketamine")
+    s_nk = eq.define("s_norketamine_um", conc("snk_central", "nesk_central"), "uM", "S-norketamine")
+    r_nk = eq.define("r_norketamine_um", conc("rnk_central"), "uM", "R-norketamine")
+    hnk = eq.define("hnk_um", conc("hnk_central"), "uM", "hydroxynorketamine")
+    ng = "ng/mL"
+    eq.output("ketamine_plasma", (s_ket + r_ket) * c.mw_ketamine, ng, ng, "ketamine (S + R), venous plasma")
+    eq.output("esketamine_plasma", s_ket * c.mw_ketamine, ng, ng, "S-ketamine, venous plasma")
+    eq.output("arketamine_plasma", r_ket * c.mw_ketamine, ng, ng, "R-ketamine, venous plasma")
+    eq.output("norketamine_plasma", (s_nk + r_nk) * c.mw_norketamine, ng, ng, "norketamine, venous plasma")
+    eq.output("hydroxynorketamine_plasma", hnk * c.mw_hnk, ng, ng, "hydroxynorketamine, venous plasma")
+    eq.output("psilocin_plasma", conc("psilocin_central") * c.mw_psilocin, ng, ng, "psilocin, plasma")
+    eq.output("escitalopram_plasma", conc("ssri_central") * c.mw_escitalopram, ng, ng, "escitalopram, plasma")
+
+
+def build(k: Constants) -> PKModel:
+    """Per-patient PK matrices with covariates (weight, sex, age, CYP2B6, ancestry) applied; the
+    volumes come from ``k`` (registered by :func:`constants`)."""
+    params, patients = k.params, k.patients
     P = len(patients)
-    w = np.array([p.weight_kg for p in patients])
+    w = k.attr("weight_kg")
     female = np.array([p.sex == "female" for p in patients])
-    age = np.array([p.age_y for p in patients])
+    age = k.attr("age_y")
     asian = np.array([p.ancestry in ("asian", "japanese") for p in patients])
     japanese = np.array([p.ancestry == "japanese" for p in patients])
-    cyp = np.array(
-        [
-            {"*1/*1": 1.0, "*1/*6": v.fixed("cyp2b6_im_cl_multiplier"), "*6/*6": v.fixed("cyp2b6_pm_cl_multiplier")}[
-                p.cyp2b6
-            ]
-            for p in patients
-        ]
-    )
-    fv = (w / 70.0) ** v.fixed("allometric_exponent_v")
-    fcl = (w / 70.0) ** v.fixed("allometric_exponent_cl")
-    sex_cl = np.where(female, v.fixed("female_cl_multiplier"), 1.0)
-
-    vol = {
-        "rac_v1": v("rac_s_v1", "L") * fv,
-        "rac_vp1": v("rac_s_vp1", "L") * fv,
-        "rac_vp2": v("rac_s_vp2", "L") * fv,
-        "nk_v1": v("nk_v1", "L") * fv,
-        "nk_vp": v("nk_vp", "L") * fv,
-        "hnk_v1": v("hnk_v1", "L") * fv,
-        "hnk_vp": v("hnk_vp", "L") * fv,
-        "esk_vc": v("esk_vc", "L"),
-        "esk_vp1": v("esk_vp1", "L"),
-        "esk_vp2": v("esk_vp2", "L"),
-        "esk_vh": v("esk_vh", "L"),
-        "nesk_vc": v("nesk_vc", "L"),
-        "nesk_vp": v("nesk_vp", "L"),
-        "psilocin_v": v("psilocin_v_f", "L"),
-        "ssri_v": v("escitalopram_v_f", "L"),
-    }
+    multiplier = {"*1/*1": 1.0, "*1/*6": params.value("cyp2b6_im_cl_multiplier"),
+                  "*6/*6": params.value("cyp2b6_pm_cl_multiplier")}  # fmt: skip
+    cyp = np.array([multiplier[p.cyp2b6] for p in patients])
+    fcl = (w / 70.0) ** params.value("allometric_exponent_cl")
+    sex_cl = np.where(female, params.value("female_cl_multiplier"), 1.0)
+    vol = {name: k[name] for name in set(COMPARTMENT.values()) if name is not None}
+    v = k.read
     s_cl = v("rac_s_cl", "L/h") * fcl * sex_cl * cyp
-    r_cl = s_cl * v.fixed("rac_r_cl_ratio")
+    r_cl = s_cl * params.value("rac_r_cl_ratio")
     nk_cl = v("nk_cl", "L/h") * fcl * sex_cl
     hnk_cl = v("hnk_cl", "L/h") * fcl
-    fm_nk = v.fixed("rac_fm_nk")
-    fm_hnk = v.fixed("fm_hnk")
+    fm_nk = params.value("rac_fm_nk")
+    fm_hnk = params.value("fm_hnk")
 
     K = np.zeros((P, N, N))
 
-    def flow(src: str, k: np.ndarray | float, targets: Sequence[tuple[str, np.ndarray | float]]) -> None:
+    def flow(src: str, rate: np.ndarray | float, targets: Sequence[tuple[str, np.ndarray | float]]) -> None:
         i = IDX[src]
-        k = np.broadcast_to(np.asarray(k, float), (P,))
-        K[:, i, i] -= k
+        rate = np.broadcast_to(np.asarray(rate, float), (P,))
+        K[:, i, i] -= rate
         total = np.zeros(P)
         for dst, frac in targets:
             frac = np.broadcast_to(np.asarray(frac, float), (P,))
-            K[:, IDX[dst], i] += k * frac
+            K[:, IDX[dst], i] += rate * frac
             total = total + frac
         if np.any(total > 1 + 1e-12):
             raise ModelError(f"flow fractions from {src} exceed 1")
-        K[:, SINK, i] += k * (1 - total)  # whatever is not routed elsewhere is eliminated
+        K[:, SINK, i] += rate * (1 - total)  # whatever is not routed elsewhere is eliminated
 
     # Racemic absorption: depots hold racemate; each enantiomer receives half.
-    f_oral = v("rac_f_oral")
-    fm_fp = v.fixed("rac_fm_nk_first_pass")
+    f_oral = v("rac_f_oral", "1")
+    fm_fp = params.value("rac_fm_nk_first_pass")
     flow("rac_depot_im", v("rac_ka_im", "1/h"), [("s_central", 0.5), ("r_central", 0.5)])
     flow(
         "rac_depot_gut",
@@ -282,10 +280,10 @@ def build(params: ParameterSet, patients: Sequence[Patient]) -> PKModel:
     flow("hnk_central", hnk_cl / vol["hnk_v1"], [])
 
     # Esketamine (Perez-Ruixo 2021): no weight or sex effect was found, so none is applied.
-    qh = np.maximum(v("esk_qh", "L/h") - v.fixed("esk_age_qh_slope", "L/h/year") * np.maximum(age - 60, 0), 1.0)
-    kel = v("esk_kel", "1/h") * np.where(asian, v.fixed("esk_asian_kel"), 1.0) * cyp
+    qh = np.maximum(v("esk_qh", "L/h") - params.value("esk_age_qh_slope", "L/h/year") * np.maximum(age - 60, 0), 1.0)
+    kel = v("esk_kel", "1/h") * np.where(asian, params.value("esk_asian_kel"), 1.0) * cyp
     kmet = v("esk_kmet", "1/h") * cyp
-    cln = v("nesk_cl", "L/h") * np.where(asian, v.fixed("esk_asian_cln"), 1.0)
+    cln = v("nesk_cl", "L/h") * np.where(asian, params.value("esk_asian_cln"), 1.0)
     eq1, eq2 = v("esk_q1", "L/h"), v("esk_q2", "L/h")
     flow("esk_depot_nasal", v("esk_ka_nasal", "1/h"), [("esk_central", 1.0)])
     flow("esk_depot_swallowed", v("esk_ka_swallowed", "1/h"), [("esk_liver", 1.0)])
@@ -309,30 +307,22 @@ def build(params: ParameterSet, patients: Sequence[Patient]) -> PKModel:
     flow("ssri_gut", v("escitalopram_ka", "1/h"), [("ssri_central", 1.0)])
     flow("ssri_central", v("escitalopram_cl_f", "L/h") / vol["ssri_v"], [])
 
-    f_in = v("rac_f_intranasal")
+    f_in = v("rac_f_intranasal", "1")
     rac_frn = np.clip((f_in - f_oral) / (1 - f_oral), 0.0, 1.0)  # so nasal + swallowed = total F
-    frn = np.clip(v("esk_frn") * np.where(japanese, v.fixed("esk_japanese_frn"), 1.0), 0.0, 1.0)
+    frn = np.clip(v("esk_frn", "1") * np.where(japanese, params.value("esk_japanese_frn"), 1.0), 0.0, 1.0)
     return PKModel(
         K=K,
-        volumes=vol,
-        mw={
-            "ketamine": v.fixed("mw_ketamine", "g/mol"),
-            "norketamine": v.fixed("mw_norketamine", "g/mol"),
-            "hnk": v.fixed("mw_hnk", "g/mol"),
-            "psilocybin": v.fixed("mw_psilocybin", "g/mol"),
-            "psilocin": v.fixed("mw_psilocin", "g/mol"),
-            "escitalopram": v.fixed("mw_escitalopram", "g/mol"),
-        },
+        mw={drug: float(k[f"mw_{drug}"][0]) for drug in _MOLAR_MASS},
         frn=frn,
-        frn_later=v.fixed("esk_frn_later_devices"),
-        fgut=v("esk_fgut"),
-        d_swallowed=v.fixed("esk_d_swallowed", "h"),
-        d_oral=v.fixed("esk_d_oral", "h"),
-        rac_f_im=v("rac_f_im"),
+        frn_later=params.value("esk_frn_later_devices"),
+        fgut=v("esk_fgut", "1"),
+        d_swallowed=params.value("esk_d_swallowed", "h"),
+        d_oral=params.value("esk_d_oral", "h"),
+        rac_f_im=v("rac_f_im", "1"),
         rac_frn=rac_frn,
-        esk_f_im=v("esk_f_im"),
-        device_interval_h=v.fixed("device_interval", "h"),
-        device_mg=v.fixed("device_amount", "mg"),
+        esk_f_im=v("esk_f_im", "1"),
+        device_interval_h=params.value("device_interval", "h"),
+        device_mg=params.value("device_amount", "mg"),
         weights=w,
-        citalopram_s_fraction=v.fixed("citalopram_s_fraction"),
+        citalopram_s_fraction=params.value("citalopram_s_fraction"),
     )

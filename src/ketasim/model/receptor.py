@@ -10,70 +10,44 @@ are ``interneuron_sensitivity`` times more sensitive than pyramidal cells.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from ketasim.model._definition import Constants, Equations, State
 
-import numpy as np
-
-from ketasim.model.values import PatientValues
-from ketasim.parameters import ParameterSet
-from ketasim.patients import Patient
-
-__all__ = ["SPECIES", "STATES", "ReceptorModel", "build"]
+__all__ = ["SPECIES", "STATES", "constants", "equations"]
 
 SPECIES = ("s_ketamine", "r_ketamine", "s_norketamine", "r_norketamine", "hnk")
-STATES = tuple(f"ce_{s}" for s in SPECIES)
+STATES = {f"ce_{sp}": State("uM", f"brain effect site, unbound {sp.replace('_', '-')}") for sp in SPECIES}
 
 
-@dataclass(frozen=True)
-class ReceptorModel:
-    ke0: np.ndarray  # 1/h
-    unbound: np.ndarray  # fu * Kp,uu
-    ki: np.ndarray  # (5, P) pyramidal functional Ki, µM
-    hill: float
-    interneuron_sensitivity: np.ndarray
-    ht2a_ec50: np.ndarray  # ng/mL psilocin
-    sert_ec50: np.ndarray  # ng/mL escitalopram
-    psilocin_trkb_k: np.ndarray  # ng/mL psilocin
-
-    def initial(self, n: int) -> np.ndarray:
-        return np.zeros((len(STATES), n))
-
-    def rhs(self, y: np.ndarray, plasma_um: Sequence[np.ndarray]) -> np.ndarray:
-        target = np.stack([self.unbound * c for c in plasma_um])
-        return self.ke0 * (target - y)
-
-    def block(self, ce: np.ndarray) -> dict[str, np.ndarray]:
-        """Fractional NMDA block of pyramidal cells and interneurons from effect-site amounts."""
-        x = np.clip(sum(ce[i] / self.ki[i] for i in range(len(SPECIES))), 0.0, None)
-        xp = x**self.hill
-        xi = (x * self.interneuron_sensitivity) ** self.hill
-        return {"nmda_occupancy": xp / (1 + xp), "nmda_interneuron_block": xi / (1 + xi)}
-
-    def serotonergic(self, psilocin_ng_ml: np.ndarray, ssri_ng_ml: np.ndarray) -> dict[str, np.ndarray]:
-        """5-HT2A occupancy (psilocin, single-site binding: Madsen 2019), SERT occupancy (escitalopram,
-        Emax), and the fraction of TrkB sites bound by psilocin (Moliner 2023). Plasma-driven: psilocin
-        and escitalopram equilibrate with the brain fast relative to their own kinetics."""
-        ps = np.maximum(psilocin_ng_ml, 0.0)
-        ss = np.maximum(ssri_ng_ml, 0.0)
-        return {
-            "ht2a_occupancy": ps / (self.ht2a_ec50 + ps),
-            "sert_occupancy": ss / (self.sert_ec50 + ss),
-            "psilocin_trkb": ps / (self.psilocin_trkb_k + ps),
-        }
+def constants(k: Constants) -> None:
+    k.vary("ke0", "1/h")
+    k.vary("fu_plasma", "1")
+    k.vary("kp_uu_brain", "1")
+    for sp in SPECIES:
+        k.vary(f"ki_{sp}", "uM")
+    k.vary("pyramidal_ki_scale", "1")
+    k.fixed("nmda_hill", "1")
+    k.vary("interneuron_sensitivity", "1")
+    k.vary("ht2a_ec50", "ng/mL")
+    k.vary("sert_ec50", "ng/mL")
+    k.vary("psilocin_trkb_k", "ng/mL")
 
 
-def build(params: ParameterSet, patients: Sequence[Patient]) -> ReceptorModel:
-    v = PatientValues(params, patients)
-    scale = v("pyramidal_ki_scale")
-    ki = np.stack([v(f"ki_{s}", "uM") * scale for s in SPECIES])
-    return ReceptorModel(
-        ke0=v("ke0", "1/h"),
-        unbound=v("fu_plasma") * v("kp_uu_brain"),
-        ki=ki,
-        hill=v.fixed("nmda_hill"),
-        interneuron_sensitivity=v("interneuron_sensitivity"),
-        ht2a_ec50=v("ht2a_ec50", "ng/mL"),
-        sert_ec50=v("sert_ec50", "ng/mL"),
-        psilocin_trkb_k=v("psilocin_trkb_k", "ng/mL"),
-    )
+def equations(eq: Equations) -> None:
+    c, x, s, m = eq.c, eq.x, eq.s, eq.m
+    for sp in SPECIES:  # unbound plasma -> brain, one rate constant
+        eq.rate(f"ce_{sp}", c.ke0 * (c.fu_plasma * c.kp_uu_brain * s[f"{sp}_um"] - x[f"ce_{sp}"]))
+
+    # competitive block at one site: potency-weighted sum through one Hill curve
+    potency = m.pos(sum(x[f"ce_{sp}"] / (c[f"ki_{sp}"] * c.pyramidal_ki_scale) for sp in SPECIES))
+    xp = eq.define("nmda_hill_term", potency**c.nmda_hill, "1", "potency-weighted sum to the Hill power")
+    xi = xp * c.interneuron_sensitivity**c.nmda_hill  # (sensitivity x sum)^hill
+    eq.output("nmda_occupancy", xp / (1 + xp), "1", "fraction (pyramidal)", "NMDA block, pyramidal cells")
+    eq.output("nmda_interneuron_block", xi / (1 + xi), "1", "fraction", "NMDA block, interneurons")
+
+    # Psilocin at 5-HT2A (single-site binding, Madsen 2019) and TrkB (Moliner 2023), escitalopram at
+    # SERT (Emax); plasma-driven, as both equilibrate with the brain fast relative to their kinetics.
+    ps = eq.define("psilocin_pos", m.pos(s.psilocin_plasma), "ng/mL")
+    ss = eq.define("escitalopram_pos", m.pos(s.escitalopram_plasma), "ng/mL")
+    eq.output("ht2a_occupancy", ps / (c.ht2a_ec50 + ps), "1", "fraction", "5-HT2A occupancy (psilocin)")
+    eq.output("sert_occupancy", ss / (c.sert_ec50 + ss), "1", "fraction", "SERT occupancy (escitalopram)")
+    eq.define("psilocin_trkb", ps / (c.psilocin_trkb_k + ps), "1", "fraction of TrkB sites bound by psilocin")

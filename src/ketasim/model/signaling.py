@@ -5,111 +5,72 @@ Two switchable initiating hypotheses feed BDNF:
 (b) block at rest: NMDA block on pyramidal cells at rest switches eEF2 kinase off, de-repressing BDNF
 translation. mTORC1 is an AND-gate of TrkB activation and activity (Jain & Bhalla 2009, no bistability);
 synaptic proteins integrate mTORC1 above baseline and turn over over days.
-All variables are folds of their baseline (= 1).
+All variables are folds of their baseline (= 1). The switches are constants (1 on, 0 off) so that one
+compiled model serves every combination.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import numpy as np
 
-from ketasim.model.values import PatientValues
-from ketasim.parameters import ParameterSet
-from ketasim.patients import Patient
+from ketasim.model._definition import Constants, Equations, State
 
-__all__ = ["STATES", "SignalingModel", "build"]
+__all__ = ["STATES", "constants", "equations"]
 
-STATES = ("eef2k", "bdnf", "mtorc1", "synaptic_protein")
-
-
-@dataclass(frozen=True)
-class SignalingModel:
-    disinhibition: bool
-    rest_block: bool
-    tau_e: np.ndarray
-    gain_e: np.ndarray
-    gain_a: np.ndarray
-    tau_b: np.ndarray
-    k_t: float
-    k_gate: float
-    n_gate: float
-    tau_m: np.ndarray
-    k_p: np.ndarray
-    tau_p: np.ndarray
-    psilocin_gain: np.ndarray
-    ssri_gain: np.ndarray
-    ssri_trkb: bool = False
-
-    def initial(self, n: int) -> np.ndarray:
-        return np.ones((len(STATES), n))
-
-    def ampa(self, glutamate: np.ndarray) -> np.ndarray:
-        """AMPA drive (fold): follows glutamate only while the disinhibition branch is on."""
-        return glutamate if self.disinhibition else np.ones_like(glutamate)
-
-    def trkb(self, bdnf: np.ndarray, potentiation: np.ndarray | float = 0.0) -> np.ndarray:
-        """TrkB activation (fold); allosteric potentiation (psilocin, or an SSRI if switched on) acts
-        like more BDNF."""
-        eff = bdnf * (1 + potentiation)
-        return eff * (1 + self.k_t) / (self.k_t + eff)
-
-    def potentiation(self, psilocin_trkb: np.ndarray, sert_occupancy: np.ndarray) -> np.ndarray:
-        ssri = self.ssri_gain * sert_occupancy if self.ssri_trkb else 0.0
-        return self.psilocin_gain * psilocin_trkb + ssri
-
-    def gate(self, ampa: np.ndarray) -> np.ndarray:
-        x = np.maximum(ampa, 0.0) ** self.n_gate
-        k = self.k_gate**self.n_gate
-        return x * (1 + k) / (k + x)
-
-    def rhs(
-        self,
-        y: np.ndarray,
-        glutamate: np.ndarray,
-        block_rest: np.ndarray,
-        production_factor: np.ndarray | float = 1.0,
-        potentiation: np.ndarray | float = 0.0,
-    ) -> np.ndarray:
-        """``production_factor``: exercise and ketone bodies; ``potentiation``: TrkB allosteric drugs."""
-        eef2k, bdnf, mtor, prot = y
-        a = self.ampa(glutamate)
-        target_e = 1 - block_rest if self.rest_block else np.ones_like(eef2k)
-        production = (1 + self.gain_e * (1 - eef2k)) * (1 + self.gain_a * np.maximum(a - 1, 0.0)) * production_factor
-        return np.stack(
-            [
-                (target_e - eef2k) / self.tau_e,
-                (production - bdnf) / self.tau_b,
-                (self.trkb(bdnf, potentiation) * self.gate(a) - mtor) / self.tau_m,
-                self.k_p * (mtor - 1) - (prot - 1) / self.tau_p,
-            ]
-        )
+STATES = {
+    "eef2k": State("1", "eEF2 kinase activity, fold of baseline"),
+    "bdnf": State("1", "BDNF, fold of baseline"),
+    "mtorc1": State("1", "mTORC1 activity, fold of baseline"),
+    "synaptic_protein": State("1", "synaptic proteins, fold of baseline"),
+}
 
 
-def build(
-    params: ParameterSet,
-    patients: Sequence[Patient],
-    *,
-    disinhibition: bool = True,
-    rest_block: bool = True,
-    ssri_trkb: bool = False,
-) -> SignalingModel:
-    v = PatientValues(params, patients)
-    return SignalingModel(
-        disinhibition=disinhibition,
-        rest_block=rest_block,
-        tau_e=v("tau_eef2k", "h"),
-        gain_e=v("eef2_bdnf_gain"),
-        gain_a=v("ampa_bdnf_gain"),
-        tau_b=v("tau_bdnf", "h"),
-        k_t=v.fixed("k_trkb"),
-        k_gate=v.fixed("k_activity_gate"),
-        n_gate=v.fixed("activity_gate_hill"),
-        tau_m=v("tau_mtorc1", "h"),
-        k_p=v("k_synaptic_protein", "1/h"),
-        tau_p=v("tau_synaptic_protein", "h"),
-        psilocin_gain=v("psilocin_trkb_gain"),
-        ssri_gain=v("ssri_trkb_gain"),
-        ssri_trkb=ssri_trkb,
+def constants(k: Constants) -> None:
+    for switch, what in (("disinhibition", "interneuron block -> glutamate pulse -> AMPA -> BDNF release"),
+                         ("rest_block", "block at rest -> eEF2 kinase off -> BDNF translation"),
+                         ("ssri_trkb", "SSRIs potentiate TrkB directly")):  # fmt: skip
+        k.set(switch, float(k.switches[switch]), "1", f"hypothesis switch (1 on, 0 off): {what}")
+    k.vary("tau_eef2k", "h")
+    k.vary("eef2_bdnf_gain", "1")
+    k.vary("ampa_bdnf_gain", "1")
+    k.vary("tau_bdnf", "h")
+    k.fixed("k_trkb", "1")
+    k.fixed("k_activity_gate", "1")
+    k.fixed("activity_gate_hill", "1")
+    k.vary("tau_mtorc1", "h")
+    k.vary("k_synaptic_protein", "1/h")
+    k.vary("tau_synaptic_protein", "h")
+    k.vary("psilocin_trkb_gain", "1")
+    k.vary("ssri_trkb_gain", "1")
+
+
+def initial(k: Constants) -> dict[str, np.ndarray]:
+    return {name: np.ones(k.n) for name in STATES}
+
+
+def equations(eq: Equations) -> None:
+    c, x, s, m = eq.c, eq.x, eq.s, eq.m
+    on = 0.5  # a switch is on when its constant is 1
+    ampa = eq.output("ampa_activation", m.where(c.disinhibition > on, x.glutamate, 1), "1", "fold of baseline",
+                     "AMPA drive: follows glutamate while the disinhibition branch is on")  # fmt: skip
+    # TrkB activation (fold); allosteric potentiation (psilocin, or an SSRI if switched on) acts like more BDNF
+    potentiation = c.psilocin_trkb_gain * s.psilocin_trkb + m.where(
+        c.ssri_trkb > on, c.ssri_trkb_gain * s.sert_occupancy, 0
     )
+    effective = x.bdnf * (1 + potentiation)
+    trkb = eq.output("trkb", effective * (1 + c.k_trkb) / (c.k_trkb + effective), "1", "fold of baseline")
+    gate_x = m.pos(ampa) ** c.activity_gate_hill
+    gate_k = c.k_activity_gate**c.activity_gate_hill
+    gate = gate_x * (1 + gate_k) / (gate_k + gate_x)  # activity gate of mTORC1, 1 at baseline
+
+    eef2k_target = m.where(c.rest_block > on, 1 - s.nmda_occupancy, 1)
+    production = (1 + c.eef2_bdnf_gain * (1 - x.eef2k)) * (1 + c.ampa_bdnf_gain * m.pos(ampa - 1)) * s.bdnf_factor
+    eq.rate("eef2k", (eef2k_target - x.eef2k) / c.tau_eef2k)
+    eq.rate("bdnf", (production - x.bdnf) / c.tau_bdnf)
+    eq.rate("mtorc1", (trkb * gate - x.mtorc1) / c.tau_mtorc1)
+    eq.rate("synaptic_protein",
+            c.k_synaptic_protein * (x.mtorc1 - 1) - (x.synaptic_protein - 1) / c.tau_synaptic_protein)  # fmt: skip
+    eq.output("eef2k_activity", x.eef2k, "1", "fold of baseline")
+    eq.output("bdnf", x.bdnf, "1", "fold of baseline")
+    eq.output("mtorc1", x.mtorc1, "1", "fold of baseline")
+    eq.output("synaptic_protein", x.synaptic_protein, "1", "fold of baseline")

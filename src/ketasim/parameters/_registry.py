@@ -18,6 +18,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +180,7 @@ class ParameterSet(Mapping[str, Parameter]):
         return out
 
 
-def _read_toml(path: Path | Any) -> dict[str, Any]:
+def _read_toml(path: Path | Traversable) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -188,7 +189,7 @@ def _read_toml(path: Path | Any) -> dict[str, Any]:
 
 def load_parameter_set(directory: Path | None = None) -> ParameterSet:
     """Read ``sources.toml`` and every other ``*.toml`` of ``directory`` (default: the shipped set)."""
-    root: Any = Path(directory) if directory else resources.files("ketasim.parameters")
+    root: Path | Traversable = Path(directory) if directory else resources.files("ketasim.parameters")
     files = sorted((f for f in root.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
     src_file = next((f for f in files if f.name == "sources.toml"), None)
     if src_file is None:

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from ketasim._internal.checks import is_number
 from ketasim.errors import InputError
-from ketasim.units import parse_quantity
+from ketasim.units import QuantityLike, parse_quantity
 
 __all__ = ["BIOTYPES", "CYP2B6_GENOTYPES", "Patient"]
 
@@ -28,7 +27,7 @@ ANCESTRIES = ("non_asian", "asian", "japanese")
 BIOTYPES = ("synaptic", "monoaminergic", "inflammatory")
 
 
-def _choice(value: Any, field_name: str, allowed: Sequence[str]) -> str:
+def _choice(value: object, field_name: str, allowed: Sequence[str]) -> str:
     v = str(value).strip().lower() if isinstance(value, str) else value
     allowed_l = [a.lower() for a in allowed]
     if v not in allowed_l:
@@ -36,13 +35,13 @@ def _choice(value: Any, field_name: str, allowed: Sequence[str]) -> str:
     return allowed[allowed_l.index(v)]
 
 
-def _bool(value: Any, field_name: str) -> bool:
+def _bool(value: object, field_name: str) -> bool:
     if not isinstance(value, bool):
         raise InputError(field_name, "must be true or false", got=repr(value))
     return value
 
 
-def _number(value: Any, field_name: str, lo: float, hi: float) -> float:
+def _number(value: object, field_name: str, lo: float, hi: float) -> float:
     if not is_number(value):
         raise InputError(field_name, f"must be a number within {lo:g}-{hi:g}", got=repr(value))
     x = float(value)
@@ -85,18 +84,18 @@ class Patient:
 
     def __init__(
         self,
-        weight: Any = "70 kg",
+        weight: QuantityLike = "70 kg",
         sex: str = "male",
-        age: Any = 45,
+        age: QuantityLike = 45,
         cyp2b6: str = "*1/*1",
         ancestry: str = "non_asian",
-        madrs_baseline: Any = 32,
-        stress_load: Any = 1.0,
-        supportive_environment: Any = 0.0,
-        psychotherapy: Sequence[Any] = (),
+        madrs_baseline: float = 32,
+        stress_load: float | Sequence[tuple[QuantityLike, float]] = 1.0,
+        supportive_environment: float = 0.0,
+        psychotherapy: Sequence[QuantityLike] = (),
         alcohol_use_disorder: bool = False,
         family_history_alcohol: bool = False,
-        symptom_profile: Any = 0.0,
+        symptom_profile: float = 0.0,
         biotype: str = "synaptic",
         random_effects: Mapping[str, float] | None = None,
     ) -> None:
@@ -130,7 +129,7 @@ class Patient:
         return float(self.random_effects.get(name, 1.0))
 
 
-def _stress(value: Any) -> tuple[tuple[float, float], ...]:
+def _stress(value: object) -> tuple[tuple[float, float], ...]:
     if is_number(value):
         return ((0.0, _number(value, "stress_load", 0, 3)),)
     if isinstance(value, Sequence) and not isinstance(value, str) and value:

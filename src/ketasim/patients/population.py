@@ -69,7 +69,7 @@ class Population:
 
     @classmethod
     def sample(
-        cls, n: int, seed: int, cohort: str = "trd", *, params: ParameterSet | None = None, **overrides: Any
+        cls, n: int, seed: int, cohort: str = "trd", *, params: ParameterSet | None = None, **overrides: object
     ) -> Population:
         """Draw ``n`` patients. ``overrides`` fix Patient fields for everyone, e.g. ``weight="70 kg"``."""
         whole_number(n, "n", 1, 10_000_000)
@@ -110,7 +110,9 @@ def _lognormal(rng: np.random.Generator, median: float, cv: float) -> float:
     return float(median * np.exp(rng.normal(0.0, np.sqrt(np.log1p(cv * cv)))))
 
 
-def draw_patient(child: np.random.SeedSequence, cohort: str, p: ParameterSet, overrides: Mapping[str, Any]) -> Patient:
+def draw_patient(
+    child: np.random.SeedSequence, cohort: str, p: ParameterSet, overrides: Mapping[str, object]
+) -> Patient:
     """One patient from its own stream; the order of draws is fixed, so streams stay comparable."""
     rng = np.random.default_rng(child)
     v = p.value

@@ -8,7 +8,6 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -18,10 +17,10 @@ from ketasim.errors import InputError
 from ketasim.model import Hypotheses
 from ketasim.model.assemble import STATE_NAMES
 from ketasim.parameters import ParameterSet, default_parameters
-from ketasim.patients import Patient
+from ketasim.patients import Patient, Population
 from ketasim.simulation.batch import run_batch
 from ketasim.simulation.result import UNITS, Result
-from ketasim.units import parse_quantity
+from ketasim.units import QuantityLike, parse_quantity
 
 __all__ = ["CHUNK_BYTES", "MAX_DURATION_H", "simulate"]
 
@@ -36,9 +35,9 @@ def simulate(
     regimen: Regimen | str,
     patient: Patient | None = None,
     *,
-    population: Sequence[Patient] | Any | None = None,
-    duration: Any = "7 d",
-    output_step: Any = None,
+    population: Sequence[Patient] | Population | None = None,
+    duration: QuantityLike = "7 d",
+    output_step: QuantityLike | None = None,
     hypotheses: Hypotheses | None = None,
     params: ParameterSet | None = None,
     solver: SolverOptions | None = None,
@@ -87,7 +86,7 @@ def _outputs(outputs: Sequence[str] | None) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(names))
 
 
-def _patients(patient: Patient | None, population: Any) -> list[Patient]:
+def _patients(patient: Patient | None, population: Sequence[Patient] | Population | None) -> list[Patient]:
     if population is not None:
         pts = list(getattr(population, "patients", population))
         if not pts or not all(isinstance(p, Patient) for p in pts):

@@ -1,12 +1,15 @@
 """In-silico randomised trials: design, endpoints, chunked and distributed runs, results and statistics.
 
-Also the trial-shaped pieces built on them: scenario files (TOML) and treatment resistance by
-simulation (a STAR*D-like level-1 SSRI trial and its non-remitters).
+Also the trial-shaped pieces built on them: scenario files (TOML) and runs prepared from them, results
+as text tables, and treatment resistance by simulation (a STAR*D-like level-1 SSRI trial and its
+non-remitters).
 """
 
 from ketasim.trials import stats
 from ketasim.trials.design import RunRecorder, RunStore, Trial
 from ketasim.trials.endpoints import Endpoints, label_time
+from ketasim.trials.launch import ScenarioRun, prepare_scenario_run
+from ketasim.trials.report import ReportTable, comparison_tables, endpoint_table, format_estimate
 from ketasim.trials.resistance import Level1Result, enrich_trd, level1_regimen, level1_trial
 from ketasim.trials.result import SeriesAccumulator, TrialResult
 from ketasim.trials.runner import TrialChunk, execute, run_chunk
@@ -16,19 +19,25 @@ __all__ = [
     "ArmSpec",
     "Endpoints",
     "Level1Result",
+    "ReportTable",
     "RunRecorder",
     "RunStore",
     "Scenario",
+    "ScenarioRun",
     "SeriesAccumulator",
     "Trial",
     "TrialChunk",
     "TrialResult",
+    "comparison_tables",
+    "endpoint_table",
     "enrich_trd",
     "execute",
+    "format_estimate",
     "label_time",
     "level1_regimen",
     "level1_trial",
     "load_scenario",
+    "prepare_scenario_run",
     "regimen_from_spec",
     "run_chunk",
     "stats",

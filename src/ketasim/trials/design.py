@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from ketasim.simulation import MAX_DURATION_H
 from ketasim.trials.endpoints import Endpoints
 from ketasim.trials.result import SeriesAccumulator, TrialResult
 from ketasim.trials.runner import TrialChunk, execute
-from ketasim.units import parse_quantity
+from ketasim.units import QuantityLike, parse_quantity
 
 __all__ = ["RunRecorder", "RunStore", "Trial"]
 
@@ -47,13 +47,13 @@ class Trial:
 
     arms: Mapping[str, Regimen]
     population: Population
-    duration: Any = "7 d"
+    duration: QuantityLike = "7 d"
     randomisation: Mapping[str, int] | None = None
     endpoints: Endpoints = field(default_factory=Endpoints)
     control: str | None = None
     hypotheses: Hypotheses = field(default_factory=Hypotheses)
     params: ParameterSet | None = None
-    series_step: Any = "6 h"
+    series_step: QuantityLike = "6 h"
     solver: SolverOptions | None = None
 
     def __post_init__(self) -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ketasim.errors import InputError
-from ketasim.units import parse_quantity
+from ketasim.units import QuantityLike, parse_quantity
 
 __all__ = ["Endpoints", "label_time"]
 
@@ -44,9 +43,9 @@ class Endpoints:
     @classmethod
     def make(
         cls,
-        visits: Sequence[Any] = ("24 h", "7 d"),
+        visits: Sequence[QuantityLike] = ("24 h", "7 d"),
         remission_threshold: float = 10.0,
-        relapse_from: Any = None,
+        relapse_from: QuantityLike | None = None,
         rating_noise: bool = True,
         sbp_threshold: float = 40.0,
     ) -> Endpoints:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -110,7 +111,7 @@ class TrialResult:
         acc.add(endpoints, series)
         return acc.result(run_id, control, seed)
 
-    def plot(self, path: Any = None) -> Any:
+    def plot(self, path: str | Path | None = None) -> Any:
         """MADRS per arm over time with 95% CIs, and response rates per visit; writes ``path`` if given."""
         return plot_trial(self, path)
 

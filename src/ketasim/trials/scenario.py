@@ -108,7 +108,7 @@ def regimen_from_spec(name: str, arm: ArmSpec) -> Regimen:
     )
 
 
-def _item(where: str, cls: type, spec: dict[str, Any]) -> Any:
+def _item(where: str, cls: type[Dose] | type[Session], spec: dict[str, Any]) -> Dose | Session:
     try:
         return cls(**spec)
     except InputError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -27,7 +27,7 @@ from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient, Population
 from ketasim.simulation import simulate
 from ketasim.trials import ArmSpec, Endpoints, Trial, label_time, level1_trial, regimen_from_spec
-from ketasim.units import parse_quantity
+from ketasim.units import QuantityLike, parse_quantity
 
 __all__ = ["Row", "markdown_table", "predict_study", "reference_studies", "update_readme", "validate"]
 
@@ -238,7 +238,7 @@ def validate(
     quick: bool = False,
     studies: Iterable[str] | None = None,
     params: ParameterSet | None = None,
-    progress: Any = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Row]:
     """Every reference row, predicted beside observed. ``quick`` uses 40 virtual patients per arm."""
     selected = [s for s in reference_studies() if studies is None or s["id"] in set(studies)]
@@ -255,7 +255,7 @@ def rows_frame(rows: Iterable[Row]) -> pd.DataFrame:
     return pd.DataFrame([r.to_dict() for r in rows])
 
 
-def parse_n(value: Any) -> int:
+def parse_n(value: QuantityLike) -> int:
     return int(parse_quantity(value, "n", "1", minimum=1))
 
 

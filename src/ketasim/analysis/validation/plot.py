@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from ketasim.analysis.validation._validate import Row
 from ketasim.plotting import pyplot, save_figure
 
 __all__ = ["plot_validation"]
 
 
-def plot_validation(rows: Any, directory: str | Path) -> list[Path]:
+def plot_validation(rows: Iterable[Row], directory: str | Path) -> list[Path]:
     """One figure per study: observed values with their tolerance band beside the model's prediction."""
     plt = pyplot()
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    by_study: dict[str, list[Any]] = {}
+    by_study: dict[str, list[Row]] = {}
     for r in rows:
         by_study.setdefault(r.study, []).append(r)
     for study, rs in by_study.items():

@@ -1,0 +1,75 @@
+"""A trial result as text tables: per-arm estimates with 95% CIs, and each comparison with the control.
+
+Only the cell text is made here; drawing the tables (``ketasim trial`` and ``ketasim report`` use rich)
+is left to the caller. Proportions (``response_*``, ``remission_*``, ``sbp_rise_*``) are shown as whole
+percentages, other endpoints with two decimals; a missing or non-finite estimate is ``-``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ketasim.trials.result import TrialResult
+
+__all__ = ["PERCENT_PREFIXES", "ReportTable", "comparison_tables", "endpoint_table", "format_estimate"]
+
+PERCENT_PREFIXES = ("response_", "remission_", "sbp_rise_")
+
+
+@dataclass(frozen=True)
+class ReportTable:
+    """One table: a ``title``, column headers and rows of cell text (one cell per column)."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+def format_estimate(value: Mapping[str, float], percent: bool = False) -> str:
+    """``"estimate [lower, upper]"`` of an ``{"estimate", "lower", "upper"}`` mapping.
+
+    The interval is left out when ``lower`` is missing or not finite; ``-`` when the estimate is.
+
+    >>> format_estimate({"estimate": 0.4567, "lower": 0.3, "upper": 0.61}, percent=True)
+    '46% [30%, 61%]'
+    >>> format_estimate({"estimate": -12.345, "lower": float("nan"), "upper": float("nan")})
+    '-12.35'
+    >>> format_estimate({})
+    '-'
+    """
+    est, lo, hi = value.get("estimate", math.nan), value.get("lower", math.nan), value.get("upper", math.nan)
+    fmt: Callable[[float], str] = (lambda x: f"{100 * x:.0f}%") if percent else (lambda x: f"{x:.2f}")
+    if not math.isfinite(est):
+        return "-"
+    return fmt(est) + (f" [{fmt(lo)}, {fmt(hi)}]" if math.isfinite(lo) else "")
+
+
+def endpoint_table(result: TrialResult, title: str) -> ReportTable:
+    """Endpoints (rows) by arm (columns headed ``ARM (n=N)``), titled ``trial RUN_ID: title``."""
+    arms = result.arms
+    names = [k for k in next(iter(arms.values())) if k != "n"]
+    columns = ("endpoint", *(f"{arm} (n={int(d['n']['estimate'])})" for arm, d in arms.items()))
+    rows = tuple(
+        (name, *(format_estimate(d.get(name, {}), name.startswith(PERCENT_PREFIXES)) for d in arms.values()))
+        for name in names
+    )
+    return ReportTable(f"trial {result.run_id}: {title}", columns, rows)
+
+
+def comparison_tables(result: TrialResult) -> list[ReportTable]:
+    """One table per comparison ``ARM vs CONTROL``: endpoint, statistic, ``estimate [lower, upper]``.
+
+    A time-to-event endpoint (one estimate rather than several statistics) is shown as ``hazard_ratio``.
+    """
+    tables = []
+    for comp in result.comparisons:
+        rows: list[tuple[str, ...]] = []
+        for ep, st in comp["endpoints"].items():
+            items = st.items() if "estimate" not in st else [("hazard_ratio", st)]
+            for sname, v in items:
+                rows.append((ep, sname, f"{v['estimate']:.3g} [{v['lower']:.3g}, {v['upper']:.3g}]"))
+        columns = ("endpoint", "statistic", "estimate [95% CI]")
+        tables.append(ReportTable(f"{comp['arm']} vs {comp['versus']}", columns, tuple(rows)))
+    return tables
