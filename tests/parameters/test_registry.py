@@ -225,3 +225,18 @@ def test_parameters_are_frozen():
     with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen-instance error
         prm.value = 1.0  # type: ignore[misc]
     assert default_parameters().value("rac_s_cl") == 95.2
+
+
+def test_with_parameters_adds_validated_rows_and_refuses_clashes():
+    base = default_parameters()
+    row = {"name": "mu_opioid_ki", "value": 41.7, "unit": "uM", "layer": "receptor",
+           "description": "racemic ketamine Ki at mu", "source": "hirota1999"}  # fmt: skip
+    extended = base.with_parameters([row])
+    assert extended.value("mu_opioid_ki", "nM") == pytest.approx(41_700.0)
+    assert "mu_opioid_ki" not in base and len(extended) == len(base) + 1
+    with pytest.raises(ParameterError, match="exists already"):
+        base.with_parameters([{**row, "name": "ke0"}])
+    with pytest.raises(ParameterError, match="unit"):
+        base.with_parameters([{**row, "unit": "not_a_unit"}])
+    with pytest.raises(ParameterError, match="source"):
+        base.with_parameters([{**row, "source": "nobody2020"}])

@@ -18,6 +18,7 @@ from ketasim.model.assemble import (
     Model,
     assemble,
     definition,
+    output_units,
     varied_parameters,
 )
 
@@ -41,6 +42,7 @@ __all__ = [
     "check",
     "definition",
     "dim",
+    "output_units",
     "unit",
     "varied_parameters",
 ]

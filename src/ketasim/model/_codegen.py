@@ -34,6 +34,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -485,10 +486,13 @@ def _observe_numba(a: Analysis, pr: _Printer) -> list[str]:
         "\n",
         "@njit(cache=True, parallel=True)",
         "def observe_all(Y, S, par, need, cols, out):  # pragma: no cover",
-        '    """observe_point at every (patient, time): Y (P, T, n), S (P, T), par (P, n_fields), out (P, T, k)."""',
+        '    """observe_point at every (patient, time): Y (P, T, n), S (P, T), par (P, n_fields), out (k, P, T)."""',
         "    for i in prange(Y.shape[0]):",
+        "        buf = np.empty(out.shape[0])",
         "        for t in range(Y.shape[1]):",
-        "            observe_point(Y[i, t], S[i, t], par[i], need, cols, out[i, t])",
+        "            observe_point(Y[i, t], S[i, t], par[i], need, cols, buf)",
+        "            for j in range(out.shape[0]):",
+        "                out[j, i, t] = buf[j]",
         "\n",
     ]
 
@@ -609,14 +613,24 @@ _LOADED: dict[str, Generated] = {}
 def source_key(layers: Sequence[ModuleType]) -> str | None:
     """Hash of everything the generated code depends on, without tracing: the layer sources, the
     definition and generator modules, and the sympy version. None if a layer has no source file."""
-    from importlib.metadata import version
-
-    h = hashlib.sha256(f"{GENERATOR_VERSION}|{version('sympy')}|".encode())
+    stamps = []
     for mod in (*layers, _definition, sys.modules[__name__]):
         path = getattr(mod, "__file__", None)
         if not path or not Path(path).is_file():
             return None
-        h.update(mod.__name__.encode() + b"\0" + Path(path).read_bytes())
+        st = Path(path).stat()
+        stamps.append((mod.__name__, path, st.st_mtime_ns, st.st_size))
+    return _hash_sources(tuple(stamps))
+
+
+@cache
+def _hash_sources(stamps: tuple[tuple[str, str, int, int], ...]) -> str:
+    """The key of :func:`source_key`, hashed from the file contents once per set of file stamps."""
+    from importlib.metadata import version
+
+    h = hashlib.sha256(f"{GENERATOR_VERSION}|{version('sympy')}|".encode())
+    for name, path, _, _ in stamps:
+        h.update(name.encode() + b"\0" + Path(path).read_bytes())
     return h.hexdigest()[:20]
 
 

@@ -115,7 +115,9 @@ class Constants:
     def _add(self, name: str, values: Any, unit: str, description: str) -> np.ndarray:
         if name in self.values:
             raise ModelError(f"constant {name!r} is registered twice (layers {self.layer_of[name]}, {self.layer})")
-        arr = np.broadcast_to(np.asarray(values, float), (self.n,)).copy()
+        arr = np.array(values, float)  # a copy: the table owns its arrays
+        if arr.shape != (self.n,):
+            arr = np.full(self.n, float(arr)) if arr.ndim == 0 else np.broadcast_to(arr, (self.n,)).copy()
         self.values[name] = arr
         self.units[name] = unit
         self.descriptions[name] = description

@@ -25,7 +25,7 @@ from ketasim.model.pk import Bolus, Infusion
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient
 
-__all__ = ["ITEM_OUTPUTS", "LAYERS", "SLICES", "STATE_NAMES", "Hypotheses", "Model", "assemble", "definition"]
+__all__ = ["ITEM_OUTPUTS", "LAYERS", "SLICES", "STATE_NAMES", "Hypotheses", "Model", "assemble", "definition", "output_units"]
 
 #: The layer modules in causal order (the row order of the state array).
 LAYERS: tuple[ModuleType, ...] = (pk, receptor, interventions, circuit, signaling, synapse, symptoms)
@@ -84,6 +84,7 @@ class Model:
             k.layer = mod.__name__.rsplit(".", 1)[-1]
             mod.constants(k)
         self.constants = k
+        self._definition: Definition | None = None
         self.code = _codegen.load(self.layers, params)
         self.state_names: tuple[str, ...] = self.code.STATE_NAMES
         self.n_states = len(self.state_names)
@@ -108,7 +109,9 @@ class Model:
     @property
     def definition(self) -> Definition:
         """The traced definition of this model's layers (imports sympy on first use)."""
-        return _definition_of(self.layers)
+        if self._definition is None:
+            self._definition = definition() if self.layers == LAYERS else trace(self.layers, self.params)
+        return self._definition
 
     def initial(self) -> np.ndarray:
         y = np.zeros((self.n_states, self.n_patients))
@@ -159,13 +162,12 @@ class Model:
         P, T = y.shape[1], y.shape[2]
         Y = np.ascontiguousarray(np.transpose(y, (1, 2, 0)), float)  # free for the engine's (P, T, n) buffer
         S = np.ascontiguousarray(self.stress(np.asarray(t, float)).T)  # (P, T)
-        out = np.empty((P, T, len(names)))
+        out = np.empty((len(names), P, T))  # never views of ``y``: they would keep the state buffer alive
         code.kernel().observe_all(Y, S, np.ascontiguousarray(self.par.T), need, cols, out)
         col = {name: j for j, name in enumerate(names)}
-        # copies, never views of ``y``: a view would keep the whole state buffer alive with the output
-        result = {k: np.ascontiguousarray(out[:, :, col[k]]) for k in wanted if k != "madrs_items"}
+        result = {k: out[col[k]] for k in wanted if k != "madrs_items"}
         if items:
-            result["madrs_items"] = np.ascontiguousarray(np.moveaxis(out[:, :, [col[k] for k in ITEM_OUTPUTS]], 2, 1))
+            result["madrs_items"] = np.ascontiguousarray(np.moveaxis(out[[col[k] for k in ITEM_OUTPUTS]], 0, 1))
         return result
 
     def state(self, **values: float | np.ndarray) -> np.ndarray:
@@ -231,9 +233,14 @@ class Model:
         return boluses, infusions
 
 
-@cache
-def _definition_of(layers: tuple[ModuleType, ...]) -> Definition:
-    return definition() if layers == LAYERS else trace(layers, default_parameters())
+def output_units(layers: Sequence[ModuleType] | None = None, params: ParameterSet | None = None) -> dict[str, str]:
+    """Every Result output of the model with ``layers`` (default: ``LAYERS``) and the unit shown for it,
+    as the layers declare them (the MADRS items as one ``madrs_items`` variable). ``params``: the
+    parameter set the layers read (needed only if they read parameters the shipped set lacks)."""
+    code = _codegen.load(tuple(layers) if layers is not None else LAYERS, params or default_parameters())
+    units = {name: shown for name, shown in code.DISPLAY_UNITS.items() if name not in ITEM_OUTPUTS}
+    units["madrs_items"] = "points (0-6)"
+    return units
 
 
 def assemble(

@@ -232,11 +232,10 @@ def build(k: Constants) -> PKModel:
 
     def flow(src: str, rate: np.ndarray | float, targets: Sequence[tuple[str, np.ndarray | float]]) -> None:
         i = IDX[src]
-        rate = np.broadcast_to(np.asarray(rate, float), (P,))
+        rate = np.asarray(rate, float)
         K[:, i, i] -= rate
         total = np.zeros(P)
         for dst, frac in targets:
-            frac = np.broadcast_to(np.asarray(frac, float), (P,))
             K[:, IDX[dst], i] += rate * frac
             total = total + frac
         if np.any(total > 1 + 1e-12):

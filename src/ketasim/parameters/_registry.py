@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -146,6 +146,20 @@ class ParameterSet(Mapping[str, Parameter]):
         new = dict(self._params)
         for name, v in values.items():
             new[name] = self[name].model_copy(update={"value": float(v)})
+        return ParameterSet(new, self._sources)
+
+    def with_parameters(self, extra: Iterable[Parameter | Mapping[str, Any]]) -> ParameterSet:
+        """A copy with more parameters, each validated like a row of a parameter file (e.g. for a layer
+        of your own). A name that is already in the set is refused: use ``replace`` to change a value."""
+        new = dict(self._params)
+        for row in extra:
+            try:
+                p = row if isinstance(row, Parameter) else Parameter.model_validate(dict(row))
+            except ValidationError as exc:
+                raise ParameterError(f"new parameter: {_first_error(exc)}") from None
+            if p.name in new:
+                raise ParameterError(f"parameter {p.name!r} exists already; use replace() to change its value")
+            new[p.name] = p
         return ParameterSet(new, self._sources)
 
     def layer(self, layer: str) -> list[Parameter]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
@@ -47,17 +48,19 @@ def run_batch(
     params: ParameterSet | None = None,
     hypotheses: Hypotheses | None = None,
     solver: SolverOptions | None = None,
+    layers: Sequence[ModuleType] | None = None,
 ) -> Batch:
     """Integrate ``patients`` under ``regimens`` on the output grid ``t`` (hours).
 
     With one regimen the batch has one copy per patient. With several, every patient is simulated
     under each (regimen-major: copy ``k * len(patients) + i`` is patient i under regimen k), in one
     integration; copy k receives exactly the events of regimen k (the events are built for the whole
-    batch and masked), so nothing assumes that doses act linearly.
+    batch and masked), so nothing assumes that doses act linearly. ``layers``: a model with other layer
+    modules (default ``ketasim.model.LAYERS``).
     """
     regs = [regimens] if isinstance(regimens, Regimen) else list(regimens)
     n = len(patients)
-    model = assemble(params or default_parameters(), [p for _ in regs for p in patients], hypotheses)
+    model = assemble(params or default_parameters(), [p for _ in regs for p in patients], hypotheses, layers)
     if len(regs) == 1:
         boluses, infusions = model.events(regs[0])
     else:

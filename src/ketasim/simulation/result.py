@@ -5,8 +5,9 @@ Every engine and every entry point returns this one type.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -14,50 +15,33 @@ import numpy as np
 import xarray as xr
 
 from ketasim.dosing import Regimen
+from ketasim.model import output_units
 from ketasim.model.symptoms import ITEMS
 from ketasim.simulation.batch import Batch
 from ketasim.simulation.plot import plot_chain
 
 __all__ = ["SUMMARY_KEYS", "UNITS", "Result"]
 
-UNITS = {
-    "ketamine_plasma": "ng/mL",
-    "esketamine_plasma": "ng/mL",
-    "arketamine_plasma": "ng/mL",
-    "norketamine_plasma": "ng/mL",
-    "hydroxynorketamine_plasma": "ng/mL",
-    "psilocin_plasma": "ng/mL",
-    "escitalopram_plasma": "ng/mL",
-    "nmda_occupancy": "fraction (pyramidal)",
-    "nmda_interneuron_block": "fraction",
-    "pyramidal_rate": "fold of baseline",
-    "interneuron_rate": "fold of baseline",
-    "glutamate": "fold of baseline",
-    "ampa_activation": "fold of baseline",
-    "eef2k_activity": "fold of baseline",
-    "bdnf": "fold of baseline",
-    "trkb": "fold of baseline",
-    "mtorc1": "fold of baseline",
-    "synaptic_protein": "fold of baseline",
-    "labile_synapses": "fraction of healthy density",
-    "stable_synapses": "fraction of healthy density",
-    "synapse_density": "fraction of healthy density",
-    "plasticity_window": "0-1",
-    "therapy_trace": "a.u.",
-    "stress_load": "a.u. (1 = typical TRD)",
-    "acute_signal": "a.u.",
-    "expectancy": "a.u.",
-    "sedation": "a.u.",
-    "ht2a_occupancy": "fraction",
-    "sert_occupancy": "fraction",
-    "exercise_training": "0-1 (1 = daily vigorous exercise, sustained)",
-    "bhb_mm": "mM above fed baseline",
-    "serotonergic_adaptation": "0-1",
-    "madrs": "points (0-60)",
-    "madrs_items": "points (0-6)",
-    "cadss": "points",
-    "sbp_change": "mmHg",
-}
+class _OutputUnits(Mapping[str, str]):
+    """Every output of the shipped model -> the unit shown for it, read from the layers' declarations
+    (``ketasim.model.output_units``) when first used."""
+
+    @cached_property
+    def _units(self) -> dict[str, str]:
+        return output_units()
+
+    def __getitem__(self, name: str) -> str:
+        return self._units[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._units)
+
+    def __len__(self) -> int:
+        return len(self._units)
+
+
+#: Output variable -> the unit shown for it (the shipped model).
+UNITS: Mapping[str, str] = _OutputUnits()
 
 SUMMARY_KEYS = (
     "cmax_ng_ml",
@@ -88,13 +72,14 @@ class Result:
         """The Result of an integrated batch; ``outputs`` keeps only those variables."""
         model, t = batch.model, batch.t
         obs = batch.observe(only=outputs)
+        units = output_units(model.layers, model.params)
         coords = {"patient": np.arange(model.n_patients), "time": t, "item": list(ITEMS)}
         data: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, str]]] = {
-            k: (("patient", "item", "time") if k == "madrs_items" else ("patient", "time"), v, {"units": UNITS[k]})
+            k: (("patient", "item", "time") if k == "madrs_items" else ("patient", "time"), v, {"units": units[k]})
             for k, v in obs.items()
         }
         # The pre-dose state (before any bolus at time 0) defines the baselines.
-        data["madrs_pre_dose"] = (("patient",), batch.pre_dose(["madrs"])["madrs"], {"units": UNITS["madrs"]})
+        data["madrs_pre_dose"] = (("patient",), batch.pre_dose(["madrs"])["madrs"], {"units": units["madrs"]})
         ds = xr.Dataset(data, coords=coords)
         ds["time"].attrs["units"] = "h"
         ds.attrs.update(

@@ -8,13 +8,14 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import ModuleType
 
 import numpy as np
 
 from ketasim.dosing import Regimen, protocols
 from ketasim.engine import SolverOptions
 from ketasim.errors import InputError
-from ketasim.model import Hypotheses
+from ketasim.model import Hypotheses, output_units
 from ketasim.model.assemble import STATE_NAMES
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient, Population
@@ -42,12 +43,15 @@ def simulate(
     params: ParameterSet | None = None,
     solver: SolverOptions | None = None,
     outputs: Sequence[str] | None = None,
+    layers: Sequence[ModuleType] | None = None,
 ) -> Result:
     """Simulate ``regimen`` (a Regimen or a protocol name) for one patient or a population.
 
     ``duration`` counts from time 0 (the first dose is usually at 0). ``output_step`` defaults to 1 min
     for one patient and 10 min for several. ``outputs`` keeps only the named variables (see
     ``ketasim.simulation.result.UNITS``; all by default), which bounds memory for large populations on fine grids.
+    ``layers`` runs a model with other layer modules (e.g. ``(*ketasim.model.LAYERS, my_layer)``; see
+    "Extending the model" in the README).
     Returns a ``Result`` whose dataset has dims (patient, time) with time in hours.
     """
     if isinstance(regimen, str):
@@ -60,29 +64,34 @@ def simulate(
     duration_h = parse_quantity(duration, "duration", "h", strictly_positive=True, maximum=MAX_DURATION_H)
     default_step = "1 min" if len(patients) == 1 else "10 min"
     step_h = parse_quantity(output_step or default_step, "output_step", "h", strictly_positive=True, maximum=duration_h)
-    keep = _outputs(outputs)
     params = params or default_parameters()
+    keep = _outputs(outputs, layers, params)
     hyp = hypotheses or Hypotheses()
     t = np.arange(0.0, duration_h + 1e-9, step_h)
     if t[-1] < duration_h - 1e-9:
         t = np.append(t, duration_h)
     # Patients in chunks so that the state trajectories in flight stay near CHUNK_BYTES
-    size = max(1, CHUNK_BYTES // (len(STATE_NAMES) * t.size * 8))
+    n_states = sum(len(m.STATES) for m in layers) if layers is not None else len(STATE_NAMES)
+    size = max(1, CHUNK_BYTES // (n_states * t.size * 8))
     parts = []
     for start in range(0, len(patients), size):
-        batch = run_batch(regimen, patients[start : start + size], t, params=params, hypotheses=hyp, solver=solver)
+        batch = run_batch(regimen, patients[start : start + size], t, params=params, hypotheses=hyp, solver=solver,
+                          layers=layers)  # fmt: skip
         parts.append(Result.from_batch(batch, regimen, keep))
     return parts[0] if len(parts) == 1 else Result.concat(parts)
 
 
 
-def _outputs(outputs: Sequence[str] | None) -> tuple[str, ...] | None:
+def _outputs(
+    outputs: Sequence[str] | None, layers: Sequence[ModuleType] | None, params: ParameterSet
+) -> tuple[str, ...] | None:
     if outputs is None:
         return None
+    known = UNITS if layers is None else output_units(layers, params)
     names = [outputs] if isinstance(outputs, str) else list(outputs)
-    unknown = [o for o in names if o not in UNITS]
+    unknown = [o for o in names if o not in known]
     if unknown or not names:
-        raise InputError("outputs", f"must name variables among: {', '.join(UNITS)}", got=", ".join(unknown) or "none")
+        raise InputError("outputs", f"must name variables among: {', '.join(known)}", got=", ".join(unknown) or "none")
     return tuple(dict.fromkeys(names))
 
 

@@ -1,0 +1,30 @@
+"""The runnable examples in examples/ do what the README says they do."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_extending_the_model_with_a_layer_of_your_own():
+    pytest.importorskip("libsbml")
+    out = subprocess.run([sys.executable, str(EXAMPLES / "extend_the_model.py")], check=True, capture_output=True,
+                         text=True, timeout=600).stdout.splitlines()  # fmt: skip
+    low, high, sbml = out
+    # 0.5 mg/kg: the NMDA block of the headline run, and under 1% of mu-opioid receptors bound
+    assert low.startswith("0.5 mg/kg over 40 min: peak NMDA block 0.35, peak mu-opioid occupancy 0.00")
+    occupancy = [float(line.rsplit(" ", 1)[1]) for line in (low, high)]
+    assert 0.003 < occupancy[0] < 0.01 and occupancy[1] > 3 * occupancy[0]  # four times the dose
+    assert sbml.startswith("SBML with the new layer:")
+
+
+def test_ssri_versus_ketamine_draws_its_figure(tmp_path):
+    png = tmp_path / "ssri.png"
+    subprocess.run([sys.executable, str(EXAMPLES / "ssri_vs_ketamine.py"), str(png)], check=True, capture_output=True,
+                   timeout=600)  # fmt: skip
+    assert png.stat().st_size > 10_000
