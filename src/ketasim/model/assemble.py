@@ -25,7 +25,9 @@ from ketasim.model.pk import Bolus, Infusion
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient
 
-__all__ = ["ITEM_OUTPUTS", "LAYERS", "SLICES", "STATE_NAMES", "Hypotheses", "Model", "assemble", "definition", "output_units"]
+__all__ = [
+    "ITEM_OUTPUTS", "LAYERS", "SLICES", "STATE_NAMES", "Hypotheses", "Model", "assemble", "definition", "output_units",
+]  # fmt: skip
 
 #: The layer modules in causal order (the row order of the state array).
 LAYERS: tuple[ModuleType, ...] = (pk, receptor, interventions, circuit, signaling, synapse, symptoms)
