@@ -53,10 +53,10 @@ def test_compiled_rhs_equals_numpy_rhs_at_random_states(hyp):
         u = rng.uniform(0, 5, (n, P))
         t = float(rng.uniform(0, 96))
         ref = model.rhs(t, y, u)
-        stress = model.stress(t)
+        ext = model.exogenous(t)
         dy = np.empty(n)
         for p in range(P):
-            kernel.rhs(y[:, p].copy(), u[:, p].copy(), float(stress[p]), packed.par[p], packed.k_values[p],
+            kernel.rhs(y[:, p].copy(), u[:, p].copy(), ext[p].copy(), packed.par[p], packed.k_values[p],
                        packed.k_rows, packed.k_cols, dy)  # fmt: skip
             np.testing.assert_allclose(dy, ref[:, p], rtol=1e-11, atol=1e-11 * np.abs(ref[:, p]).max())
             checked += 1
@@ -197,7 +197,7 @@ def _modal_and_full(reg, pts, t, rtol=1e-9, atol=1e-12):
     modal, st1, steps_modal = _compiled.integrate_compiled(model, y0, b, i, t, rtol, atol, 6.0)
     full, st2, steps_full = _compiled.integrate_compiled(model, y0, b, i, t, rtol, atol, 6.0, modal=False)
     assert not st1.any() and not st2.any()
-    ev = per_patient(model.n_patients, b, i, model.stress_times, model.stress_levels)
+    ev = per_patient(model.n_patients, b, i, model.ext_times, model.ext_levels)
     return model, _compiled.modes_for(model, ev, y0), modal, full, steps_modal, steps_full
 
 
@@ -227,7 +227,7 @@ def test_exact_linear_block_lifts_the_stability_limit():
 def test_modes_reproduce_the_pk_matrix_and_flag_what_they_cannot():
     model = assemble(default_parameters(), _patients())
     b, i = model.events(Regimen([Dose("ketamine", "im", "0.5 mg/kg"), Dose("esketamine", "intranasal", "28 mg")]))
-    ev = per_patient(model.n_patients, b, i, model.stress_times, model.stress_levels)
+    ev = per_patient(model.n_patients, b, i, model.ext_times, model.ext_levels)
     modes = _compiled.modes_for(model, ev, model.initial())
     assert modes.ok.all()
     assert pk.IDX["psilocin_central"] not in modes.active and pk.IDX["hnk_central"] in modes.active

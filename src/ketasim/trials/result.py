@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +23,35 @@ from ketasim.trials.stats import (
     risk_difference,
 )
 
-__all__ = ["SeriesAccumulator", "TrialResult"]
+__all__ = ["N_EXAMPLES", "SeriesAccumulator", "TrialResult"]
+
+
+#: Individual trajectories kept per arm for figures (the first patients of the analysis set).
+N_EXAMPLES = 12
 
 
 class SeriesAccumulator:
-    """Keeps endpoint rows (small) and running per-arm sums of the coarse series (bounded memory)."""
+    """Keeps endpoint rows (small), running per-arm sums of the coarse series (bounded memory) and the
+    trajectories of a few patients per arm."""
 
     def __init__(self) -> None:
         self.endpoints: list[pd.DataFrame] = []
         self.sums: pd.DataFrame | None = None
+        self.examples: list[pd.DataFrame] = []
+        self._kept: dict[str, set[int]] = {}
 
     def add(self, endpoints: pd.DataFrame, series: pd.DataFrame) -> None:
         self.endpoints.append(endpoints)
         if series.empty:
             return
+        if "included" in series:  # the analysis set only
+            series = series[series["included"].astype(bool)]
+        for arm, g in series.groupby("arm", sort=False):
+            kept = self._kept.setdefault(str(arm), set())
+            new = [p for p in dict.fromkeys(g["patient"]) if p not in kept][: max(N_EXAMPLES - len(kept), 0)]
+            if new:
+                kept.update(new)
+                self.examples.append(g[g["patient"].isin(new)][["patient", "arm", "time_h", "madrs"]])
         g = (
             series.assign(sq=series["madrs"] ** 2)
             .groupby(["arm", "time_h"])
@@ -46,12 +61,14 @@ class SeriesAccumulator:
 
     def result(self, run_id: str, control: str, seed: int) -> TrialResult:
         ep = pd.concat(self.endpoints, ignore_index=True).sort_values("patient").reset_index(drop=True)
-        return TrialResult.build(run_id, ep, _series_summary(self.sums), control, seed)
+        examples = (pd.concat(self.examples, ignore_index=True) if self.examples
+                    else pd.DataFrame(columns=["patient", "arm", "time_h", "madrs"]))  # fmt: skip
+        return TrialResult.build(run_id, ep, _series_summary(self.sums), control, seed, examples)
 
 
 def _series_summary(sums: pd.DataFrame | None) -> pd.DataFrame:
     if sums is None:
-        return pd.DataFrame(columns=["arm", "time_h", "mean", "lower", "upper", "n", "synapse_density"])
+        return pd.DataFrame(columns=["arm", "time_h", "mean", "lower", "upper", "sd", "n", "synapse_density"])
     s = sums.reset_index()
     mean = s["s"] / s["n"]
     var = (s["sq"] - s["n"] * mean**2) / (s["n"] - 1).clip(lower=1)
@@ -63,6 +80,7 @@ def _series_summary(sums: pd.DataFrame | None) -> pd.DataFrame:
             "mean": mean,
             "lower": mean - half,
             "upper": mean + half,
+            "sd": np.sqrt(var.clip(lower=0)),
             "n": s["n"].astype(int),
             "synapse_density": s["dens"] / s["n"],
         }
@@ -80,14 +98,21 @@ class TrialResult:
     comparisons: list[dict[str, Any]]
     control: str
     seed: int
+    examples: pd.DataFrame = field(default_factory=pd.DataFrame)  # a few patients' trajectories per arm
 
     @classmethod
-    def build(cls, run_id: str, ep: pd.DataFrame, series: pd.DataFrame, control: str, seed: int) -> TrialResult:
+    def build(cls, run_id: str, ep: pd.DataFrame, series: pd.DataFrame, control: str, seed: int,
+              examples: pd.DataFrame | None = None) -> TrialResult:  # fmt: skip
+        """Summaries over the analysis set (patients who met the entry criteria); ``n_screened`` counts all."""
+        analysed = ep[ep["included"].astype(bool)] if "included" in ep else ep
         arms: dict[str, dict[str, dict[str, float]]] = {}
-        for arm, g in ep.groupby("arm", sort=False):
+        for arm, g in analysed.groupby("arm", sort=False):
             arms[str(arm)] = _arm_summary(g)
-        comparisons = [_compare(ep, a, control) for a in arms if a != control and control in arms]
-        return cls(run_id, ep, series, arms, comparisons, control, seed)
+            screened = float((ep["arm"] == arm).sum())
+            arms[str(arm)]["n_screened"] = {"estimate": screened, "lower": math.nan, "upper": math.nan}
+        comparisons = [_compare(analysed, a, control) for a in arms if a != control and control in arms]
+        return cls(run_id, ep, series, arms, comparisons, control, seed,
+                   examples if examples is not None else pd.DataFrame())  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         """``{"run_id", "arms": {ARM: {ENDPOINT: value}}, "comparisons": [...]}`` (NaN -> None)."""
@@ -117,7 +142,7 @@ class TrialResult:
 
 
 def _endpoint_columns(ep: pd.DataFrame) -> list[str]:
-    skip = {"patient", "arm", "responder_at_relapse_start", "relapsed"}
+    skip = {"patient", "arm", "responder_at_relapse_start", "relapsed", "included"}
     return [c for c in ep.columns if (c not in skip and not c.startswith("madrs_")) or c.startswith("madrs_change_")]
 
 

@@ -44,14 +44,35 @@ class TrialChunk:
     solver: SolverOptions | None = None
 
 
-def _grid(regimen: Regimen, duration_h: float, step_h: float, visits: Iterable[float]) -> np.ndarray:
-    """Coarse series grid, the visits, and a 5-min grid over the first 4 h after every visit."""
-    pts = set(np.arange(0.0, duration_h + 1e-9, step_h).round(9))
-    pts.update(v for v in visits if v <= duration_h)
+def _grid(regimen: Regimen, duration_h: float, step_h: float, visits: Iterable[float], lead: float) -> np.ndarray:
+    """Absolute times (the run starts ``lead`` hours before the first dose): the coarse series grid, the
+    screening and baseline ratings, the visits, and a 5-min grid over the first 4 h after every visit."""
+    pts = set(np.round(lead + np.arange(0.0, duration_h + 1e-9, step_h), 9))
+    pts.update(np.round(np.arange(0.0, lead, step_h), 9))
+    pts.update(round(lead + v, 9) for v in visits if v <= duration_h)
     for t in regimen.visit_times:
-        pts.update(np.round(t + np.arange(0.0, 4.0 + 1e-9, 5 / 60), 9))
-    pts.add(duration_h)
-    return np.array(sorted(p for p in pts if 0 <= p <= duration_h))
+        pts.update(np.round(lead + t + np.arange(0.0, 4.0 + 1e-9, 5 / 60), 9))
+    pts.update({0.0, round(lead + duration_h, 9)})
+    if lead > 0:
+        pts.add(lead - _BEFORE_DOSE_H)
+    return np.array(sorted(p for p in pts if 0 <= p <= lead + duration_h))
+
+
+#: The baseline rating of a trial with a screening period is taken this long before the first dose.
+_BEFORE_DOSE_H = 1 / 60
+#: Blood pressure is read this long after the start of a session (the label: "about 40 min after").
+_SBP_READ_H = 40 / 60
+
+
+def _substream(seq: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
+    """The k-th child stream of ``seq``, derived without spawning (which would change ``seq``)."""
+    return np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, k))
+
+
+def _rate(true: np.ndarray, noise: np.ndarray, rounded: bool) -> np.ndarray:
+    """Observed MADRS: the true score plus rating noise, within 0-60, in whole points when rated."""
+    obs = np.clip(true + noise, 0, 60)
+    return np.round(obs) if rounded else obs
 
 
 def run_chunk(chunk: TrialChunk) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -60,18 +81,21 @@ def run_chunk(chunk: TrialChunk) -> tuple[pd.DataFrame, pd.DataFrame]:
     frames: list[pd.DataFrame] = []
     series: list[pd.DataFrame] = []
     noise_sd = chunk.params.value("rating_noise_sd") if ep.rating_noise else 0.0
-    n_draws = len(ep.visits) + 1
+    lead = ep.screening
+    n_draws = len(ep.visits) + 2  # screening, baseline, visits
     for arm, regimen in chunk.regimens.items():
         idx = [i for i, a in enumerate(chunk.arms) if a == arm]
         if not idx:
             continue
         pts = [chunk.patients[i] for i in idx]
-        t = _grid(regimen, chunk.duration_h, chunk.series_step_h, ep.visits)
-        batch = run_batch(regimen, pts, t, params=chunk.params, hypotheses=chunk.hypotheses, solver=chunk.solver)
+        reg = regimen.shifted(f"{lead} h") if lead else regimen
+        t = _grid(reg, chunk.duration_h, chunk.series_step_h, ep.visits, lead)
+        batch = run_batch(reg, pts, t, params=chunk.params, hypotheses=chunk.hypotheses, solver=chunk.solver)
         obs = batch.observe(only=("madrs", "cadss", "sbp_change", "synapse_density"))
-        pre = batch.pre_dose(["madrs"])["madrs"]
         madrs = obs["madrs"]
-        coarse = np.isclose((t / chunk.series_step_h) % 1, 0) | np.isclose((t / chunk.series_step_h) % 1, 1)
+        pre = batch.pre_dose(["madrs"])["madrs"] if not lead else _at(lead - _BEFORE_DOSE_H, t, madrs)
+        rel = t - lead  # times relative to the first dose
+        coarse = (rel >= -1e-9) & (np.isclose((rel / chunk.series_step_h) % 1, 0) | np.isclose((rel / chunk.series_step_h) % 1, 1))
         pid = chunk.start + np.array(idx)
         # each patient's rating noise comes from its own seed, so chunking cannot change it
         noise = (
@@ -79,23 +103,45 @@ def run_chunk(chunk: TrialChunk) -> tuple[pd.DataFrame, pd.DataFrame]:
             if noise_sd
             else np.zeros((len(idx), n_draws))
         )
-        base = np.clip(pre + noise[:, 0], 0, 60)
+        rounded = bool(noise_sd)
+        base = _rate(pre, noise[:, 1], rounded)
         cols: dict[str, Any] = {"patient": pid, "arm": arm, "madrs_baseline": base}
+        included = np.ones(len(idx), bool)
+        if lead:
+            screen = _rate(madrs[:, 0], noise[:, 0], rounded)
+            cols["madrs_screening"] = screen
+            if ep.entry_minimum is not None:
+                included &= screen >= ep.entry_minimum
+        if ep.entry_minimum is not None:
+            included &= base >= ep.entry_minimum
+        cols["included"] = included
         for k, v in enumerate(ep.visits):
             if v > chunk.duration_h + 1e-9:
                 continue
             lab = label_time(v)
-            score = np.clip(_at(v, t, madrs) + noise[:, k + 1], 0, 60)
+            score = _rate(_at(lead + v, t, madrs), noise[:, k + 2], rounded)
             cols[f"madrs_{lab}"] = score
             cols[f"madrs_change_{lab}"] = score - base
             cols[f"response_{lab}"] = score <= (1 - ep.response_fraction) * base
             cols[f"remission_{lab}"] = score <= ep.remission_threshold
-        cols["cadss_peak"] = obs["cadss"].max(axis=1)
-        cols["sbp_change_peak_mmhg"] = obs["sbp_change"].max(axis=1)
-        cols[f"sbp_rise_ge_{ep.sbp_threshold:g}"] = cols["sbp_change_peak_mmhg"] >= ep.sbp_threshold
+        after = rel >= 0
+        cols["cadss_peak"] = obs["cadss"][:, after].max(axis=1)
+        cols["sbp_change_peak_mmhg"] = obs["sbp_change"][:, after].max(axis=1)
+        # blood pressure as the label measures it: a reading about 40 min after each session, compared
+        # with the reading before it (both with reading noise); a rise at any session counts
+        visits = [v for v in reg.visit_times if v <= lead + chunk.duration_h - _SBP_READ_H]
+        if visits and ep.rating_noise:
+            bp_sd = chunk.params.value("sbp_reading_sd", "mmHg") * np.sqrt(2)
+            bp_noise = np.stack([np.random.default_rng(_substream(chunk.noise_seeds[i], 1)).normal(0.0, bp_sd, len(visits))
+                                 for i in idx])  # fmt: skip
+            readings = np.stack([_at(v + _SBP_READ_H, t, obs["sbp_change"]) for v in visits], axis=1) + bp_noise
+            cols[f"sbp_rise_ge_{ep.sbp_threshold:g}"] = (readings >= ep.sbp_threshold).any(axis=1)
+        else:
+            cols[f"sbp_rise_ge_{ep.sbp_threshold:g}"] = cols["sbp_change_peak_mmhg"] >= ep.sbp_threshold
         frame = pd.DataFrame(cols)
         if ep.relapse_from is not None:
-            relapse = [_relapse(t, madrs[j], pre[j], ep.relapse_from, ep.response_fraction) for j in range(len(idx))]
+            relapse = [_relapse(rel[after], madrs[j][after], pre[j], ep.relapse_from, ep.response_fraction)
+                       for j in range(len(idx))]  # fmt: skip
             frame = pd.concat([frame, pd.DataFrame(relapse)], axis=1)
         frames.append(frame)
         n_t = int(coarse.sum())
@@ -104,9 +150,10 @@ def run_chunk(chunk: TrialChunk) -> tuple[pd.DataFrame, pd.DataFrame]:
                 {
                     "patient": np.repeat(pid, n_t),
                     "arm": arm,
-                    "time_h": np.tile(t[coarse], len(idx)),
+                    "time_h": np.tile(rel[coarse], len(idx)),
                     "madrs": madrs[:, coarse].ravel(),
                     "synapse_density": obs["synapse_density"][:, coarse].ravel(),
+                    "included": np.repeat(included, n_t),
                 }
             )
         )

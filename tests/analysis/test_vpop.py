@@ -1,0 +1,86 @@
+"""The calibrated virtual population: the weighting recovers a known population from its statistics,
+and the shipped population reproduces the calibration trials it was fitted to."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import numpy as np
+import pytest
+
+import ketasim as ks
+from ketasim.analysis import vpop
+from ketasim.patients.population import vpop_table
+
+
+def test_weighting_recovers_a_known_population_from_its_published_statistics():
+    """Synthetic data: plausible patients with two traits; the 'true' population tilts both. From the
+    statistics alone (a mean outcome and a response rate, with their SEs), the fitted weights give back
+    the true population's trait means and the statistics."""
+    rng = np.random.default_rng(0)
+    n = 5000
+    x1, x2 = rng.uniform(-1, 1, n), rng.uniform(-1, 1, n)
+    outcome = 10 + 5 * x1 + rng.normal(0, 1, n)
+    response = (x2 + rng.normal(0, 0.3, n) > 0).astype(float)
+    true_w = np.exp(1.2 * x1 - 0.9 * x2)
+    true_w /= true_w.sum()
+
+    def stat(w: np.ndarray) -> np.ndarray:
+        return np.array([np.sum(w * outcome), np.sum(w * response)])
+
+    observed = stat(true_w)
+    phi = np.column_stack([x1, x1**2, x2, x2**2])
+    phi = (phi - phi.mean(0)) / phi.std(0)
+    w, _ = vpop.fit_weights(phi, stat, observed, np.array([0.05, 0.005]), entropy_weight=0.01)
+    np.testing.assert_allclose(stat(w), observed, rtol=0.02)
+    assert np.sum(w * x1) == pytest.approx(np.sum(true_w * x1), abs=0.03)
+    assert np.sum(w * x2) == pytest.approx(np.sum(true_w * x2), abs=0.03)
+    assert 1 / np.sum(w**2) > 0.3 * n  # a mild tilt keeps most of the sample
+
+
+def test_shipped_population_is_versioned_and_reached_its_targets():
+    table = vpop_table("trd")
+    assert table is not None
+    frame, weights = table
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-9)
+    info = json.loads(resources.files("ketasim.patients").joinpath("vpop", "trd.json").read_text())
+    assert info["cohort"] == "trd" and info["ketasim_version"] and info["config"]["seed"] >= 0
+    assert info["effective_sample_size"] >= 300
+    assert info["ensemble_members"] >= 10 and weights.shape[0] == info["ensemble_members"] + 1
+    for row in info["targets"]:
+        assert row["within_2se"], row["target"]
+
+
+def test_sampling_draws_patients_by_weight_with_their_own_noise():
+    frame, weights = vpop_table("trd")
+    pop = ks.Population.sample(4000, seed=1)
+    stiffness = np.log([p.factor("network_stiffness") for p in pop.patients])
+    expected = np.sum(weights[0] * np.log(frame["re:network_stiffness"].to_numpy()))
+    assert stiffness.mean() == pytest.approx(expected, abs=0.02)
+    seeds = [p.noise_seed for p in pop.patients]
+    assert len(set(seeds)) == len(seeds)  # the same plausible patient drawn twice lives different days
+    member = ks.Population.sample(50, seed=1, ensemble_member=3)
+    assert member.patients != pop.patients[:50]
+    with pytest.raises(ks.InputError, match="ensemble_member"):
+        ks.Population.sample(5, seed=1, ensemble_member=10_000)
+
+
+def test_config_errors_name_the_field(tmp_path):
+    bad = tmp_path / "v.toml"
+    bad.write_text('name = "x"\nstudies = ["han2016"]\n[spread]\nnot_a_parameter = 2.0\n')
+    with pytest.raises(ks.InputError, match="spread.not_a_parameter"):
+        vpop.load_config(bad)
+    bad.write_text('name = "x"\nstudies = ["nobody2020"]\n[spread]\ntau_acute = 2.0\n')
+    with pytest.raises(ks.InputError, match=r"studies\[0\]"):
+        vpop.load_config(bad)
+
+
+def test_a_small_population_calibrates_end_to_end(tmp_path):
+    cfg = vpop.VPopConfig(name="tiny", n_plausible=60, spread={"tau_acute": 2.0, "placebo_session": 3.0},
+                          studies=["han2016"], ensemble=2, chunk_size=30)  # fmt: skip
+    res = vpop.calibrate_population(cfg)
+    assert res.weights.shape == (3, 60) and len(res.targets) == 6
+    path = vpop.write_vpop(res, tmp_path, "config text")
+    info = json.loads((tmp_path / "trd.json").read_text())
+    assert path.is_file() and info["n_plausible"] == 60 and len(info["targets"]) == 6

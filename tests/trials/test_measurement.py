@@ -1,0 +1,73 @@
+"""How a trial measures: rating noise of the stated SD, screening and entry criteria, regression to the
+mean, and reproducibility of every patient's noise whatever the chunking, workers or population size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ketasim as ks
+from ketasim.parameters import default_parameters
+from ketasim.trials import Endpoints, Trial
+
+NONE = ks.Regimen([], name="no treatment")
+
+
+def _run(population, endpoints, regimen=NONE, duration="14 d", **trial_kw) -> pd.DataFrame:
+    return Trial({"arm": regimen}, population, duration=duration, endpoints=endpoints, **trial_kw).run(seed=4).endpoints
+
+
+def test_ratings_carry_noise_of_the_stated_sd_in_whole_points():
+    pop = ks.Population.sample(600, seed=2, cohort="trd_prior")
+    pop = ks.Population(tuple(ks.Patient(madrs_baseline=p.madrs_baseline) for p in pop.patients))  # no fluctuation
+    ep = _run(pop, Endpoints.make(["7 d", "14 d"]))
+    true = np.array([p.madrs_baseline for p in pop.patients])
+    errors = np.concatenate([ep["madrs_7d"] - true, ep["madrs_14d"] - true, ep["madrs_baseline"] - true])
+    sd = default_parameters().value("rating_noise_sd")
+    # rounding to whole points adds a uniform error of variance 1/12
+    assert errors.std() == pytest.approx(np.sqrt(sd**2 + 1 / 12), rel=0.05)
+    assert abs(errors.mean()) < 0.15
+    assert np.all(ep["madrs_7d"] == np.round(ep["madrs_7d"]))
+    quiet = _run(pop, Endpoints.make(["7 d"], rating_noise=False))
+    np.testing.assert_allclose(quiet["madrs_7d"], true, atol=1e-6)
+
+
+def test_entry_criteria_at_screening_select_and_regression_to_the_mean_follows():
+    """Patients enter on a noisy screening score above a cut-off; their later ratings fall back, so an
+    untreated arm 'improves' by itself, and only with noise."""
+    pop = ks.Population.sample(1500, seed=5, cohort="trd_prior")
+    noisy = _run(pop, Endpoints.make(["14 d"], screening="7 d", entry_minimum=32), duration="14 d")
+    included = noisy[noisy["included"]]
+    assert 0.2 < noisy["included"].mean() < 0.8  # the cut-off falls inside the distribution
+    assert included["madrs_screening"].min() >= 32 and included["madrs_baseline"].min() >= 32
+    assert included["madrs_change_14d"].mean() < -0.5  # regression to the mean
+    quiet = _run(pop, Endpoints.make(["14 d"], screening="7 d", entry_minimum=32, rating_noise=False),
+                 duration="14 d", params=default_parameters())  # fmt: skip
+    result = Trial({"arm": NONE}, pop, duration="14 d",
+                   endpoints=Endpoints.make(["14 d"], screening="7 d", entry_minimum=32)).run(seed=4)  # fmt: skip
+    assert result.arms["arm"]["n_screened"]["estimate"] == 1500
+    assert result.arms["arm"]["n"]["estimate"] == included.shape[0]
+    assert abs(quiet.loc[quiet["included"], "madrs_change_14d"].mean()) < abs(included["madrs_change_14d"].mean())
+
+
+def test_a_patient_is_the_same_alone_in_any_population_chunking_or_worker_count():
+    pop = ks.Population.sample(500, seed=9)
+    z = ks.protocols.get("murrough-2013-single-infusion")
+    ep = Endpoints.make(["24 h", "7 d"], screening="7 d", entry_minimum=20)
+
+    def run(population, **kw):
+        return Trial({"ketamine": z}, population, duration="7 d", endpoints=ep).run(seed=1, **kw).endpoints
+
+    whole = run(pop, chunk_size=500).set_index("patient")
+    chunked = run(pop, chunk_size=37).set_index("patient")
+    pd.testing.assert_frame_equal(whole, chunked)
+    two = run(pop, chunk_size=100, workers=2).set_index("patient")
+    pd.testing.assert_frame_equal(whole, two.loc[whole.index])
+    # patient 123 drawn alone (same seed stream) has the same mood path and the same course
+    alone = ks.Population.sample(124, seed=9).patients[123]
+    assert alone == pop.patients[123]
+    a = ks.simulate(z, alone, duration="7 d", output_step="6 h").dataset["madrs"].values[0]
+    b = ks.simulate(z, population=pop.patients[100:130], duration="7 d", output_step="6 h").dataset["madrs"].values[23]
+    np.testing.assert_array_equal(a, b)
+    assert np.std(ks.simulate(NONE, alone, duration="30 d", output_step="1 d").dataset["madrs"].values) > 0.05
