@@ -10,7 +10,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -313,7 +313,7 @@ def validate(
 
 @app.command()
 def calibrate(
-    config: Annotated[Path, typer.Argument(help="Calibration TOML (see calibration/default.toml).")],
+    config: Annotated[Path, typer.Argument(help="Calibration TOML (see calibration/ssri.toml).")],
     out: Annotated[Path, typer.Option(help="Folder for the new parameter set (never the shipped one).")] = Path(
         "calibrated-params"
     ),
@@ -586,6 +586,8 @@ def _report(res: TrialResult, plot: Path | None, as_json: bool, title: str) -> N
         table.add_column(col, justify="right" if i else "left")  # endpoint name, then one column per arm
     for row in arms.rows:
         table.add_row(*row)
+    if any("model_lower" in v for d in res.arms.values() for v in d.values()):
+        table.caption = "estimate [95% Monte-Carlo CI] {95% range over the virtual population's ensemble}"
     console.print(table)
     for comp in comparison_tables(res):
         ct = Table(title=comp.title)

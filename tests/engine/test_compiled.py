@@ -118,7 +118,7 @@ def test_compiled_conserves_mass():
         if inf.state < N_PK:
             given += (np.clip(t, inf.start, inf.stop) - inf.start)[None] * inf.rate[:, None]
     # psilocybin/SSRI states are not dosed here; the body plus the sink holds exactly what was given
-    total = y[: N_PK].sum(axis=0)
+    total = y[:N_PK].sum(axis=0)
     np.testing.assert_allclose(total, given, rtol=1e-9, atol=1e-9)
     assert given[:, -1].min() > 100  # µmol: the check is not vacuous
 
@@ -206,7 +206,7 @@ def test_exact_modal_pk_matches_the_full_explicit_path(name):
     t = np.arange(0.0, 4 * 24 + 1e-9, 0.5)
     model, modes, modal, full, _, _ = _modal_and_full(REGIMENS[name], _patients(), t)
     assert modes.ok.all() and 0 < modes.active.size < N_PK  # undosed chains are left out
-    pk_peak = np.abs(full[:, :, : N_PK]).max(axis=1, keepdims=True)
+    pk_peak = np.abs(full[:, :, :N_PK]).max(axis=1, keepdims=True)
     np.testing.assert_allclose(modal[:, :, : N_PK], full[:, :, : N_PK], rtol=1e-7,
                                atol=1e-9 * pk_peak.max())  # fmt: skip
     a = model.observe(t, np.transpose(modal, (2, 0, 1)))

@@ -52,7 +52,9 @@ def test_generated_rhs_and_outputs_equal_the_hand_written_ones(reference, key):
     assert set(outputs) == names
     for name in names:
         expected = reference[f"obs/{key}/{name}"]
-        np.testing.assert_allclose(outputs[name], expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max(), err_msg=name)
+        np.testing.assert_allclose(
+            outputs[name], expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max(), err_msg=name
+        )
 
 
 @pytest.mark.parametrize("scenario", list(ref_script.SCENARIOS))

@@ -13,7 +13,8 @@ The established QSP method (Allen et al. 2016, CPT Pharmacometrics Syst Pharmaco
    screening and entry criteria, ratings with noise, the study's visits.
 3. **Weights.** Maximum-entropy weights w_i ~ exp(phi_i . lambda) over the plausible patients, where
    phi_i are the patient's traits (the log of every varied parameter and its square, biotype, baseline
-   severity, stress: never his noise, so a patient drawn again keeps the calibration), with lambda chosen to minimise the chi-square of every calibration statistic (means, SDs through
+   severity, stress: never his noise, so a patient drawn again keeps the calibration), with lambda
+   chosen to minimise the chi-square of every calibration statistic (means, SDs through
    effect sizes, response and remission rates, in every arm and at every visit) against its published
    value and standard error, plus a penalty on the distance from equal weights (so that no more is
    changed than the data ask for). Parameter uncertainty: ``ensemble`` more weight sets, each fitted
@@ -41,6 +42,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scipy.optimize import minimize
+from scipy.special import expit
 
 from ketasim._internal.checks import from_validation_error
 from ketasim._internal.files import atomic_path, atomic_write_text
@@ -56,11 +58,11 @@ from ketasim.trials.runner import TrialChunk, run_chunk
 from ketasim.units import parse_quantity
 
 __all__ = [
+    "Outcomes",
     "VPopConfig",
     "VPopResult",
     "calibrate_population",
     "fit_weights",
-    "Outcomes",
     "load_config",
     "outcome_tables",
     "plausible_patients",
@@ -69,8 +71,8 @@ __all__ = [
     "write_vpop",
 ]
 
-#: Fractions that must stay below 1 however they are drawn.
-_FRACTIONS = {"direct_share", "placebo_max_relief", "acute_max_relief", "ssri_max_relief", "consolidation_strength"}
+#: Fractions: drawn on the logit scale (the spread factor applies to the odds), so they stay below 1.
+_FRACTIONS = {"direct_share", "placebo_max_relief", "acute_max_relief", "ssri_max_relief"}
 #: Per-patient factors that are not registry parameters: ``synaptic_share`` moves the biotype's share of
 #: the drive carried by synapse loss (the model caps it below 1).
 TRAITS = {"synaptic_share"}
@@ -84,7 +86,8 @@ class VPopConfig(BaseModel):
     cohort: str = "trd"
     seed: int = Field(default=20261206, ge=0)
     n_plausible: int = Field(default=20000, ge=50, le=1_000_000)
-    spread: dict[str, float] = Field(min_length=1)  # parameter -> factor f: log-uniform over [value/f, value*f]
+    # parameter -> factor f: log-uniform over [value/f, value*f] (a fraction: its odds)
+    spread: dict[str, float] = Field(min_length=1)
     studies: list[str] = Field(min_length=1)
     ensemble: int = Field(default=20, ge=0, le=200)
     entropy_weight: float = Field(default=0.02, ge=0)
@@ -104,7 +107,9 @@ def load_config(path: str | Path) -> VPopConfig:
     defaults = default_parameters()
     for name, factor in cfg.spread.items():
         if name not in defaults and name not in TRAITS:
-            raise InputError(f"spread.{name}", f"unknown parameter (see `ketasim params`) or trait ({', '.join(TRAITS)})")
+            raise InputError(
+                f"spread.{name}", f"unknown parameter (see `ketasim params`) or trait ({', '.join(TRAITS)})"
+            )
         if not 1.0 <= factor <= 20.0:
             raise InputError(f"spread.{name}", "must be a factor within 1-20", got=factor)
     known = {s["id"] for s in reference_studies()}
@@ -140,10 +145,12 @@ def _candidate(child: np.random.SeedSequence, cfg: VPopConfig, params: Parameter
     rng = np.random.default_rng(child.spawn(2)[1])
     effects = dict(base.random_effects)
     for name, factor in cfg.spread.items():
-        f = float(np.exp(rng.uniform(-math.log(factor), math.log(factor))))
-        if name in _FRACTIONS:  # a fraction stays within (0, 0.98)
-            f = min(f, 0.98 / params.value(name))
-        effects[name] = f
+        u = rng.uniform(-math.log(factor), math.log(factor))
+        if name in _FRACTIONS:  # a fraction varies on the logit scale, so it stays within (0, 1) without piling up
+            v = params.value(name)
+            effects[name] = float(expit(math.log(v / (1 - v)) + u) / v)
+        else:
+            effects[name] = float(np.exp(u))
     return _with(base, random_effects=effects)
 
 
@@ -388,7 +395,9 @@ def write_vpop(result: VPopResult, folder: str | Path, config_text: str = "") ->
     (provenance: config, seed, code version, targets reached, effective sample size)."""
     folder = Path(folder)
     cohort = result.config.cohort
-    keep = result.weights.max(axis=0) >= 1e-7 * result.weights.max()
+    # patients weighing under 1% of the average in every member are dropped (their mass is reported)
+    n = result.weights.shape[1]
+    keep = result.weights.max(axis=0) * n >= 0.01
     rows = []
     for i in np.nonzero(keep)[0]:
         f = patient_fields(result.patients[i])
@@ -412,6 +421,7 @@ def write_vpop(result: VPopResult, folder: str | Path, config_text: str = "") ->
         "config_sha256_16": digest,
         "n_plausible": len(result.patients),
         "n_kept": int(keep.sum()),
+        "weight_dropped": float(result.weights[0, ~keep].sum()),
         "effective_sample_size": result.ess,
         "ensemble_members": int(result.weights.shape[0] - 1),
         "targets": result.report(),

@@ -360,5 +360,3 @@ def solve_all(
             md.ok[p], md.active, md.lam[p], md.V[p], md.Vi[p], md.G[p],
             rtol, atol, max_step, out[p], counts[p],
         )  # fmt: skip
-
-

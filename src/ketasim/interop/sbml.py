@@ -43,7 +43,18 @@ from ketasim._internal.files import atomic_write_text
 from ketasim.dosing import Regimen, protocols
 from ketasim.errors import InputError, SBMLExportError
 from ketasim.model import (
-    DIMENSIONLESS, EXTERNALS, ITEM_OUTPUTS, NOISE, STRESS, Definition, Dim, Hypotheses, Model, assemble, dim, unit,
+    DIMENSIONLESS,
+    EXTERNALS,
+    ITEM_OUTPUTS,
+    NOISE,
+    STRESS,
+    Definition,
+    Dim,
+    Hypotheses,
+    Model,
+    assemble,
+    dim,
+    unit,
 )  # fmt: skip
 from ketasim.model import pk as pk_layer
 from ketasim.parameters import ParameterSet, default_parameters

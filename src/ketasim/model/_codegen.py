@@ -48,7 +48,24 @@ from ketasim.parameters import ParameterSet
 __all__ = ["Generated", "analyse", "cache_root", "load", "numba_source", "numpy_source"]
 
 GENERATOR_VERSION = "1"
-_RESERVED = {"y", "u", "p", "dy", "lin", "ext", "np", "math", "need", "out", "names", "kv", "kr", "kc", "n_pk", *EXTERNALS}
+_RESERVED = {
+    "y",
+    "u",
+    "p",
+    "dy",
+    "lin",
+    "ext",
+    "np",
+    "math",
+    "need",
+    "out",
+    "names",
+    "kv",
+    "kr",
+    "kc",
+    "n_pk",
+    *EXTERNALS,
+}
 
 
 def cache_root() -> Path:

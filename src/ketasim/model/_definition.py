@@ -10,8 +10,8 @@ A layer module (``receptor.py``, ``circuit.py``, ...) declares
 * ``equations(eq)``: its equations, written as ordinary arithmetic on the names in ``eq``
   (``eq.c`` constants, ``eq.x`` states, ``eq.s`` signals of earlier layers, ``eq.stress`` the stress
   load and ``eq.noise`` the mood fluctuation, ``eq.m`` the few functions allowed: ``pos``, ``maximum``,
-  ``minimum``, ``clip``, ``sqrt``, ``exp``, ``where``). ``eq.define`` names an algebraic signal, ``eq.rate`` gives a state's derivative (per
-  hour) and ``eq.output`` a variable of ``Result``.
+  ``minimum``, ``clip``, ``sqrt``, ``exp``, ``where``). ``eq.define`` names an algebraic signal,
+  ``eq.rate`` gives a state's derivative (per hour) and ``eq.output`` a variable of ``Result``.
 
 The same ``equations`` function runs two ways. **Traced** (:func:`trace`), the names are sympy symbols
 and the calls record expressions: this :class:`Definition` is what ``_codegen`` turns into the compiled
@@ -45,12 +45,12 @@ __all__ = [
     "EXTERNALS",
     "NOISE",
     "NUMERIC",
+    "STRESS",
     "Constants",
     "Definition",
     "Equations",
     "LayerModule",
     "Signal",
-    "STRESS",
     "State",
     "evaluate",
     "recording_varied",

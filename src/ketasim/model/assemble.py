@@ -101,6 +101,7 @@ class Model:
         self.par = self.code.pack(k.values)  # (n_par, P): constants and those derived from them
         # amounts given by events (not constants of the equations)
         self.placebo_session = k.read("placebo_session", "1")
+        self.assessment_share = k.read("assessment_share", "1")
         self.midazolam_sedation = k.read("midazolam_sedation", "1")
         self.ketogenic_bhb = k.read("ketogenic_bhb", "mM")
         self.supplement_bhb = k.read("bhb_supplement_peak", "mM")
@@ -224,6 +225,8 @@ class Model:
                 daily = sess.daily_mg if sess.daily_mg is not None else self.ad_daily_mg
                 rate = daily / self.pk.mw["escitalopram"] * 1e3 / 24.0
                 infusions.append(Infusion(t0, np.inf, ix["ssri_gut"], np.full(n, rate)))
+            elif kind is SessionKind.ASSESSMENT:
+                boluses.append(Bolus(t0, ix["expectancy"], self.placebo_session * self.assessment_share))
             elif kind is SessionKind.PSYCHOTHERAPY:
                 boluses.append(Bolus(t0, ix["therapy_trace"], np.full(n, sess.intensity)))
             elif kind is SessionKind.EXERCISE:
@@ -275,24 +278,29 @@ def _external_steps(
     """Step tables of the external inputs: times (P, K), padded with +inf, and levels (P, K, 2) of the
     stress load and the mood fluctuation.
 
-    The fluctuation is a stationary AR(1) path on a fixed grid (one value per
-    ``mood_noise_interval``), drawn from the patient's own ``noise_seed``, so a patient's path does not
+    The fluctuation is the sum of two stationary AR(1) paths on a fixed grid (one value per
+    ``mood_noise_interval``): day-to-day mood (``mood_noise_sd``, ``mood_noise_autocorrelation``) and a
+    slow drift of life circumstances over months (``mood_drift_sd``, ``mood_drift_time``), each scaled
+    by the patient's own factor and drawn from his own ``noise_seed``, so a patient's path does not
     depend on the batch, chunk or worker it is simulated in; zero for a patient without a seed.
     """
-    sd = params.value("mood_noise_sd") if "mood_noise_sd" in params else 0.0
-    rho = params.value("mood_noise_autocorrelation") if "mood_noise_autocorrelation" in params else 0.0
-    step = params.value("mood_noise_interval", "h") if "mood_noise_interval" in params else 24.0
+    v = params.value
+    step = v("mood_noise_interval", "h")
     grid = np.arange(0.0, NOISE_HORIZON_H, step)
+    components = ((v("mood_noise_sd"), v("mood_noise_autocorrelation"), "mood_noise_sd"),
+                  (v("mood_drift_sd"), float(np.exp(-step / v("mood_drift_time", "h"))), "mood_drift_sd"))  # fmt: skip
     rows_t, rows_v = [], []
     for p in patients:
         steps = np.array(p.stress_steps, float)  # (k, 2): time, level
-        if fluctuation and p.noise_seed is not None and sd > 0:
+        if fluctuation and p.noise_seed is not None:
             from scipy.signal import lfilter  # on use: most runs have no fluctuation to draw
 
-            e = np.random.default_rng(p.noise_seed).standard_normal(grid.size)
-            e[0] *= sd  # the path starts from its stationary distribution
-            e[1:] *= sd * np.sqrt(1 - rho * rho)
-            noise = lfilter([1.0], [1.0, -rho], e)
+            rng = np.random.default_rng(p.noise_seed)
+            noise = np.zeros(grid.size)
+            for sd, rho, name in components:
+                e = rng.standard_normal(grid.size) * sd * p.factor(name)
+                e[0] /= np.sqrt(1 - rho * rho)  # the path starts from its stationary distribution
+                noise += lfilter([1.0], [1.0, -rho], e * np.sqrt(1 - rho * rho))
             times = np.union1d(steps[:, 0], grid)
         else:
             noise = np.zeros(1)
@@ -304,10 +312,10 @@ def _external_steps(
     width = max(r.size for r in rows_t)
     times = np.full((len(patients), width), np.inf)
     levels = np.zeros((len(patients), width, 2))
-    for i, (t, v) in enumerate(zip(rows_t, rows_v, strict=True)):
+    for i, (t, lv) in enumerate(zip(rows_t, rows_v, strict=True)):
         times[i, : t.size] = t
-        levels[i, : t.size] = v
-        levels[i, t.size :] = v[-1]
+        levels[i, : t.size] = lv
+        levels[i, t.size :] = lv[-1]
     return times, levels
 
 

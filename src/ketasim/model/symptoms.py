@@ -6,17 +6,18 @@ activity of the other items and of the depressive drive from below,
 
     tau da_i/dt = sigma(S (W a)_i + G (D_i - 1) - theta_i - kappa R) - a_i,
 
-where (W a)_i is the mean activation of the other items plus a rumination loop between the anhedonic
-and the self-critical items (``rumination_coupling``: "anhedonia to self-hatred on an endless loop"),
-S is the network's stiffness, D_i the depressive drive of the biology below (1 in the patient at the
-start), and R the consolidation of recovery, which builds up while the patient stays well and raises
-every threshold (resilience: the longer and deeper the remission, the more drive a relapse needs). A stiff network (S > 4) is bistable: a depressed and a recovered state coexist over a range of
-drive, with hysteresis; relief must push the drive below the fold to switch the patient to the
-recovered state, and the drive must come back above the other fold to switch him back (relapse). The
-drive is the old item-by-scale model's: a structural part (synapse deficit, relieved by the fast acute
-signal of ketamine) and a non-synaptic part (stress through other routes, relieved by an SSRI's slow
-serotonergic adaptation), mixed by the biotype; expectancy (placebo) relieves the whole drive and
-psychotherapy the self-critical items; the day-to-day mood fluctuation adds to it.
+where (W a)_i is the mean activation of the other items plus a rumination loop between the anhedonic and
+the self-critical items (``rumination_coupling``: "anhedonia to self-hatred on an endless loop"), S is
+the network's stiffness, D_i the depressive drive of the biology below (1 in the patient at the start),
+and R the consolidation of recovery, which builds up while the patient stays well and raises every
+threshold (resilience: the longer and deeper the remission, the more drive a relapse needs). A stiff
+network (S > 4) is bistable: a depressed and a recovered state coexist over a range of drive, with
+hysteresis; relief must push the drive below the fold to switch the patient to the recovered state, and
+the drive must come back above the other fold to switch him back (relapse). The drive is the old
+item-by-scale model's: a structural part (synapse deficit, relieved by the fast acute signal of
+ketamine) and a non-synaptic part (stress through other routes, relieved by an SSRI's slow serotonergic
+adaptation), mixed by the biotype; expectancy (placebo) relieves the whole drive and psychotherapy the
+self-critical items; the mood fluctuation (day to day, and a slow drift over months) adds to it.
 
 An item's MADRS score is its activation scaled so that the patient's pre-treatment state gives the
 patient's ``madrs_baseline`` (the weights of the symptom profile distribute it over the items).
@@ -39,8 +40,10 @@ __all__ = ["ANHEDONIA_ITEMS", "ITEMS", "SELF_CRITICAL_ITEMS", "STATES", "constan
 ANHEDONIA_ITEMS = (0, 1, 5, 6, 7)
 SELF_CRITICAL_ITEMS = (2, 8, 9)
 STATES = {
-    **{f"symptom_{item}": State("1", f"latent activation of the MADRS item {item.replace('_', ' ')} (0-1)")
-       for item in ITEMS},  # fmt: skip
+    **{
+        f"symptom_{item}": State("1", f"latent activation of the MADRS item {item.replace('_', ' ')} (0-1)")
+        for item in ITEMS
+    },
     "consolidation": State("1", "consolidation of recovery: builds while well, raises the items' thresholds"),
     "acute_signal": State("1", "acute (functional, spine-independent) antidepressant signal"),
     "expectancy": State("1", "expectancy raised by sessions and noticed drug effects (placebo)"),
@@ -117,7 +120,12 @@ def constants(k: Constants) -> None:
     scale = np.where(weighted > 0, above_floor / np.where(weighted > 0, weighted, 1.0), 0.0)
     k.set("floor_item", np.full(n, floor / len(ITEMS)), "1", "MADRS floor per item")
     for i, item in enumerate(ITEMS):
-        k.set(f"item_points_{item}", scale * weights[:, i], "1", f"MADRS points of {item.replace('_', ' ')} at full activation")
+        k.set(
+            f"item_points_{item}",
+            scale * weights[:, i],
+            "1",
+            f"MADRS points of {item.replace('_', ' ')} at full activation",
+        )
         k.set(f"start_{item}", a0[i], "1", f"activation of {item.replace('_', ' ')} at the start")
 
     tolerant = np.array([p.alcohol_use_disorder or p.family_history_alcohol for p in patients])
@@ -183,7 +191,9 @@ def equations(eq: Equations) -> None:
     # Homeostatic scaling: the acute signal follows synaptic proteins above a slowly adapting set
     # point, so sustained rises (repeated dosing, chronic exercise) lose their acute effect over weeks.
     prot = s.synaptic_protein
-    drive_acute = c.acute_gain_ampa * m.pos(s.ampa_activation - 1) + c.acute_gain_protein * m.pos(prot - x.protein_set_point)
+    drive_acute = c.acute_gain_ampa * m.pos(s.ampa_activation - 1) + c.acute_gain_protein * m.pos(
+        prot - x.protein_set_point
+    )
     # a noticeable effect (dissociation, sedation, a psychedelic experience) unblinds and raises expectancy
     perceived = noticed + x.sedation + c.psychedelic_perceived * s.ht2a_occupancy
     eq.rate("acute_signal", drive_acute - x.acute_signal / c.tau_acute)

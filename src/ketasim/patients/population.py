@@ -21,7 +21,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -61,6 +61,10 @@ class Population:
     patients: tuple[Patient, ...]
     seed: int | None = None
     cohort: str = "custom"
+    #: For a population drawn from a calibrated virtual population: per patient (rows), the weight of his
+    #: plausible patient in every ensemble member relative to the member he was drawn with (columns). A
+    #: statistic reweighted by column k is the trial as ensemble member k would have it (model uncertainty).
+    member_ratios: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.patients)
@@ -103,8 +107,11 @@ class Population:
             frame, weights = table
             whole_number(ensemble_member, "ensemble_member", 0, weights.shape[0] - 1)
             w = weights[ensemble_member]
-            drawn = tuple(_from_vpop(frame, w, c, overrides) for c in children)
-            return cls(drawn, seed, cohort)
+            cdf = np.cumsum(w)
+            rows = [_vpop_row(cdf, c) for c in children]
+            drawn = tuple(_from_vpop(frame, r, c, overrides) for r, c in zip(rows, children, strict=True))
+            ratios = (weights[:, rows] / weights[ensemble_member, rows]).T
+            return cls(drawn, seed, cohort, ratios)
         base = "trd" if cohort == "trd_prior" else cohort
         return cls(tuple(draw_patient(c, base, p, overrides) for c in children), seed, cohort)
 
@@ -143,12 +150,17 @@ def vpop_table(cohort: str) -> tuple[pd.DataFrame, np.ndarray] | None:
     return frame, frame[members].to_numpy(float).T
 
 
-def _from_vpop(frame: pd.DataFrame, w: np.ndarray, child: np.random.SeedSequence,
+def _vpop_row(cdf: np.ndarray, child: np.random.SeedSequence) -> int:
+    """The plausible patient drawn, by weight, from the patient's own stream."""
+    u = np.random.default_rng(child).random() * cdf[-1]
+    return int(min(np.searchsorted(cdf, u, side="right"), cdf.size - 1))
+
+
+def _from_vpop(frame: pd.DataFrame, index: int, child: np.random.SeedSequence,
                overrides: Mapping[str, object]) -> Patient:  # fmt: skip
-    """One patient of the virtual population, drawn by weight from the patient's own stream, with his
-    own mood-fluctuation seed (so the same plausible patient drawn twice does not repeat his days)."""
-    rng = np.random.default_rng(child)
-    row = frame.iloc[int(rng.choice(len(w), p=w))]
+    """Plausible patient ``index`` of the virtual population with his own mood-fluctuation seed (so the
+    same plausible patient drawn twice does not repeat his days)."""
+    row = frame.iloc[index]
     effects = {c[3:]: float(row[c]) for c in frame.columns if c.startswith("re:") and np.isfinite(row[c])}
     fields: dict[str, Any] = {k: row[k] for k in ("weight", "sex", "age", "cyp2b6", "ancestry", "madrs_baseline",
                                                   "stress_load", "supportive_environment", "alcohol_use_disorder",

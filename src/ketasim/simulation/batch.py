@@ -61,7 +61,9 @@ def run_batch(
     """
     regs = [regimens] if isinstance(regimens, Regimen) else list(regimens)
     n = len(patients)
-    model = assemble(params or default_parameters(), [p for _ in regs for p in patients], hypotheses, layers, fluctuation)
+    model = assemble(
+        params or default_parameters(), [p for _ in regs for p in patients], hypotheses, layers, fluctuation
+    )
     if len(regs) == 1:
         boluses, infusions = model.events(regs[0])
     else:

@@ -52,8 +52,8 @@ def simulate(
     for one patient and 10 min for several. ``outputs`` keeps only the named variables (see
     ``ketasim.simulation.result.UNITS``; all by default), which bounds memory for large populations on fine grids.
     ``fluctuation=False`` turns the patients' day-to-day mood fluctuation off (the smooth course; a
-    patient without a ``noise_seed`` has none anyway). ``layers`` runs a model with other layer modules (e.g. ``(*ketasim.model.LAYERS, my_layer)``; see
-    "Extending the model" in the README).
+    patient without a ``noise_seed`` has none anyway). ``layers`` runs a model with other layer modules
+    (e.g. ``(*ketasim.model.LAYERS, my_layer)``; see "Extending the model" in the README).
     Returns a ``Result`` whose dataset has dims (patient, time) with time in hours.
     """
     if isinstance(regimen, str):
@@ -81,7 +81,6 @@ def simulate(
                           layers=layers, fluctuation=fluctuation)  # fmt: skip
         parts.append(Result.from_batch(batch, regimen, keep))
     return parts[0] if len(parts) == 1 else Result.concat(parts)
-
 
 
 def _outputs(

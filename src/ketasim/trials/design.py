@@ -145,7 +145,7 @@ class Trial:
                     writer.add(endpoints, series)
                 if progress:
                     progress(i + 1, len(chunks))
-            result = acc.result(run_id, self.control_arm, seed)
+            result = acc.result(run_id, self.control_arm, seed, self.population.member_ratios)
             if writer is not None:
                 writer.commit(result)
         except BaseException:
@@ -153,5 +153,3 @@ class Trial:
                 writer.rollback()
             raise
         return result
-
-

@@ -59,11 +59,11 @@ class SeriesAccumulator:
         )
         self.sums = g if self.sums is None else self.sums.add(g, fill_value=0)
 
-    def result(self, run_id: str, control: str, seed: int) -> TrialResult:
+    def result(self, run_id: str, control: str, seed: int, member_ratios: np.ndarray | None = None) -> TrialResult:
         ep = pd.concat(self.endpoints, ignore_index=True).sort_values("patient").reset_index(drop=True)
         examples = (pd.concat(self.examples, ignore_index=True) if self.examples
                     else pd.DataFrame(columns=["patient", "arm", "time_h", "madrs"]))  # fmt: skip
-        return TrialResult.build(run_id, ep, _series_summary(self.sums), control, seed, examples)
+        return TrialResult.build(run_id, ep, _series_summary(self.sums), control, seed, examples, member_ratios)
 
 
 def _series_summary(sums: pd.DataFrame | None) -> pd.DataFrame:
@@ -102,8 +102,15 @@ class TrialResult:
 
     @classmethod
     def build(cls, run_id: str, ep: pd.DataFrame, series: pd.DataFrame, control: str, seed: int,
-              examples: pd.DataFrame | None = None) -> TrialResult:  # fmt: skip
-        """Summaries over the analysis set (patients who met the entry criteria); ``n_screened`` counts all."""
+              examples: pd.DataFrame | None = None,
+              member_ratios: np.ndarray | None = None) -> TrialResult:  # fmt: skip
+        """Summaries over the analysis set (patients who met the entry criteria); ``n_screened`` counts all.
+
+        With ``member_ratios`` (``Population.member_ratios`` of a calibrated virtual population) every
+        estimate also carries ``model_lower``/``model_upper``: the 2.5-97.5% range of that estimate over
+        the ensemble's weight sets (the same simulated patients reweighted), i.e. the uncertainty the
+        calibration data leave in the model, beside the Monte-Carlo CI (``lower``/``upper``).
+        """
         analysed = ep[ep["included"].astype(bool)] if "included" in ep else ep
         arms: dict[str, dict[str, dict[str, float]]] = {}
         for arm, g in analysed.groupby("arm", sort=False):
@@ -111,6 +118,8 @@ class TrialResult:
             screened = float((ep["arm"] == arm).sum())
             arms[str(arm)]["n_screened"] = {"estimate": screened, "lower": math.nan, "upper": math.nan}
         comparisons = [_compare(analysed, a, control) for a in arms if a != control and control in arms]
+        if member_ratios is not None and member_ratios.shape[1] > 1:
+            _model_intervals(analysed, member_ratios, arms, comparisons)
         return cls(run_id, ep, series, arms, comparisons, control, seed,
                    examples if examples is not None else pd.DataFrame())  # fmt: skip
 
@@ -188,3 +197,32 @@ def _compare(ep: pd.DataFrame, arm: str, control: str) -> dict[str, Any]:
                 "hedges_g": hedges_g(x, y),
             }
     return res
+
+
+def _model_intervals(ep: pd.DataFrame, ratios: np.ndarray, arms: dict[str, dict[str, dict[str, float]]],
+                     comparisons: list[dict[str, Any]]) -> None:  # fmt: skip
+    """Add the ensemble range of every arm estimate and of every mean or risk difference (in place)."""
+    w = ratios[ep["patient"].to_numpy(int), 1:]  # the refitted members; member 0 is the estimate itself
+    by_arm = {str(a): (ep["arm"] == a).to_numpy() for a in arms}
+
+    def members(arm: str, col: str) -> np.ndarray:
+        x = ep[col].to_numpy(float)
+        ok = by_arm[arm] & np.isfinite(x)
+        ww = w[ok]
+        return (ww * x[ok, None]).sum(axis=0) / ww.sum(axis=0)
+
+    def put(target: dict[str, float], values: np.ndarray) -> None:
+        target["model_lower"], target["model_upper"] = (float(v) for v in np.percentile(values, [2.5, 97.5]))
+
+    for arm, summary in arms.items():
+        for col in _endpoint_columns(ep):
+            if col in summary:
+                put(summary[col], members(arm, col))
+    for comp in comparisons:
+        for col, stats in comp["endpoints"].items():
+            diff = members(comp["arm"], col) - members(comp["versus"], col) if col in ep else None
+            if diff is None:
+                continue
+            key = "mean_difference" if "mean_difference" in stats else "risk_difference"
+            if key in stats:
+                put(stats[key], diff)

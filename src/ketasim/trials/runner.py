@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ketasim._internal.cluster import map_unordered
-from ketasim.dosing import Regimen
+from ketasim.dosing import Regimen, Session
 from ketasim.engine import SolverOptions
 from ketasim.model import Hypotheses
 from ketasim.parameters import ParameterSet
@@ -64,6 +64,23 @@ _BEFORE_DOSE_H = 1 / 60
 _SBP_READ_H = 40 / 60
 
 
+#: Ratings this close to a treatment session or to another rating are the same clinical contact.
+_SAME_CONTACT_H = 12.0
+
+
+def _assessments(reg: Regimen, visits: Iterable[float], lead: float, duration_h: float) -> Regimen:
+    """The trial's rating-only visits (screening, and each visit not on the day of a session) as
+    assessment sessions: contact with a rater is part of the placebo response (Posternak & Zimmerman
+    2007), so a design with more visits has a larger one."""
+    contacts = list(reg.visit_times)
+    out = []
+    for t in sorted(([0.0] if lead else []) + [lead + v for v in visits if v <= duration_h]):
+        if all(abs(t - c) >= _SAME_CONTACT_H for c in contacts):
+            out.append(Session("assessment", at=f"{t!r} h"))
+            contacts.append(t)
+    return Regimen(out)
+
+
 def _substream(seq: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
     """The k-th child stream of ``seq``, derived without spawning (which would change ``seq``)."""
     return np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, k))
@@ -89,13 +106,16 @@ def run_chunk(chunk: TrialChunk) -> tuple[pd.DataFrame, pd.DataFrame]:
             continue
         pts = [chunk.patients[i] for i in idx]
         reg = regimen.shifted(f"{lead} h") if lead else regimen
+        reg = reg + _assessments(reg, ep.visits, lead, chunk.duration_h)
         t = _grid(reg, chunk.duration_h, chunk.series_step_h, ep.visits, lead)
         batch = run_batch(reg, pts, t, params=chunk.params, hypotheses=chunk.hypotheses, solver=chunk.solver)
         obs = batch.observe(only=("madrs", "cadss", "sbp_change", "synapse_density"))
         madrs = obs["madrs"]
         pre = batch.pre_dose(["madrs"])["madrs"] if not lead else _at(lead - _BEFORE_DOSE_H, t, madrs)
         rel = t - lead  # times relative to the first dose
-        coarse = (rel >= -1e-9) & (np.isclose((rel / chunk.series_step_h) % 1, 0) | np.isclose((rel / chunk.series_step_h) % 1, 1))
+        coarse = (rel >= -1e-9) & (
+            np.isclose((rel / chunk.series_step_h) % 1, 0) | np.isclose((rel / chunk.series_step_h) % 1, 1)
+        )
         pid = chunk.start + np.array(idx)
         # each patient's rating noise comes from its own seed, so chunking cannot change it
         noise = (
@@ -132,8 +152,8 @@ def run_chunk(chunk: TrialChunk) -> tuple[pd.DataFrame, pd.DataFrame]:
         visits = [v for v in reg.visit_times if v <= lead + chunk.duration_h - _SBP_READ_H]
         if visits and ep.rating_noise:
             bp_sd = chunk.params.value("sbp_reading_sd", "mmHg") * np.sqrt(2)
-            bp_noise = np.stack([np.random.default_rng(_substream(chunk.noise_seeds[i], 1)).normal(0.0, bp_sd, len(visits))
-                                 for i in idx])  # fmt: skip
+            streams = [np.random.default_rng(_substream(chunk.noise_seeds[i], 1)) for i in idx]
+            bp_noise = np.stack([g.normal(0.0, bp_sd, len(visits)) for g in streams])
             readings = np.stack([_at(v + _SBP_READ_H, t, obs["sbp_change"]) for v in visits], axis=1) + bp_noise
             cols[f"sbp_rise_ge_{ep.sbp_threshold:g}"] = (readings >= ep.sbp_threshold).any(axis=1)
         else:
@@ -178,7 +198,6 @@ def _relapse(t: np.ndarray, madrs: np.ndarray, base: float, start: float, fracti
             "relapsed": True,
         }
     return {"responder_at_relapse_start": True, "time_to_relapse_d": float((t[-1] - start) / 24), "relapsed": False}
-
 
 
 def execute(

@@ -201,7 +201,6 @@ def predict_study(
     if study["kind"] == "trial":
         return _trial_predictions(study, n_per_arm or study["n_per_arm"], seed, p, keep)
     if study["kind"] == "level1":
-
         pop = Population.sample(n_per_arm or study["n_per_arm"], seed, cohort="mdd", params=p)
         rate = level1_trial(pop, params=p).remission_rate
         return {("remission", None): (rate, math.sqrt(rate * (1 - rate) / len(pop)))}
