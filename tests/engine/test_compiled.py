@@ -22,7 +22,9 @@ from ketasim.model import Hypotheses, assemble, pk
 from ketasim.parameters import default_parameters
 from ketasim.patients import Population
 
-REFERENCE = SolverOptions(method="DOP853", rtol=1e-11, atol=1e-14)
+# at rtol 1e-11 one RMS error norm over the whole batch let a PK tail (1e-5 of its peak) of one patient
+# drift by 0.5%; the compiled engine solves that block exactly, and LSODA and Radau agree with it
+REFERENCE = SolverOptions(method="DOP853", rtol=1e-13, atol=1e-18)
 N_PK = len(pk.STATES)
 N_LINEAR = N_PK + 5  # the PK amounts and the five effect sites
 N_STATES = len(ks.model.STATE_NAMES)
@@ -64,6 +66,7 @@ def test_compiled_rhs_equals_numpy_rhs_at_random_states(hyp):
 
 
 def _outputs_close(res_a, res_b, variables, rtol):
+    """The worst relative difference wherever ``res_b`` is above 1e-6 of its peak."""
     worst = 0.0
     for var in variables:
         a, b = res_a[var], res_b[var]

@@ -10,7 +10,9 @@ The established QSP method (Allen et al. 2016, CPT Pharmacometrics Syst Pharmaco
    his starting drive (mean item activation >= 0.5) and his baseline MADRS meets the entry minimum.
 2. **Simulated calibration trials.** Every plausible patient goes through every arm of every
    calibration study (``reference.toml`` rows marked ``calibrated``), measured as that trial measured:
-   screening and entry criteria, ratings with noise, the study's visits.
+   screening and entry criteria, ratings with noise, the study's visits; ``noise_replicates`` times,
+   each with a new mood path and new rating noise (with one life per patient the weights learn the
+   luck of that life: outcomes drawn again from the weighted traits then regress away from the targets).
 3. **Weights.** Maximum-entropy weights w_i ~ exp(phi_i . lambda) over the plausible patients, where
    phi_i are the patient's traits (the log of every varied parameter and its square, biotype, baseline
    severity, stress: never his noise, so a patient drawn again keeps the calibration), with lambda
@@ -47,8 +49,7 @@ from scipy.special import expit
 from ketasim._internal.checks import from_validation_error
 from ketasim._internal.files import atomic_path, atomic_write_text
 from ketasim._internal.meta import VERSION
-from ketasim.analysis.validation import observed_se, reference_studies
-from ketasim.analysis.validation._validate import study_endpoints, study_regimens
+from ketasim.analysis.validation import observed_se, reference_studies, study_endpoints, study_regimens
 from ketasim.errors import InputError
 from ketasim.model import assemble
 from ketasim.parameters import ParameterSet, default_parameters
@@ -93,6 +94,9 @@ class VPopConfig(BaseModel):
     entropy_weight: float = Field(default=0.02, ge=0)
     min_entry: float = Field(default=20, ge=0, le=60)
     chunk_size: int = Field(default=500, ge=10)
+    # each plausible patient lives this many independent sets of days (mood path and rating noise), so
+    # the weights fit what a patient's traits predict, not the luck of one realisation
+    noise_replicates: int = Field(default=1, ge=1, le=20)
 
 
 def load_config(path: str | Path) -> VPopConfig:
@@ -189,25 +193,42 @@ def outcome_tables(
     seed: int,
     chunk_size: int = 500,
     progress: Callable[[int, int], None] | None = None,
+    replicates: int = 1,
 ) -> dict[tuple[str, str], pd.DataFrame]:
-    """Per-patient endpoints of every plausible patient in every arm of every study: {(study, arm): frame}."""
+    """Per-patient endpoints of every plausible patient in every arm of every study: {(study, arm): frame}.
+    With ``replicates`` > 1 each patient is simulated again with a new mood path and new rating noise;
+    the frame holds replicate r of patient i in row r * len(patients) + i."""
     from ketasim.model import Hypotheses
 
-    noise = np.random.SeedSequence([seed, 0x7015E]).spawn(len(patients))
+    n = len(patients)
+    lives = []
+    for r in range(replicates):
+        if r == 0:
+            lives.append((list(patients), np.random.SeedSequence([seed, 0x7015E]).spawn(n)))
+            continue
+        mood = np.random.SeedSequence([seed, 0x5EED, r]).spawn(n)
+        again = [
+            _with(pt, noise_seed=int(np.random.default_rng(m).integers(2**63 - 1)))
+            for pt, m in zip(patients, mood, strict=True)
+        ]
+        lives.append((again, np.random.SeedSequence([seed, 0x7015E, r]).spawn(n)))
     jobs = [(s, arm, reg) for s in studies for arm, reg in study_regimens(s).items()]
     out: dict[tuple[str, str], pd.DataFrame] = {}
-    for k, (study, arm, regimen) in enumerate(jobs):
+    done = 0
+    for study, arm, regimen in jobs:
         ep = study_endpoints(study)
         duration = parse_quantity(study["duration"], "duration", "h", strictly_positive=True)
         frames = []
-        for s in range(0, len(patients), chunk_size):
-            chunk = TrialChunk(s, tuple(patients[s : s + chunk_size]), (arm,) * len(patients[s : s + chunk_size]),
-                               tuple(noise[s : s + chunk_size]), {arm: regimen}, params, Hypotheses(), duration,
-                               duration, ep)  # fmt: skip
-            frames.append(run_chunk(chunk)[0])
+        for r, (pts, noise) in enumerate(lives):
+            for s in range(0, n, chunk_size):
+                chunk = TrialChunk(r * n + s, tuple(pts[s : s + chunk_size]), (arm,) * len(pts[s : s + chunk_size]),
+                                   tuple(noise[s : s + chunk_size]), {arm: regimen}, params, Hypotheses(), duration,
+                                   duration, ep)  # fmt: skip
+                frames.append(run_chunk(chunk)[0])
+            done += 1
+            if progress:
+                progress(done, len(jobs) * replicates)
         out[(study["id"], arm)] = pd.concat(frames, ignore_index=True)
-        if progress:
-            progress(k + 1, len(jobs))
     return out
 
 
@@ -247,33 +268,51 @@ def targets(studies: Sequence[Mapping[str, Any]]) -> list[Target]:
 class Outcomes:
     """The outcome tables as arrays: the analysis-set flag of each (study, arm) and each column."""
 
-    def __init__(self, tables: Mapping[tuple[str, str], pd.DataFrame]) -> None:
+    def __init__(self, tables: Mapping[tuple[str, str], pd.DataFrame], replicates: int = 1) -> None:
+        self.replicates = replicates  # rows are replicate-major: row r * n + i is patient i's r-th life
         self.included = {k: f["included"].to_numpy(bool) for k, f in tables.items()}
         self.columns = {(k[0], k[1], c): f[c].to_numpy(float) for k, f in tables.items() for c in f.columns
                         if c not in ("patient", "arm")}  # fmt: skip
 
     def moments(self, study: str, arm: str, column: str, w: np.ndarray) -> tuple[float, float]:
-        ww = w * self.included[(study, arm)]
+        mean, var, _, _ = self.moments_and_gradients(study, arm, column, w)
+        return mean, var
+
+    def moments_and_gradients(
+        self, study: str, arm: str, column: str, w: np.ndarray
+    ) -> tuple[float, float, np.ndarray, np.ndarray]:
+        """Weighted mean and variance over the analysis set (every replicate of a patient carries his
+        weight), and their gradients with respect to w."""
+        inc = self.included[(study, arm)]
+        ww = np.tile(w, self.replicates) * inc
         total = ww.sum()
         x = self.columns[(study, arm, column)]
         mean = float((ww * x).sum() / total)
-        return mean, float((ww * (x - mean) ** 2).sum() / total)
+        dev2 = (x - mean) ** 2
+        var = float((ww * dev2).sum() / total)
+        shape = (self.replicates, w.size)
+        dmean = (inc * (x - mean) / total).reshape(shape).sum(axis=0)
+        dvar = (inc * (dev2 - var) / total).reshape(shape).sum(axis=0)
+        return mean, var, dmean, dvar
 
 
 def statistics(outcomes: Outcomes, tgts: Sequence[Target], w: np.ndarray) -> np.ndarray:
     """Each target's statistic in the population weighted by ``w`` (over the plausible patients)."""
-    return np.array([_stat(outcomes, t, w) for t in tgts])
+    return np.array([_stat(outcomes, t, w)[0] for t in tgts])
 
 
-def _stat(o: Outcomes, t: Target, w: np.ndarray) -> float:
-    ma, va = o.moments(t.study, t.arm, t.column, w)
+def _stat(o: Outcomes, t: Target, w: np.ndarray) -> tuple[float, np.ndarray]:
+    """One statistic and its gradient with respect to the weights (exact, so the fit converges)."""
+    ma, va, dma, dva = o.moments_and_gradients(t.study, t.arm, t.column, w)
     if t.kind in ("mean", "rate"):
-        return ma
-    mc, vc = o.moments(t.study, str(t.control), t.column, w)
+        return ma, dma
+    mc, vc, dmc, dvc = o.moments_and_gradients(t.study, str(t.control), t.column, w)
     if t.kind == "mean_difference":
-        return ma - mc
+        return ma - mc, dma - dmc
     if t.kind == "hedges_g":
-        return (ma - mc) / math.sqrt(max((va + vc) / 2, 1e-12))
+        pooled = max((va + vc) / 2, 1e-12)
+        g = (ma - mc) / math.sqrt(pooled)
+        return g, (dma - dmc) / math.sqrt(pooled) - g / (2 * pooled) * (dva + dvc) / 2
     raise InputError("quantity", f"cannot calibrate a population on {t.kind!r}")
 
 
@@ -299,15 +338,18 @@ def trait_features(patients: Sequence[Patient], cfg: VPopConfig) -> np.ndarray:
 
 def fit_weights(
     phi: np.ndarray,
-    stat: Callable[[np.ndarray], np.ndarray],
+    outcomes: Outcomes,
+    tgts: Sequence[Target],
     observed: np.ndarray,
     se: np.ndarray,
     entropy_weight: float,
     lam0: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Maximum-entropy weights w ~ exp(phi lambda): minimise sum(((stat(w) - observed) / se)^2) plus
-    ``entropy_weight`` x n_targets x KL(w || uniform). Returns (weights, lambda)."""
+    ``entropy_weight`` x n_targets x KL(w || uniform), with the exact gradient in lambda (L-BFGS with
+    finite differences stops early on this objective). Returns (weights, lambda)."""
     n = phi.shape[0]
+    penalty = entropy_weight * len(observed)
 
     def weights(lam: np.ndarray) -> np.ndarray:
         z = phi @ lam
@@ -315,14 +357,21 @@ def fit_weights(
         e = np.exp(z)
         return e / e.sum()
 
-    def objective(lam: np.ndarray) -> float:
+    def objective(lam: np.ndarray) -> tuple[float, np.ndarray]:
         w = weights(lam)
-        chi = ((stat(w) - observed) / se) ** 2
-        kl = float(np.sum(w * np.log(np.maximum(w * n, 1e-300))))
-        return float(chi.sum() + entropy_weight * len(observed) * kl)
+        logw = np.log(np.maximum(w * n, 1e-300))
+        value = penalty * float(np.sum(w * logw))
+        grad_w = penalty * (logw + 1.0)
+        for j, t in enumerate(tgts):
+            s, ds = _stat(outcomes, t, w)
+            r = (s - observed[j]) / se[j]
+            value += r * r
+            grad_w = grad_w + (2 * r / se[j]) * ds
+        grad_z = w * (grad_w - float(np.dot(w, grad_w)))  # through the softmax
+        return value, phi.T @ grad_z
 
     x0 = np.zeros(phi.shape[1]) if lam0 is None else lam0
-    sol = minimize(objective, x0, method="L-BFGS-B", options={"maxiter": 500})
+    sol = minimize(objective, x0, jac=True, method="L-BFGS-B", options={"maxiter": 5000, "gtol": 1e-8})
     return weights(sol.x), sol.x
 
 
@@ -363,9 +412,10 @@ def calibrate_population(
     studies = [s for s in reference_studies() if s["id"] in set(cfg.studies)]
     patients = plausible_patients(cfg, p)
     tables = outcome_tables(patients, studies, p, cfg.seed, cfg.chunk_size,
-                            progress=(lambda i, n: progress("trials", i, n)) if progress else None)  # fmt: skip
+                            progress=(lambda i, n: progress("trials", i, n)) if progress else None,
+                            replicates=cfg.noise_replicates)  # fmt: skip
     tgts = targets(studies)
-    outcomes = Outcomes(tables)
+    outcomes = Outcomes(tables, cfg.noise_replicates)
     phi = trait_features(patients, cfg)
     observed = np.array([t.observed for t in tgts])
     se = np.array([t.se for t in tgts])
@@ -374,12 +424,12 @@ def calibrate_population(
         return statistics(outcomes, tgts, w)
 
     uniform = np.full(len(patients), 1.0 / len(patients))
-    w0, lam = fit_weights(phi, stat, observed, se, cfg.entropy_weight)
+    w0, lam = fit_weights(phi, outcomes, tgts, observed, se, cfg.entropy_weight)
     members = [w0]
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0xE75]))
     for b in range(cfg.ensemble):
         drawn = observed + se * rng.standard_normal(se.size)
-        members.append(fit_weights(phi, stat, drawn, se, cfg.entropy_weight, lam)[0])
+        members.append(fit_weights(phi, outcomes, tgts, drawn, se, cfg.entropy_weight, lam)[0])
         if progress:
             progress("ensemble", b + 1, cfg.ensemble)
     weights = np.array(members)

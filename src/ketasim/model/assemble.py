@@ -129,9 +129,18 @@ class Model:
         """The external inputs (stress load, mood fluctuation) of each patient at time(s) ``t``: shape
         t.shape + (P, n_ext), piecewise constant (a value holds from its step time on)."""
         t = np.asarray(t, float)
-        k = np.maximum((self.ext_times <= t[..., None, None]).sum(axis=-1) - 1, 0)  # (..., P)
-        levels = np.broadcast_to(self.ext_levels, k.shape + self.ext_levels.shape[-2:])
-        return np.take_along_axis(levels, k[..., None, None], -2)[..., 0, :]
+        flat = t.reshape(-1)
+        # each patient's step times are sorted (padded with +inf): a binary search per patient, not a
+        # (times x patients x steps) comparison, which dominated observation of long noisy runs
+        if flat.size <= 8:  # one time (the right-hand side): one comparison over all patients
+            k = (self.ext_times[None] <= flat[:, None, None]).sum(axis=-1) - 1
+        else:
+            k = np.empty((flat.size, self.ext_times.shape[0]), np.intp)
+            for p, times in enumerate(self.ext_times):
+                k[:, p] = np.searchsorted(times, flat, side="right") - 1
+        np.maximum(k, 0, out=k)
+        out = self.ext_levels[np.arange(self.ext_times.shape[0]), k]  # (T, P, n_ext)
+        return out.reshape(t.shape + out.shape[1:])
 
     def stress(self, t: float | np.ndarray) -> np.ndarray:
         """Stress load of each patient at time(s) ``t``: shape t.shape + (P,)."""

@@ -116,7 +116,10 @@ def constants(k: Constants) -> None:
     floor = params.value("madrs_floor")
     weights = _profile_weights(profile, params.value("profile_weight"))
     above_floor = np.maximum(np.array([p.madrs_baseline for p in patients]) - floor, 0.0)
-    weighted = (weights * a0.T).sum(axis=1)
+    # madrs_baseline is the score of the depressed state; a network with no depressed state at the
+    # starting drive (no stress, say) is scored against full activation, so the patient scores near the floor
+    reference = np.where(a0.mean(axis=0) >= 0.5, a0, 1.0)
+    weighted = (weights * reference.T).sum(axis=1)
     scale = np.where(weighted > 0, above_floor / np.where(weighted > 0, weighted, 1.0), 0.0)
     k.set("floor_item", np.full(n, floor / len(ITEMS)), "1", "MADRS floor per item")
     for i, item in enumerate(ITEMS):

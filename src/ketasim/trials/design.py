@@ -137,6 +137,8 @@ class Trial:
         writer = None
         if store is not None:
             patients = self.population.frame().assign(arm=self.assignment(seed))
+            if self.population.member_ratios is not None:  # so a stored run keeps its model uncertainty
+                patients["member_ratios"] = [[float(x) for x in r] for r in self.population.member_ratios]
             writer = store.begin_run(run_id, seed, params.digest(), self.control_arm, scenario_text, patients)
         try:
             for i, (endpoints, series) in enumerate(execute(chunks, workers, scheduler)):

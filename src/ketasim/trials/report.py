@@ -76,11 +76,13 @@ def comparison_tables(result: TrialResult) -> list[ReportTable]:
     tables = []
     for comp in result.comparisons:
         rows: list[tuple[str, ...]] = []
+        ranged = False
         for ep, st in comp["endpoints"].items():
             items = st.items() if "estimate" not in st else [("hazard_ratio", st)]
             for sname, v in items:
                 model = f" {{{v['model_lower']:.3g}, {v['model_upper']:.3g}}}" if "model_lower" in v else ""
+                ranged |= bool(model)
                 rows.append((ep, sname, f"{v['estimate']:.3g} [{v['lower']:.3g}, {v['upper']:.3g}]{model}"))
-        columns = ("endpoint", "statistic", "estimate [95% CI] {model range}")
+        columns = ("endpoint", "statistic", "estimate [95% CI]" + (" {model range}" if ranged else ""))
         tables.append(ReportTable(f"{comp['arm']} vs {comp['versus']}", columns, tuple(rows)))
     return tables

@@ -139,11 +139,11 @@ class TrialResult:
 
     @classmethod
     def from_tables(cls, run_id: str, endpoints: pd.DataFrame, series: pd.DataFrame, control: str,
-                    seed: int) -> TrialResult:  # fmt: skip
+                    seed: int, member_ratios: np.ndarray | None = None) -> TrialResult:  # fmt: skip
         """Rebuild a result from its per-patient endpoint rows and coarse series (e.g. read from a store)."""
         acc = SeriesAccumulator()
         acc.add(endpoints, series)
-        return acc.result(run_id, control, seed)
+        return acc.result(run_id, control, seed, member_ratios)
 
     def plot(self, path: str | Path | None = None) -> Any:
         """MADRS per arm over time with 95% CIs, and response rates per visit; writes ``path`` if given."""

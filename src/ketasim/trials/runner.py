@@ -60,8 +60,9 @@ def _grid(regimen: Regimen, duration_h: float, step_h: float, visits: Iterable[f
 
 #: The baseline rating of a trial with a screening period is taken this long before the first dose.
 _BEFORE_DOSE_H = 1 / 60
-#: Blood pressure is read this long after the start of a session (the label: "about 40 min after").
-_SBP_READ_H = 40 / 60
+#: Blood pressure is read at these times after the start of a session: the label's tail counts a rise
+#: "in the first 1.5 hours after administration" and asks for a reading at about 40 min, then as needed.
+_SBP_READ_H = (40 / 60, 1.0, 1.5)
 
 
 #: Ratings this close to a treatment session or to another rating are the same clinical contact.
@@ -147,15 +148,19 @@ def run_chunk(chunk: TrialChunk) -> tuple[pd.DataFrame, pd.DataFrame]:
         after = rel >= 0
         cols["cadss_peak"] = obs["cadss"][:, after].max(axis=1)
         cols["sbp_change_peak_mmhg"] = obs["sbp_change"][:, after].max(axis=1)
-        # blood pressure as the label measures it: a reading about 40 min after each session, compared
-        # with the reading before it (both with reading noise); a rise at any session counts
-        visits = [v for v in reg.visit_times if v <= lead + chunk.duration_h - _SBP_READ_H]
+        # blood pressure as the label measures it: readings at 40 min, 1 h and 1.5 h after each session,
+        # each compared with the one reading before it (every reading with its own noise); a rise at any
+        # reading of any session counts
+        visits = [v for v in reg.visit_times if v <= lead + chunk.duration_h - _SBP_READ_H[-1]]
         if visits and ep.rating_noise:
-            bp_sd = chunk.params.value("sbp_reading_sd", "mmHg") * np.sqrt(2)
+            bp_sd = chunk.params.value("sbp_reading_sd", "mmHg")
             streams = [np.random.default_rng(_substream(chunk.noise_seeds[i], 1)) for i in idx]
-            bp_noise = np.stack([g.normal(0.0, bp_sd, len(visits)) for g in streams])
-            readings = np.stack([_at(v + _SBP_READ_H, t, obs["sbp_change"]) for v in visits], axis=1) + bp_noise
-            cols[f"sbp_rise_ge_{ep.sbp_threshold:g}"] = (readings >= ep.sbp_threshold).any(axis=1)
+            shape = (len(visits), 1 + len(_SBP_READ_H))
+            e = np.stack([g.normal(0.0, bp_sd, shape) for g in streams])  # (patient, visit, pre + readings)
+            true = np.stack([np.stack([_at(v + d, t, obs["sbp_change"]) for d in _SBP_READ_H], axis=1)
+                             for v in visits], axis=1)  # fmt: skip
+            readings = true + e[:, :, 1:] - e[:, :, :1]
+            cols[f"sbp_rise_ge_{ep.sbp_threshold:g}"] = (readings >= ep.sbp_threshold).any(axis=(1, 2))
         else:
             cols[f"sbp_rise_ge_{ep.sbp_threshold:g}"] = cols["sbp_change_peak_mmhg"] >= ep.sbp_threshold
         frame = pd.DataFrame(cols)

@@ -28,7 +28,8 @@ from ketasim.simulation import simulate
 from ketasim.trials import ArmSpec, Endpoints, Trial, level1_trial, regimen_from_spec
 from ketasim.units import QuantityLike, parse_quantity
 
-__all__ = ["Row", "markdown_table", "predict_study", "reference_studies", "update_readme", "validate"]
+__all__ = ["Row", "markdown_table", "predict_study", "reference_studies", "study_endpoints", "study_regimens",
+           "update_readme", "validate"]  # fmt: skip
 
 
 @cache
