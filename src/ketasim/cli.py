@@ -10,7 +10,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -282,11 +282,13 @@ def validate(
     from ketasim.parameters import load_parameter_set
 
     params = load_parameter_set(params_dir) if params_dir else None
+    results: dict[str, Any] = {}
     with Progress(console=err_console, transient=True, disable=as_json) as bar:
         task = bar.add_task("validating", total=None)
-        rows = run_validation(quick=quick, params=params, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        rows = run_validation(quick=quick, params=params, results=results if plots is not None else None,
+                              progress=lambda d, t: bar.update(task, completed=d, total=t))  # fmt: skip
     if plots is not None:
-        plot_validation(rows, plots)
+        plot_validation(rows, plots, results)
     if readme is not None:
         from ketasim.analysis.validation import update_readme
 
@@ -311,7 +313,7 @@ def validate(
 
 @app.command()
 def calibrate(
-    config: Annotated[Path, typer.Argument(help="Calibration TOML (see calibration/default.toml).")],
+    config: Annotated[Path, typer.Argument(help="Calibration TOML (see calibration/ssri.toml).")],
     out: Annotated[Path, typer.Option(help="Folder for the new parameter set (never the shipped one).")] = Path(
         "calibrated-params"
     ),
@@ -336,6 +338,47 @@ def calibrate(
         table.add_row(r["name"], f"{r['initial']:.4g}", f"{r['fitted']:.4g}", f"{r['lower95']:.3g}-{r['upper95']:.3g}")
     console.print(table)
     console.print(f"parameter set written to {out} (use it with --params {out})")
+
+
+@app.command("calibrate-population")
+def calibrate_population_cmd(
+    config: Annotated[Path, typer.Argument(help="Virtual-population TOML (see calibration/vpop-trd.toml).")],
+    out: Annotated[Path, typer.Option(help="Folder for <cohort>.parquet and <cohort>.json.")] = Path("vpop"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the targets reached as JSON.")] = False,
+) -> None:
+    """Draw plausible patients, simulate the calibration trials, fit the weights; write the population.
+
+    The shipped population is reproduced with
+    `ketasim calibrate-population calibration/vpop-trd.toml --out src/ketasim/patients/vpop`.
+    """
+    from rich.progress import Progress
+
+    from ketasim.analysis.vpop import calibrate_population, load_config, write_vpop
+
+    cfg = load_config(config)
+    with Progress(console=err_console, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(what: str, i: int, n: int) -> None:
+            if what not in tasks:
+                tasks[what] = bar.add_task(f"{what}", total=n)
+            bar.update(tasks[what], completed=i)
+
+        res = calibrate_population(cfg, progress=progress)
+    path = write_vpop(res, out, config.read_text(encoding="utf-8"))
+    report = res.report()
+    if as_json:
+        typer.echo(_json({"out": str(path), "effective_sample_size": res.ess, "targets": report}))
+        return
+    table = Table(title=f"virtual population {cfg.name}: {len(res.patients)} plausible patients, "
+                        f"effective sample size {res.ess:.0f}")  # fmt: skip
+    for col in ("target", "observed (SE)", "prior", "calibrated", "ensemble 95%"):
+        table.add_column(col)
+    for r in report:
+        table.add_row(r["target"], f"{r['observed']:.3g} ({r['se']:.2g})", f"{r['prior']:.3g}",
+                      f"{r['calibrated']:.3g}", f"{r['ensemble_lower']:.3g} to {r['ensemble_upper']:.3g}")  # fmt: skip
+    console.print(table)
+    console.print(f"virtual population written to {path}")
 
 
 @app.command()
@@ -543,6 +586,8 @@ def _report(res: TrialResult, plot: Path | None, as_json: bool, title: str) -> N
         table.add_column(col, justify="right" if i else "left")  # endpoint name, then one column per arm
     for row in arms.rows:
         table.add_row(*row)
+    if any("model_lower" in v for d in res.arms.values() for v in d.values()):
+        table.caption = "estimate [95% Monte-Carlo CI] {95% range over the virtual population's ensemble}"
     console.print(table)
     for comp in comparison_tables(res):
         ct = Table(title=comp.title)

@@ -42,12 +42,16 @@ def test_validation_table_is_produced_and_correct(quick_rows):
 
 
 def test_calibration_rows_pass_their_tolerances(quick_rows):
-    """The rows the shipped parameter set was calibrated on must pass (quick mode: 40 patients/arm,
-    so the tolerance includes the larger Monte-Carlo error)."""
-    failing = [
-        (r.study, r.quantity, r.arm, r.predicted, r.observed) for r in quick_rows if r.calibrated and not r.passed
-    ]
-    assert failing == []
+    """The rows the shipped parameter set and virtual population were calibrated on. Quick mode (40
+    patients/arm) draws new patients with new noise, so each row passes its 95% tolerance by chance only
+    about 95% of the time even for a perfect model: with some 30 rows, all passing would be a coin toss.
+    So: at least 85% pass and none misses by more than twice its tolerance (the full-size run in the
+    README is the record)."""
+    rows = [r for r in quick_rows if r.calibrated]
+    assert len(rows) >= 20
+    assert sum(r.passed for r in rows) >= 0.85 * len(rows), [(r.study, r.quantity, r.arm) for r in rows if not r.passed]
+    far = [(r.study, r.quantity, r.arm, r.predicted, r.observed) for r in rows if abs(r.error) > 2 * r.tolerance]
+    assert far == []
 
 
 def test_pk_rows_reproduce_published_values(quick_rows):

@@ -79,12 +79,12 @@ def test_sbp_limit_binds_for_a_pressure_sensitive_patient():
 def test_population_percentile_limit_with_whole_nasal_devices():
     pop = ks.Population.sample(3, seed=7)
     f = find_dose(
-        pop, drug="esketamine", route="intranasal", dose_range=("28 mg", "84 mg"), max_cadss=8.0, percentile=90
+        pop, drug="esketamine", route="intranasal", dose_range=("28 mg", "84 mg"), max_cadss=20.0, percentile=90
     )
     assert f.dose in (28.0, 56.0, 84.0) and f.unit == "mg" and f.n_patients == 3 and f.statistic == "p90"
     assert [e.dose for e in f.grid] == [28.0, 56.0, 84.0]
     s = ks.simulate(f.regimen, population=pop, duration="25 h", output_step="1 min").per_patient()
-    assert float(np.percentile(s["cadss_peak"], 90)) <= 8.0
+    assert float(np.percentile(s["cadss_peak"], 90)) <= 20.0
     bigger = [e for e in f.grid if e.dose > f.dose]
     if f.binding == "cadss":
         assert bigger and not bigger[0].feasible

@@ -31,7 +31,8 @@ N_RANDOM = 12  # random states per patient and switch combination
 
 
 def patients() -> list[ks.Patient]:
-    pop = Population.sample(6, seed=7).patients
+    # the prior draws ("trd" drew them before the calibrated virtual population existed)
+    pop = Population.sample(6, seed=7, cohort="trd_prior").patients
     return [
         *pop,
         ks.Patient(alcohol_use_disorder=True, biotype="inflammatory", symptom_profile=-0.8, supportive_environment=1.0),

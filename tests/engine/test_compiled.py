@@ -22,7 +22,9 @@ from ketasim.model import Hypotheses, assemble, pk
 from ketasim.parameters import default_parameters
 from ketasim.patients import Population
 
-REFERENCE = SolverOptions(method="DOP853", rtol=1e-11, atol=1e-14)
+# at rtol 1e-11 one RMS error norm over the whole batch let a PK tail (1e-5 of its peak) of one patient
+# drift by 0.5%; the compiled engine solves that block exactly, and LSODA and Radau agree with it
+REFERENCE = SolverOptions(method="DOP853", rtol=1e-13, atol=1e-18)
 N_PK = len(pk.STATES)
 N_LINEAR = N_PK + 5  # the PK amounts and the five effect sites
 N_STATES = len(ks.model.STATE_NAMES)
@@ -53,10 +55,10 @@ def test_compiled_rhs_equals_numpy_rhs_at_random_states(hyp):
         u = rng.uniform(0, 5, (n, P))
         t = float(rng.uniform(0, 96))
         ref = model.rhs(t, y, u)
-        stress = model.stress(t)
+        ext = model.exogenous(t)
         dy = np.empty(n)
         for p in range(P):
-            kernel.rhs(y[:, p].copy(), u[:, p].copy(), float(stress[p]), packed.par[p], packed.k_values[p],
+            kernel.rhs(y[:, p].copy(), u[:, p].copy(), ext[p].copy(), packed.par[p], packed.k_values[p],
                        packed.k_rows, packed.k_cols, dy)  # fmt: skip
             np.testing.assert_allclose(dy, ref[:, p], rtol=1e-11, atol=1e-11 * np.abs(ref[:, p]).max())
             checked += 1
@@ -64,6 +66,7 @@ def test_compiled_rhs_equals_numpy_rhs_at_random_states(hyp):
 
 
 def _outputs_close(res_a, res_b, variables, rtol):
+    """The worst relative difference wherever ``res_b`` is above 1e-6 of its peak."""
     worst = 0.0
     for var in variables:
         a, b = res_a[var], res_b[var]
@@ -118,7 +121,7 @@ def test_compiled_conserves_mass():
         if inf.state < N_PK:
             given += (np.clip(t, inf.start, inf.stop) - inf.start)[None] * inf.rate[:, None]
     # psilocybin/SSRI states are not dosed here; the body plus the sink holds exactly what was given
-    total = y[: N_PK].sum(axis=0)
+    total = y[:N_PK].sum(axis=0)
     np.testing.assert_allclose(total, given, rtol=1e-9, atol=1e-9)
     assert given[:, -1].min() > 100  # µmol: the check is not vacuous
 
@@ -197,7 +200,7 @@ def _modal_and_full(reg, pts, t, rtol=1e-9, atol=1e-12):
     modal, st1, steps_modal = _compiled.integrate_compiled(model, y0, b, i, t, rtol, atol, 6.0)
     full, st2, steps_full = _compiled.integrate_compiled(model, y0, b, i, t, rtol, atol, 6.0, modal=False)
     assert not st1.any() and not st2.any()
-    ev = per_patient(model.n_patients, b, i, model.stress_times, model.stress_levels)
+    ev = per_patient(model.n_patients, b, i, model.ext_times, model.ext_levels)
     return model, _compiled.modes_for(model, ev, y0), modal, full, steps_modal, steps_full
 
 
@@ -206,7 +209,7 @@ def test_exact_modal_pk_matches_the_full_explicit_path(name):
     t = np.arange(0.0, 4 * 24 + 1e-9, 0.5)
     model, modes, modal, full, _, _ = _modal_and_full(REGIMENS[name], _patients(), t)
     assert modes.ok.all() and 0 < modes.active.size < N_PK  # undosed chains are left out
-    pk_peak = np.abs(full[:, :, : N_PK]).max(axis=1, keepdims=True)
+    pk_peak = np.abs(full[:, :, :N_PK]).max(axis=1, keepdims=True)
     np.testing.assert_allclose(modal[:, :, : N_PK], full[:, :, : N_PK], rtol=1e-7,
                                atol=1e-9 * pk_peak.max())  # fmt: skip
     a = model.observe(t, np.transpose(modal, (2, 0, 1)))
@@ -227,7 +230,7 @@ def test_exact_linear_block_lifts_the_stability_limit():
 def test_modes_reproduce_the_pk_matrix_and_flag_what_they_cannot():
     model = assemble(default_parameters(), _patients())
     b, i = model.events(Regimen([Dose("ketamine", "im", "0.5 mg/kg"), Dose("esketamine", "intranasal", "28 mg")]))
-    ev = per_patient(model.n_patients, b, i, model.stress_times, model.stress_levels)
+    ev = per_patient(model.n_patients, b, i, model.ext_times, model.ext_levels)
     modes = _compiled.modes_for(model, ev, model.initial())
     assert modes.ok.all()
     assert pk.IDX["psilocin_central"] not in modes.active and pk.IDX["hnk_central"] in modes.active

@@ -3,7 +3,10 @@ hand-written model it replaced.
 
 ``tests/data/reference_pre_onesource.npz`` holds what the hand-written code (numpy layer classes and
 a numba restatement, commit 2fb6217) computed; ``tests/data/make_reference.py`` wrote it and computes
-the same quantities again here through the public API.
+the same quantities again here through the public API. Issue 13 replaced the symptom layer, so the
+parity now covers the layers before it (pk to synapse), with the one parameter of those layers that
+the calibration has moved since held at its value of that commit; the generated code is checked
+against the layers' equations run on numbers for every layer, the new one included.
 """
 
 from __future__ import annotations
@@ -36,40 +39,31 @@ def reference():
 # ------------------------------------------------------------------ parity with the hand-written model
 
 
-@pytest.mark.parametrize("key", list(ref_script.hypotheses()))
-def test_generated_rhs_and_outputs_equal_the_hand_written_ones(reference, key):
-    """At random states of eight varied patients, for every combination of the mechanism switches:
-    the right-hand side to 1e-12 of each patient's largest rate, every output to 1e-12 of its scale."""
-    model = assemble(default_parameters(), ref_script.patients(), ref_script.hypotheses()[key])
-    y, u, t = ref_script.random_states(model)
-    rhs = np.stack([model.rhs(t[k], y[:, :, k], u[:, :, k]) for k in range(t.size)], axis=-1)
-    old = reference[f"rhs/{key}"]
-    scale = np.abs(old).max(axis=0, keepdims=True)
-    assert np.abs(rhs - old).max(initial=0.0, where=scale > 0) <= 1e-12 * scale.max()
-    np.testing.assert_allclose(rhs, old, rtol=1e-12, atol=1e-12 * np.broadcast_to(scale, old.shape).max())
-    outputs = model.observe(t, y)
-    names = {k.split("/")[2] for k in reference.files if k.startswith(f"obs/{key}/")}
-    assert set(outputs) == names
-    for name in names:
-        expected = reference[f"obs/{key}/{name}"]
-        np.testing.assert_allclose(outputs[name], expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max(), err_msg=name)
+#: The layers issue 13 left as they were, and the one value of theirs calibrated since commit 2fb6217.
+UPSTREAM = {"pk", "receptor", "interventions", "circuit", "signaling", "synapse"}
+PROTEIN_FORMATION_GAIN_2FB6217 = 0.480091
 
 
 @pytest.mark.parametrize("scenario", list(ref_script.SCENARIOS))
 def test_trajectories_stay_within_solver_tolerance_of_the_hand_written_engine(reference, scenario):
-    """Both integrated at rtol 1e-9: every output within 1e-6 relative wherever above 1e-6 of its peak."""
+    """Both integrated at rtol 1e-9: every output of the layers before symptoms within 1e-6 relative
+    wherever above 1e-6 of its peak."""
     regimen, duration = ref_script.SCENARIOS[scenario]
+    params = default_parameters().replace(protein_formation_gain=PROTEIN_FORMATION_GAIN_2FB6217)
     res = ks.simulate(regimen, population=ref_script.patients(), duration=duration, output_step="2 h",
-                      solver=ref_script.TRAJ_SOLVER)  # fmt: skip
+                      solver=ref_script.TRAJ_SOLVER, params=params)  # fmt: skip
     np.testing.assert_array_equal(res.dataset["time"].values, reference[f"traj/{scenario}/time"])
+    layer_of = {**definition().state_layer, **{s.name: s.layer for s in definition().signals}}
+    upstream = [v for v in res.dataset.data_vars if layer_of.get(str(v)) in UPSTREAM]
+    assert {"ketamine_plasma", "nmda_occupancy", "glutamate", "synapse_density"} <= set(upstream)
     checked = 0
-    for var in res.dataset.data_vars:
+    for var in upstream:
         new, old = res.dataset[var].values, reference[f"traj/{scenario}/{var}"]
         peak = np.abs(old).max(axis=-1, keepdims=True) if old.ndim > 1 else np.abs(old)
         mask = np.abs(old) > 1e-6 * peak
         assert np.all(np.abs(new - old)[mask] <= 1e-6 * np.abs(old)[mask]), var
         checked += int(mask.sum())
-    assert checked > 10_000
+    assert checked > 5_000  # values compared (the shortest scenario, 4 days of eight patients, has ~7,800)
 
 
 # ------------------------------------------------------------------ the definition and its back ends
@@ -82,7 +76,9 @@ def test_generated_code_equals_the_definition_evaluated_on_numbers():
     y, _, t = ref_script.random_states(model)
     y0, t0 = y[:, :, 0], float(t[0])
     states = dict(zip(model.state_names, y0, strict=True))
-    eq = _definition.evaluate(LAYERS, model.constants.values, states, model.stress(t0))
+    ext = model.exogenous(t0)  # (P, 2): stress load and the mood fluctuation of the varied patients
+    assert np.any(ext[:, 1] != 0)
+    eq = _definition.evaluate(LAYERS, model.constants.values, states, ext[:, 0], ext[:, 1])
     rates = model.rates(y0, t0)
     for name, value in eq.rates.items():
         np.testing.assert_allclose(rates[name], value, rtol=1e-12, atol=1e-12 * np.abs(value).max(), err_msg=name)

@@ -16,7 +16,7 @@ def test_patient_i_is_the_same_whatever_n():
 
 
 def test_trd_cohort_covariates_match_their_sources():
-    df = Population.sample(4000, seed=1).frame()
+    df = Population.sample(4000, seed=1, cohort="trd_prior").frame()
     assert df["sex"].eq("female").mean() == pytest.approx(0.584, abs=0.03)  # Perez-Ruixo 2021
     assert df["age_y"].between(18, 75).all()
     assert df["madrs_baseline"].min() >= 20 and df["madrs_baseline"].mean() == pytest.approx(32, abs=0.6)
@@ -25,6 +25,14 @@ def test_trd_cohort_covariates_match_their_sources():
     assert q == pytest.approx(0.256, abs=0.02)  # CYP2B6*6 allele frequency, White
     shares = df["biotype"].value_counts(normalize=True)
     assert shares["synaptic"] == pytest.approx(0.5, abs=0.03)
+
+
+def test_calibrated_trd_cohort_keeps_the_covariates_it_was_not_weighted_on():
+    """The virtual population's weights tilt depression traits (severity among them), not sex or
+    genotype; its patients still meet the calibration trials' entry minimum."""
+    df = Population.sample(4000, seed=1).frame()
+    assert df["sex"].eq("female").mean() == pytest.approx(0.584, abs=0.04)
+    assert df["madrs_baseline"].min() >= 20 and 28 < df["madrs_baseline"].mean() < 38
 
 
 def test_random_effects_are_lognormal_with_registry_cv():

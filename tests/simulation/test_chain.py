@@ -43,9 +43,12 @@ def test_synaptic_proteins_up_from_2h_and_still_raised_at_72h(zarate):
 def test_synapse_density_rises_by_24h_and_decays_over_two_weeks(zarate):
     dens = zarate.dataset["synapse_density"].values[0]
     pre = dens[0]
-    assert zarate.summary()["synapse_density_24h"] > pre + 0.01
     peak_gain = dens.max() - pre
-    assert dens[-1] - pre < 0.5 * peak_gain  # day 14: most of the gain is gone
+    gain_24h = zarate.summary()["synapse_density_24h"] - pre
+    assert peak_gain > 0.01 and gain_24h > 0.25 * peak_gain  # regrowth already under way at 24 h (Li 2010)
+    # Phoumthipphavong 2016: the spine gain lasts up to two weeks, so by day 14 about half is left and falling.
+    assert dens[-1] - pre < 0.6 * peak_gain
+    assert dens[-1] < dens[-289]  # lower than a day earlier (5-min output)
 
 
 def test_madrs_falls_at_least_40_percent_at_24h_and_effect_fades_by_day_14(zarate, untreated):

@@ -187,7 +187,8 @@ class SessionKind(StrEnum):
     PLACEBO_SPRAY = "placebo_spray"
     MIDAZOLAM = "midazolam"  # active placebo: expectancy plus noticeable sedation, no NMDA effect
     ORAL_ANTIDEPRESSANT = "oral_antidepressant"  # daily SSRI from `at` on (escitalopram-equivalent mg/day)
-    CLINIC_VISIT = "clinic_visit"  # a clinical contact (assessment, prescription): expectancy only
+    CLINIC_VISIT = "clinic_visit"  # a clinical contact (prescription, follow-up): expectancy only
+    ASSESSMENT = "assessment"  # a rating visit: attention from the rater, a share of a session's expectancy
     PSYCHOTHERAPY = "psychotherapy"  # one session (e.g. CBT); strongest inside a plasticity window
     EXERCISE = "exercise"  # one bout; `intensity` 0-1 (1 = vigorous aerobic)
     KETOGENIC_DIET = "ketogenic_diet"  # started at `at`, kept from then on (nutritional ketosis)

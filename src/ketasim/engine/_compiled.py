@@ -93,7 +93,7 @@ def integrate_compiled(
     n, P = y0.shape
     if n != model.n_states:
         raise InputError("y0", f"the compiled engine integrates the full model ({model.n_states} states), got {n}")
-    events = per_patient(P, boluses, infusions, model.stress_times, model.stress_levels)
+    events = per_patient(P, boluses, infusions, model.ext_times, model.ext_levels)
     code = model.code
     modes = modes_for(model, events, y0) if modal else no_modes(P, len(code.LINEAR_STATES) - code.N_PK
                                                                    + len(code.INTERFACE))  # fmt: skip

@@ -32,10 +32,10 @@ class PatientEvents(NamedTuple):
     i_stop: np.ndarray
     i_state: np.ndarray
     i_rate: np.ndarray
-    stress0: np.ndarray
+    ext0: np.ndarray  # (P, n_ext): external inputs at the start
     s_ptr: np.ndarray
     s_time: np.ndarray
-    s_level: np.ndarray
+    s_level: np.ndarray  # (steps, n_ext)
 
 
 def _csr(P: int, patient: np.ndarray, columns: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -49,13 +49,14 @@ def per_patient(
     n_patients: int,
     boluses: Sequence[Bolus],
     infusions: Sequence[Infusion],
-    stress_times: np.ndarray | None = None,
-    stress_levels: np.ndarray | None = None,
+    ext_times: np.ndarray | None = None,
+    ext_levels: np.ndarray | None = None,
 ) -> PatientEvents:
     """Regroup batch events by patient; zero amounts and rates are dropped (they change nothing).
 
-    ``stress_times``/``stress_levels`` (P, K), padded with +inf times, give the piecewise-constant
-    stress load; the first level holds from the start (as ``SynapseModel.stress``).
+    ``ext_times`` (P, K), padded with +inf, and ``ext_levels`` (P, K, n_ext) give the piecewise-constant
+    external inputs (stress load, mood fluctuation); the first levels hold from the start (as
+    ``Model.exogenous``).
     """
     P = n_patients
     bp, bt, bs, ba = [], [], [], []
@@ -83,13 +84,17 @@ def per_patient(
     i_ptr, (i_start, i_stop, i_state, i_rate) = _csr(
         P, cat(ip, np.int64), [cat(i0, float), cat(i1, float), cat(ist, np.int64), cat(ir, float)]
     )
-    if stress_times is None or stress_levels is None:
-        stress0 = np.zeros(P)
-        s_ptr, s_time, s_level = np.zeros(P + 1, np.int64), np.zeros(0), np.zeros(0)
+    if ext_times is None or ext_levels is None:
+        ext0 = np.zeros((P, 1))
+        s_ptr, s_time, s_level = np.zeros(P + 1, np.int64), np.zeros(0), np.zeros((0, 1))
     else:
-        stress0 = np.ascontiguousarray(stress_levels[:, 0], float)
-        later = np.isfinite(stress_times[:, 1:])
+        ext0 = np.ascontiguousarray(ext_levels[:, 0], float)
+        later = np.isfinite(ext_times[:, 1:])
         pat = np.nonzero(later)[0]
-        s_ptr, (s_time, s_level) = _csr(P, pat, [stress_times[:, 1:][later], stress_levels[:, 1:][later]])
+        times, levels = ext_times[:, 1:][later], ext_levels[:, 1:][later]
+        order = np.lexsort((times, pat))
+        s_ptr = np.zeros(P + 1, np.int64)
+        np.cumsum(np.bincount(pat, minlength=P), out=s_ptr[1:])
+        s_time, s_level = np.ascontiguousarray(times[order]), np.ascontiguousarray(levels[order], float)
     return PatientEvents(b_ptr, b_time, b_state, b_amount, i_ptr, i_start, i_stop, i_state, i_rate,
-                         stress0, s_ptr, s_time, s_level)  # fmt: skip
+                         ext0, s_ptr, s_time, s_level)  # fmt: skip

@@ -65,9 +65,7 @@ def _eigenspace_basis(L: np.ndarray, lam: np.ndarray, V: np.ndarray) -> np.ndarr
     return V
 
 
-def linear_modes(
-    K: np.ndarray, n_pk: int, jacobian: np.ndarray, interface: np.ndarray, sources: np.ndarray
-) -> Modes:
+def linear_modes(K: np.ndarray, n_pk: int, jacobian: np.ndarray, interface: np.ndarray, sources: np.ndarray) -> Modes:
     """Modes of the linear block for the exact solution between events.
 
     ``K`` (P, n_pk, n_pk): the PK rate matrices; ``jacobian`` (P, n_block, n_pk + n_block): the rates of

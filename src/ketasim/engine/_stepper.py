@@ -114,7 +114,7 @@ def _f(
     y: np.ndarray,
     u: np.ndarray,
     tau: float,
-    stress: float,
+    ext: np.ndarray,
     modal: bool,
     lam: np.ndarray,
     G: np.ndarray,
@@ -131,7 +131,7 @@ def _f(
     """The right-hand side at ``tau`` into the segment: the full model, or in modal mode the states after
     the linear block, with effect sites and plasma signals from its exact solution."""
     if not modal:
-        kernel.rhs(y, u, stress, par, kv, kr, kc, dy)
+        kernel.rhs(y, u, ext, par, kv, kr, kc, dy)
         return
     _modal_pk(tau, lam, za, w, z)
     n_block = kernel.N_LINEAR - kernel.N_PK
@@ -143,7 +143,7 @@ def _f(
             y[kernel.N_PK + k] = acc  # linear states after PK (effect sites), read by pd_rhs
         else:
             lin[k - n_block] = acc  # interface signals (e.g. psilocin plasma)
-    kernel.pd_rhs(y, u, lin, stress, par, dy)
+    kernel.pd_rhs(y, u, lin, ext, par, dy)
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
@@ -157,7 +157,7 @@ def _solve_one(
     i1: np.ndarray,
     ist: np.ndarray,
     ir: np.ndarray,
-    stress: float,
+    ext: np.ndarray,
     st: np.ndarray,
     sl: np.ndarray,
     par: np.ndarray,
@@ -197,7 +197,7 @@ def _solve_one(
         kb += 1
     ks = 0
     while ks < st.shape[0] and st[ks] <= t0:
-        stress = sl[ks]
+        ext[:] = sl[ks]
         ks += 1
     k_out = 0
     t = t0
@@ -208,7 +208,7 @@ def _solve_one(
             y[bs[kb]] += ba[kb]
             kb += 1
         while ks < st.shape[0] and st[ks] <= t:
-            stress = sl[ks]
+            ext[:] = sl[ks]
             ks += 1
         for i in range(n):
             u[i] = 0.0
@@ -223,7 +223,7 @@ def _solve_one(
                 return NOT_FINITE
         if t >= t_end:
             return OK
-        # the segment ends at the next input, stress step or the end of the window
+        # the segment ends at the next input, step of an external input (stress, mood) or the window end
         b = t_end
         if kb < bt.shape[0] and bt[kb] < b:
             b = bt[kb]
@@ -246,7 +246,7 @@ def _solve_one(
                 w[j] = acc_w
         a = t
         # initial step (Hairer, Norsett & Wanner; as scipy's select_initial_step)
-        _f(y, u, 0.0, stress, modal, lam, G, za, w, z, lin, par, kv, kr, kc, K[0])
+        _f(y, u, 0.0, ext, modal, lam, G, za, w, z, lin, par, kv, kr, kc, K[0])
         for i in range(lo, n):
             scale[i] = atol + abs(y[i]) * rtol
         d0 = _rms(y[lo:], scale[lo:])
@@ -255,7 +255,7 @@ def _solve_one(
         h0 = min(h0, b - t)
         for i in range(lo, n):
             y_stage[i] = y[i] + h0 * K[0, i]
-        _f(y_stage, u, h0, stress, modal, lam, G, za, w, z, lin, par, kv, kr, kc, K[1])
+        _f(y_stage, u, h0, ext, modal, lam, G, za, w, z, lin, par, kv, kr, kc, K[1])
         for i in range(lo, n):
             err[i] = K[1, i] - K[0, i]
         d2 = _rms(err[lo:], scale[lo:]) / h0
@@ -280,13 +280,13 @@ def _solve_one(
                     for r in range(s):
                         acc += _A[s, r] * K[r, i]
                     y_stage[i] = y[i] + hh * acc
-                _f(y_stage, u, t - a + _C[s] * hh, stress, modal, lam, G, za, w, z, lin, par, kv, kr, kc, K[s])
+                _f(y_stage, u, t - a + _C[s] * hh, ext, modal, lam, G, za, w, z, lin, par, kv, kr, kc, K[s])
             for i in range(lo, n):
                 acc = 0.0
                 for r in range(_N_STAGES):
                     acc += _B[r] * K[r, i]
                 y_new[i] = y[i] + hh * acc
-            _f(y_new, u, t_new - a, stress, modal, lam, G, za, w, z, lin, par, kv, kr, kc, K[_N_STAGES])
+            _f(y_new, u, t_new - a, ext, modal, lam, G, za, w, z, lin, par, kv, kr, kc, K[_N_STAGES])
             for i in range(lo, n):
                 acc = 0.0
                 for r in range(_N_STAGES + 1):
@@ -355,10 +355,8 @@ def solve_all(
         status[p] = _solve_one(
             y, t_out, ev.b_time[b0:b1], ev.b_state[b0:b1], ev.b_amount[b0:b1],
             ev.i_start[j0:j1], ev.i_stop[j0:j1], ev.i_state[j0:j1], ev.i_rate[j0:j1],
-            ev.stress0[p], ev.s_time[s0:s1], ev.s_level[s0:s1],
+            ev.ext0[p].copy(), ev.s_time[s0:s1], ev.s_level[s0:s1],
             pk.par[p], pk.k_values[p], pk.k_rows, pk.k_cols,
             md.ok[p], md.active, md.lam[p], md.V[p], md.Vi[p], md.G[p],
             rtol, atol, max_step, out[p], counts[p],
         )  # fmt: skip
-
-

@@ -14,7 +14,8 @@ traced equations the compiled kernel and the numpy code are generated from, so n
 * Dosing is events: boluses add their amount, each zero-order input is a parameter that one event
   sets to its rate at the start and another resets to zero at the stop; reaction ``input_<state>``
   (or the state's rate rule) reads the sum. Expectancy, psychotherapy and supplement boluses are events
-  too, and the piecewise-constant stress load is a parameter set by events at its step times.
+  too, and the piecewise-constant external inputs (stress load, mood fluctuation) are parameters set by
+  events at their step times.
 
 Units come from the definition; each literal gets the unit its context needs (``_dimensions``), so
 the document passes libSBML's unit checks. Time is in hours (the model's ``timeUnits``), so a
@@ -41,7 +42,20 @@ import numpy as np
 from ketasim._internal.files import atomic_write_text
 from ketasim.dosing import Regimen, protocols
 from ketasim.errors import InputError, SBMLExportError
-from ketasim.model import DIMENSIONLESS, ITEM_OUTPUTS, STRESS, Definition, Dim, Hypotheses, Model, assemble, dim, unit
+from ketasim.model import (
+    DIMENSIONLESS,
+    EXTERNALS,
+    ITEM_OUTPUTS,
+    NOISE,
+    STRESS,
+    Definition,
+    Dim,
+    Hypotheses,
+    Model,
+    assemble,
+    dim,
+    unit,
+)  # fmt: skip
 from ketasim.model import pk as pk_layer
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient
@@ -184,6 +198,8 @@ class _Infix:
                 return f"({self(sp.Integer(1))} / {self._atom(sp.Pow(base, -exp))})"
             ub = self.unit(base)
             return f"{self._atom(base, ub)} ^ {self._atom(exp, DIMENSIONLESS)}"
+        if isinstance(e, sp.exp):
+            return f"exp({self(e.args[0], DIMENSIONLESS)})"
         if isinstance(e, sp.Max | sp.Min):
             u = self.unit(e) or want
             fn = "max" if isinstance(e, sp.Max) else "min"
@@ -319,7 +335,9 @@ class _Builder:
             self.inputs[state].append(f"input_rate_{k}")
         self._pk()
         self._constants()
-        self.param(STRESS, float(self.model.stress(0.0)[0]), "1", constant=False, name="chronic stress load")
+        start = self.model.exogenous(0.0)[0]
+        self.param(STRESS, float(start[0]), "1", constant=False, name="chronic stress load")
+        self.param(NOISE, float(start[1]), "1", constant=False, name="day-to-day mood fluctuation (seeded path)")
         self._states()
         self._signals()
         pre = self.model.observe(np.zeros(1), self.model.initial()[:, :, None], only=["madrs"])["madrs"][0, 0]
@@ -440,9 +458,13 @@ class _Builder:
             assignments[inf.start]["start"].append((pid, self.infix(self.infix.sp.Float(rate), udim)))
             if math.isfinite(inf.stop):
                 assignments[inf.stop]["stop"].append((pid, self.infix(self.infix.sp.Integer(0), udim)))
-        for t in sorted({float(x) for x in self.model.stress_times[0] if math.isfinite(x) and x > 0}):
-            level = float(self.model.stress(t)[0])
-            assignments[t]["stress"].append((STRESS, self.infix(self.infix.sp.Float(level), DIMENSIONLESS)))
+        previous = self.model.exogenous(0.0)[0]
+        for t in sorted({float(x) for x in self.model.ext_times[0] if math.isfinite(x) and x > 0}):
+            levels = self.model.exogenous(t)[0]
+            for name, level, before in zip(EXTERNALS, levels, previous, strict=True):
+                if level != before:
+                    assignments[t]["external"].append((name, self.infix(self.infix.sp.Float(level), DIMENSIONLESS)))
+            previous = levels
         hour = dim("h")
         for n, t in enumerate(sorted(assignments)):
             if t < 0 or not math.isfinite(t):
@@ -457,7 +479,7 @@ class _Builder:
             at = self.infix(self.infix.sp.Float(t), hour)
             self._check(tr.setMath(self._math(f"time >= {at}")), f"trigger at {t} h")
             seen: set[str] = set()
-            for group in ("bolus", "stop", "start", "stress"):
+            for group in ("bolus", "stop", "start", "external"):
                 for var, formula in assignments[t].get(group, []):
                     if var in seen:
                         raise SBMLExportError(f"two assignments to {var} at {t} h")

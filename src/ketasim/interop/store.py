@@ -10,6 +10,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ketasim._internal.meta import VERSION
@@ -78,9 +79,23 @@ class Store:
             ):
                 ep[col] = ep[col].astype(bool)
         series = self.con.execute(
-            "SELECT arm, time_h, madrs, synapse_density FROM series WHERE run_id = ?", [run_id]
+            "SELECT patient, arm, time_h, madrs, synapse_density FROM series WHERE run_id = ?", [run_id]
         ).df()
-        return TrialResult.from_tables(run_id, ep, series, row[1], int(row[0]))
+        if "included" in ep:  # the analysis set, as the run summarised it
+            series = series.merge(ep[["patient", "included"]], on="patient", how="left")
+        return TrialResult.from_tables(run_id, ep, series, row[1], int(row[0]), self._member_ratios(run_id))
+
+    def _member_ratios(self, run_id: str) -> np.ndarray | None:
+        """The ensemble weights of a run's patients (a calibrated virtual population), else None."""
+        pats = self.con.execute(
+            "SELECT patient, covariates_json FROM patients WHERE run_id = ? ORDER BY patient", [run_id]
+        ).fetchall()
+        ratios = [json.loads(c).get("member_ratios") for _, c in pats]
+        if not ratios or any(r is None for r in ratios):
+            return None
+        out = np.zeros((max(p for p, _ in pats) + 1, len(ratios[0])))
+        out[[p for p, _ in pats]] = ratios
+        return out
 
     def export_parquet(self, run_id: str, directory: str | Path) -> list[Path]:
         """Write the run's tables as Parquet files into ``directory``."""

@@ -6,7 +6,7 @@ in its layer; ``_codegen`` generates the numpy and compiled code from the traced
 ``ketasim.interop.sbml`` the SBML document.
 """
 
-from ketasim.model._definition import STRESS, Constants, Definition, Equations, Signal, State
+from ketasim.model._definition import EXTERNALS, NOISE, STRESS, Constants, Definition, Equations, Signal, State
 from ketasim.model._dimensions import DIMENSIONLESS, Dim, check, dim, unit
 from ketasim.model.assemble import (
     ITEM_OUTPUTS,
@@ -24,8 +24,10 @@ from ketasim.model.assemble import (
 
 __all__ = [
     "DIMENSIONLESS",
+    "EXTERNALS",
     "ITEM_OUTPUTS",
     "LAYERS",
+    "NOISE",
     "SLICES",
     "STATE_LAYERS",
     "STATE_NAMES",

@@ -42,13 +42,30 @@ from typing import Any
 from ketasim._internal.files import atomic_write_text
 from ketasim.errors import ModelError
 from ketasim.model import _definition
-from ketasim.model._definition import STRESS, Definition, trace
+from ketasim.model._definition import EXTERNALS, Definition, trace
 from ketasim.parameters import ParameterSet
 
 __all__ = ["Generated", "analyse", "cache_root", "load", "numba_source", "numpy_source"]
 
 GENERATOR_VERSION = "1"
-_RESERVED = {"y", "u", "p", "dy", "lin", "np", "math", "need", "out", "names", "kv", "kr", "kc", "n_pk", STRESS}
+_RESERVED = {
+    "y",
+    "u",
+    "p",
+    "dy",
+    "lin",
+    "ext",
+    "np",
+    "math",
+    "need",
+    "out",
+    "names",
+    "kv",
+    "kr",
+    "kc",
+    "n_pk",
+    *EXTERNALS,
+}
 
 
 def cache_root() -> Path:
@@ -246,6 +263,8 @@ class _Printer:
             if exp.is_Integer:
                 return f"{self._atom(base)} ** {int(exp)}"
             return f"{self._atom(base)} ** {self._atom(exp)}"
+        if isinstance(e, sp.exp):
+            return f"{'np' if self.numpy else 'math'}.exp({self(e.args[0])})"
         if isinstance(e, sp.Max | sp.Min):
             fn = ("np.maximum" if isinstance(e, sp.Max) else "np.minimum") if self.numpy else (
                 "max" if isinstance(e, sp.Max) else "min")  # fmt: skip
@@ -349,6 +368,7 @@ def _loads(a: Analysis, used: set[str], y: str, p: str) -> list[str]:
     state_index = {n: i for i, n in enumerate(a.definition.states)}
     field_index = {n: i for i, n in enumerate(a.fields)}
     lines = [f"{n} = {y}[{state_index[n]}]" for n in a.definition.states if n in used]
+    lines += [f"{n} = ext[{i}]" for i, n in enumerate(EXTERNALS) if n in used]
     lines += [f"{n} = {p}[{field_index[n]}]" for n in a.fields if n in used]
     return lines
 
@@ -389,7 +409,7 @@ def _observe_plan(a: Analysis) -> tuple[list[tuple[Any, Any]], dict[str, list[in
         for f in e.free_symbols:
             d |= deps.get(f.name, set())
         deps[sym.name] = d
-    observable = [s.name for s in a.definition.signals] + list(a.definition.states) + [STRESS]
+    observable = [s.name for s in a.definition.signals] + list(a.definition.states) + list(EXTERNALS)
     return stmts, {name: sorted(deps.get(name, set())) for name in observable}, observable
 
 
@@ -424,6 +444,7 @@ def numba_source(a: Analysis, key: str) -> str:
         f"N_PK = {a.n_pk}",
         f"N_LINEAR = {n_lin}",
         f"N_INTERFACE = {len(a.interface)}",
+        f"N_EXTERNALS = {len(EXTERNALS)}",
         f"N_FIELDS = {len(a.fields)}",
         "#: reassociation and FMA (vectorised loops) but not nnan/ninf: NaN and inf keep their IEEE meaning",
         'FASTMATH = {"reassoc", "contract", "arcp", "nsz"}\n',
@@ -440,7 +461,7 @@ def numba_source(a: Analysis, key: str) -> str:
         "        dy[i] += u[i]",
         "\n",
         jit,
-        "def pd_rhs(y, u, lin, stress_load, p, dy):  # pragma: no cover",
+        "def pd_rhs(y, u, lin, ext, p, dy):  # pragma: no cover",
         '    """d/dt of every state after the linear block, given the interface signals ``lin``."""',
         _indent(_body(a, pr, pd_targets, stop=a.interface, provided=provided) or ["pass"]),
         f"    for i in range({n_lin}, {len(defn.states)}):",
@@ -448,7 +469,7 @@ def numba_source(a: Analysis, key: str) -> str:
         "\n",
         *_observe_numba(a, pr),
         jit,
-        "def rhs(y, u, stress_load, p, kv, kr, kc, dy):  # pragma: no cover",
+        "def rhs(y, u, ext, p, kv, kr, kc, dy):  # pragma: no cover",
         '    """d/dt of every state: PK through the sparse rate matrix (values kv at rows kr, columns kc)."""',
         f"    for i in range({a.n_pk}):",
         "        dy[i] = u[i]",
@@ -457,7 +478,7 @@ def numba_source(a: Analysis, key: str) -> str:
         f"    lin = np.empty({max(len(a.interface), 1)})",
         "    lin_signals(y, p, lin)",
         "    lin_rhs(y, u, p, dy)",
-        "    pd_rhs(y, u, lin, stress_load, p, dy)",
+        "    pd_rhs(y, u, lin, ext, p, dy)",
         "",
     ]
     return "\n".join(parts)
@@ -475,22 +496,28 @@ def _observe_numba(a: Analysis, pr: _Printer) -> list[str]:
     for i, (sym, e) in enumerate(stmts):
         body += [f"if need[{i}]:", f"    {sym.name} = {pr(e)}"]
     for k, name in enumerate(observable):
-        src = f"y[{state_index[name]}]" if name in state_index else name
+        if name in state_index:
+            src = f"y[{state_index[name]}]"
+        elif name in EXTERNALS:
+            src = f"ext[{EXTERNALS.index(name)}]"
+        else:
+            src = name
         body += [f"if cols[{k}] >= 0:", f"    out[cols[{k}]] = {src}"]
     return [
         "@njit(cache=True, nogil=True, fastmath=FASTMATH)",
-        "def observe_point(y, stress_load, p, need, cols, out):  # pragma: no cover",
+        "def observe_point(y, ext, p, need, cols, out):  # pragma: no cover",
         '    """Observable k (numpy_model.OBSERVABLE order) into out[cols[k]] where cols[k] >= 0; only the',
         '    statements flagged in ``need`` are computed."""',
         _indent(body),
         "\n",
         "@njit(cache=True, parallel=True)",
-        "def observe_all(Y, S, par, need, cols, out):  # pragma: no cover",
-        '    """observe_point at every (patient, time): Y (P, T, n), S (P, T), par (P, n_fields), out (k, P, T)."""',
+        "def observe_all(Y, X, par, need, cols, out):  # pragma: no cover",
+        '    """observe_point at every (patient, time): Y (P, T, n), X (P, T, n_ext), par (P, n_fields),',
+        '    out (k, P, T)."""',
         "    for i in prange(Y.shape[0]):",
         "        buf = np.empty(out.shape[0])",
         "        for t in range(Y.shape[1]):",
-        "            observe_point(Y[i, t], S[i, t], par[i], need, cols, buf)",
+        "            observe_point(Y[i, t], X[i, t], par[i], need, cols, buf)",
         "            for j in range(out.shape[0]):",
         "                out[j, i, t] = buf[j]",
         "\n",
@@ -550,6 +577,7 @@ def numpy_source(a: Analysis, key: str) -> str:
         f"OUTPUTS = {tuple(defn.outputs)!r}",
         f"DISPLAY_UNITS = {dict(defn.outputs)!r}",
         f"OBSERVABLE = {tuple(observable)!r}",
+        f"EXTERNALS = {EXTERNALS!r}",
         f"N_STATEMENTS = {len(stmts)}",
         "#: for each observable name, the statements of kernel.observe_point it needs",
         f"DEPS = {dep_table!r}\n\n",
@@ -561,8 +589,8 @@ def numpy_source(a: Analysis, key: str) -> str:
         "        p[i] = values[name]",
         _indent(derived_lines, 4) if derived_lines else "",
         "    return p\n\n",
-        "def rhs(y, stress_load, p):",
-        '    """d/dt of every state after the PK amounts; y (n_states, P), stress_load (P,) -> (n - N_PK, P)."""',
+        "def rhs(y, ext, p):",
+        '    """d/dt of every state after the PK amounts; y (n_states, P), ext (n_ext, P) -> (n - N_PK, P)."""',
         f"    dy = np.empty(({len(nc)},) + np.shape(y[0]))",
         _indent(_body(a, pr, rate_targets)),
         "    return dy\n\n",

@@ -9,9 +9,9 @@ A layer module (``receptor.py``, ``circuit.py``, ...) declares
 * ``initial(k)`` (optional): the state at time 0, per patient (zero where it returns nothing);
 * ``equations(eq)``: its equations, written as ordinary arithmetic on the names in ``eq``
   (``eq.c`` constants, ``eq.x`` states, ``eq.s`` signals of earlier layers, ``eq.stress`` the stress
-  load, ``eq.m`` the few functions allowed: ``pos``, ``maximum``, ``minimum``, ``clip``, ``sqrt``,
-  ``where``). ``eq.define`` names an algebraic signal, ``eq.rate`` gives a state's derivative (per
-  hour) and ``eq.output`` a variable of ``Result``.
+  load and ``eq.noise`` the mood fluctuation, ``eq.m`` the few functions allowed: ``pos``, ``maximum``,
+  ``minimum``, ``clip``, ``sqrt``, ``exp``, ``where``). ``eq.define`` names an algebraic signal,
+  ``eq.rate`` gives a state's derivative (per hour) and ``eq.output`` a variable of ``Result``.
 
 The same ``equations`` function runs two ways. **Traced** (:func:`trace`), the names are sympy symbols
 and the calls record expressions: this :class:`Definition` is what ``_codegen`` turns into the compiled
@@ -42,7 +42,10 @@ from ketasim.parameters import ParameterSet
 from ketasim.patients import Patient
 
 __all__ = [
+    "EXTERNALS",
+    "NOISE",
     "NUMERIC",
+    "STRESS",
     "Constants",
     "Definition",
     "Equations",
@@ -54,8 +57,13 @@ __all__ = [
     "trace",
 ]
 
-#: The external input every layer may read: the patient's chronic stress load (piecewise constant).
+#: The external inputs every layer may read, each piecewise constant per patient: the chronic stress
+#: load (its steps are the patient's ``stress_load``) and the day-to-day mood fluctuation (a seeded
+#: random path, zero for a patient without a ``noise_seed``). Their order is the ``ext`` vector of the
+#: generated code.
 STRESS = "stress_load"
+NOISE = "mood_noise"
+EXTERNALS = (STRESS, NOISE)
 
 
 @dataclass(frozen=True)
@@ -196,6 +204,9 @@ class _SymbolicMath:
     def sqrt(self, x: Any) -> Any:
         return self._sp.sqrt(x)
 
+    def exp(self, x: Any) -> Any:
+        return self._sp.exp(x)
+
     def where(self, condition: Any, a: Any, b: Any) -> Any:
         return self._sp.Piecewise((a, condition), (b, True))
 
@@ -222,6 +233,10 @@ class _NumericMath:
     @staticmethod
     def sqrt(x: Any) -> Any:
         return np.sqrt(x)
+
+    @staticmethod
+    def exp(x: Any) -> Any:
+        return np.exp(x)
 
     @staticmethod
     def where(condition: Any, a: Any, b: Any) -> Any:
@@ -264,13 +279,14 @@ class Signal:
 class Equations:
     """What a layer's ``equations`` function writes to (traced or evaluated; see the module doc)."""
 
-    def __init__(self, mode: str, resolve: Callable[[str, str], Any], math: Any, stress: Any) -> None:
+    def __init__(self, mode: str, resolve: Callable[[str, str], Any], math: Any, stress: Any, noise: Any) -> None:
         self.mode = mode
         self.m = math
         self.c = _Names("constant", lambda n: resolve("constant", n))
         self.x = _Names("state", lambda n: resolve("state", n))
         self.s = _Names("signal", lambda n: resolve("signal", n))
         self.stress = stress
+        self.noise = noise
         self._resolve = resolve
         self.layer = ""
         self.signals: list[Signal] = []
@@ -351,7 +367,7 @@ class Definition:
             return self.constants[name]
         if name in self.states:
             return self.states[name].unit
-        if name == STRESS:
+        if name in EXTERNALS:
             return "1"
         return self.signal(name).unit
 
@@ -409,7 +425,7 @@ def trace(modules: Sequence[ModuleType], params: ParameterSet) -> Definition:
         return symbols[name]
 
     signal_names: set[str] = set()
-    eq = Equations("symbolic", resolve, _SymbolicMath(), sympy.Symbol(STRESS))
+    eq = Equations("symbolic", resolve, _SymbolicMath(), sympy.Symbol(STRESS), sympy.Symbol(NOISE))
     for mod in modules:
         eq.layer = _layer_name(mod)
         mod.equations(eq)
@@ -437,6 +453,7 @@ def evaluate(
     constants: Mapping[str, np.ndarray],
     states: Mapping[str, np.ndarray],
     stress: np.ndarray,
+    noise: np.ndarray | float = 0.0,
 ) -> Equations:
     """Run the layers' equations on numbers: ``constants`` (P,), ``states`` (..., P) arrays. Returns the
     filled :class:`Equations` (``values`` holds every signal, ``rates`` every derivative)."""
@@ -450,7 +467,7 @@ def evaluate(
             return eq.values[name] if name in eq.values else states[name]
         raise ModelError(f"cannot resolve {kind} {name!r}")  # pragma: no cover - define() handles new signals
 
-    eq = Equations("numeric", resolve, NUMERIC, stress)
+    eq = Equations("numeric", resolve, NUMERIC, stress, noise)
     for mod in modules:
         eq.layer = _layer_name(mod)
         mod.equations(eq)

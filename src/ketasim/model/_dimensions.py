@@ -93,6 +93,11 @@ def unit(expr: Any, lookup: Callable[[str], Dim], where: str = "") -> Dim | None
         if (ub is not None and not ub.dimensionless) or (ue is not None and not ue.dimensionless):
             raise fail("a symbolic power needs a dimensionless base and exponent")
         return DIMENSIONLESS
+    if isinstance(expr, sp.exp):
+        ua = unit(expr.args[0], lookup, where)
+        if ua is not None and not ua.dimensionless:
+            raise fail("exp needs a dimensionless argument")
+        return DIMENSIONLESS
     if isinstance(expr, sp.Piecewise):
         for pair in expr.args:
             unit(pair.cond, lookup, where)

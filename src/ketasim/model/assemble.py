@@ -74,8 +74,10 @@ class Model:
         patients: Sequence[Patient],
         hypotheses: Hypotheses,
         layers: Sequence[ModuleType] | None = None,
+        fluctuation: bool = True,
     ) -> None:
         self.params = params
+        self.fluctuation = fluctuation
         self.patients = tuple(patients)
         self.hypotheses = hypotheses
         self.layers = tuple(layers) if layers is not None else LAYERS
@@ -95,10 +97,11 @@ class Model:
         names = [m.__name__.rsplit(".", 1)[-1] for m in self.layers]
         self.slices = {layer: slice(a, b) for layer, a, b in zip(names, ends[:-1], ends[1:], strict=True)}
         self.pk = pk.build(k)
-        self.stress_times, self.stress_levels = synapse.stress_table(self.patients)
+        self.ext_times, self.ext_levels = _external_steps(params, self.patients, fluctuation)
         self.par = self.code.pack(k.values)  # (n_par, P): constants and those derived from them
         # amounts given by events (not constants of the equations)
         self.placebo_session = k.read("placebo_session", "1")
+        self.assessment_share = k.read("assessment_share", "1")
         self.midazolam_sedation = k.read("midazolam_sedation", "1")
         self.ketogenic_bhb = k.read("ketogenic_bhb", "mM")
         self.supplement_bhb = k.read("bhb_supplement_peak", "mM")
@@ -122,19 +125,33 @@ class Model:
                 y[self.index[name]] = value
         return y
 
-    def stress(self, t: float | np.ndarray) -> np.ndarray:
-        """Stress load of each patient at time(s) ``t`` (piecewise constant): shape t.shape + (P,)."""
+    def exogenous(self, t: float | np.ndarray) -> np.ndarray:
+        """The external inputs (stress load, mood fluctuation) of each patient at time(s) ``t``: shape
+        t.shape + (P, n_ext), piecewise constant (a value holds from its step time on)."""
         t = np.asarray(t, float)
-        k = np.maximum((self.stress_times <= t[..., None, None]).sum(axis=-1) - 1, 0)  # (..., P)
-        levels = np.broadcast_to(self.stress_levels, k.shape + self.stress_levels.shape[-1:])
-        return np.take_along_axis(levels, k[..., None], -1)[..., 0]
+        flat = t.reshape(-1)
+        # each patient's step times are sorted (padded with +inf): a binary search per patient, not a
+        # (times x patients x steps) comparison, which dominated observation of long noisy runs
+        if flat.size <= 8:  # one time (the right-hand side): one comparison over all patients
+            k = (self.ext_times[None] <= flat[:, None, None]).sum(axis=-1) - 1
+        else:
+            k = np.empty((flat.size, self.ext_times.shape[0]), np.intp)
+            for p, times in enumerate(self.ext_times):
+                k[:, p] = np.searchsorted(times, flat, side="right") - 1
+        np.maximum(k, 0, out=k)
+        out = self.ext_levels[np.arange(self.ext_times.shape[0]), k]  # (T, P, n_ext)
+        return out.reshape(t.shape + out.shape[1:])
+
+    def stress(self, t: float | np.ndarray) -> np.ndarray:
+        """Stress load of each patient at time(s) ``t``: shape t.shape + (P,)."""
+        return self.exogenous(t)[..., 0]
 
     def rhs(self, t: float, y: np.ndarray, u: np.ndarray) -> np.ndarray:
         """dy/dt of states ``y`` (n, P) with session/dose input rates ``u`` (n, P)."""
         n_pk = self.code.N_PK
         dy = np.empty_like(y)
         dy[:n_pk] = self.pk.rhs(y[:n_pk], u[:n_pk])
-        dy[n_pk:] = self.code.rhs(y, self.stress(t), self.par) + u[n_pk:]
+        dy[n_pk:] = self.code.rhs(y, self.exogenous(t).T, self.par) + u[n_pk:]
         return dy
 
     def observe(self, t: np.ndarray, y: np.ndarray, only: Collection[str] | None = None) -> dict[str, np.ndarray]:
@@ -163,9 +180,9 @@ class Model:
             cols[code.OBSERVABLE.index(name)] = j
         P, T = y.shape[1], y.shape[2]
         Y = np.ascontiguousarray(np.transpose(y, (1, 2, 0)), float)  # free for the engine's (P, T, n) buffer
-        S = np.ascontiguousarray(self.stress(np.asarray(t, float)).T)  # (P, T)
+        X = np.ascontiguousarray(np.moveaxis(self.exogenous(np.asarray(t, float)), 0, 1))  # (P, T, n_ext)
         out = np.empty((len(names), P, T))  # never views of ``y``: they would keep the state buffer alive
-        code.kernel().observe_all(Y, S, np.ascontiguousarray(self.par.T), need, cols, out)
+        code.kernel().observe_all(Y, X, np.ascontiguousarray(self.par.T), need, cols, out)
         col = {name: j for j, name in enumerate(names)}
         result = {k: out[col[k]] for k in wanted if k != "madrs_items"}
         if items:
@@ -217,6 +234,8 @@ class Model:
                 daily = sess.daily_mg if sess.daily_mg is not None else self.ad_daily_mg
                 rate = daily / self.pk.mw["escitalopram"] * 1e3 / 24.0
                 infusions.append(Infusion(t0, np.inf, ix["ssri_gut"], np.full(n, rate)))
+            elif kind is SessionKind.ASSESSMENT:
+                boluses.append(Bolus(t0, ix["expectancy"], self.placebo_session * self.assessment_share))
             elif kind is SessionKind.PSYCHOTHERAPY:
                 boluses.append(Bolus(t0, ix["therapy_trace"], np.full(n, sess.intensity)))
             elif kind is SessionKind.EXERCISE:
@@ -230,8 +249,9 @@ class Model:
                 amount = np.zeros(n)
                 amount[j] = 1.0
                 boluses.append(Bolus(t, ix["therapy_trace"], amount))
-            for t, _ in p.stress_steps[1:]:  # cut the integration where stress changes
-                boluses.append(Bolus(t, ix["therapy_trace"], np.zeros(n)))
+        # cut the scipy path where an external input steps (the compiled engine reads the steps itself)
+        for t in np.unique(self.ext_times[np.isfinite(self.ext_times) & (self.ext_times > 0)]):
+            boluses.append(Bolus(float(t), ix["therapy_trace"], np.zeros(n)))
         return boluses, infusions
 
 
@@ -250,9 +270,62 @@ def assemble(
     patients: Sequence[Patient],
     hypotheses: Hypotheses | None = None,
     layers: Sequence[ModuleType] | None = None,
+    fluctuation: bool = True,
 ) -> Model:
-    """Build the full model for ``patients`` with the given mechanism switches (and layers)."""
-    return Model(params, patients, hypotheses or Hypotheses(), layers)
+    """Build the full model for ``patients`` with the given mechanism switches (and layers).
+    ``fluctuation=False`` turns every patient's day-to-day mood fluctuation off (the smooth course)."""
+    return Model(params, patients, hypotheses or Hypotheses(), layers, fluctuation)
+
+
+#: How far ahead the mood-fluctuation path is drawn (the longest run any entry point accepts).
+NOISE_HORIZON_H = 24.0 * 366
+
+
+def _external_steps(
+    params: ParameterSet, patients: Sequence[Patient], fluctuation: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Step tables of the external inputs: times (P, K), padded with +inf, and levels (P, K, 2) of the
+    stress load and the mood fluctuation.
+
+    The fluctuation is the sum of two stationary AR(1) paths on a fixed grid (one value per
+    ``mood_noise_interval``): day-to-day mood (``mood_noise_sd``, ``mood_noise_autocorrelation``) and a
+    slow drift of life circumstances over months (``mood_drift_sd``, ``mood_drift_time``), each scaled
+    by the patient's own factor and drawn from his own ``noise_seed``, so a patient's path does not
+    depend on the batch, chunk or worker it is simulated in; zero for a patient without a seed.
+    """
+    v = params.value
+    step = v("mood_noise_interval", "h")
+    grid = np.arange(0.0, NOISE_HORIZON_H, step)
+    components = ((v("mood_noise_sd"), v("mood_noise_autocorrelation"), "mood_noise_sd"),
+                  (v("mood_drift_sd"), float(np.exp(-step / v("mood_drift_time", "h"))), "mood_drift_sd"))  # fmt: skip
+    rows_t, rows_v = [], []
+    for p in patients:
+        steps = np.array(p.stress_steps, float)  # (k, 2): time, level
+        if fluctuation and p.noise_seed is not None:
+            from scipy.signal import lfilter  # on use: most runs have no fluctuation to draw
+
+            rng = np.random.default_rng(p.noise_seed)
+            noise = np.zeros(grid.size)
+            for sd, rho, name in components:
+                e = rng.standard_normal(grid.size) * sd * p.factor(name)
+                e[0] /= np.sqrt(1 - rho * rho)  # the path starts from its stationary distribution
+                noise += lfilter([1.0], [1.0, -rho], e * np.sqrt(1 - rho * rho))
+            times = np.union1d(steps[:, 0], grid)
+        else:
+            noise = np.zeros(1)
+            times = np.union1d(steps[:, 0], [0.0])
+        stress = steps[np.maximum(np.searchsorted(steps[:, 0], times, side="right") - 1, 0), 1]
+        at = np.minimum(np.searchsorted(grid, times, side="right") - 1, noise.size - 1)
+        rows_t.append(times)
+        rows_v.append(np.stack([stress, noise[at]], axis=1))
+    width = max(r.size for r in rows_t)
+    times = np.full((len(patients), width), np.inf)
+    levels = np.zeros((len(patients), width, 2))
+    for i, (t, lv) in enumerate(zip(rows_t, rows_v, strict=True)):
+        times[i, : t.size] = t
+        levels[i, : t.size] = lv
+        levels[i, t.size :] = lv[-1]
+    return times, levels
 
 
 def varied_parameters(params: ParameterSet) -> frozenset[str]:

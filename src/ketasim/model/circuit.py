@@ -63,9 +63,21 @@ def steady_rates(m: Any, c: Any, b_e: Any, b_i: Any, ht2a: Any) -> tuple[Any, An
 
 
 def constants(k: Constants) -> None:
-    for name, unit in (("j_ee_ampa", "s"), ("j_ee_nmda", "1"), ("j_ei", "s"), ("j_ie_ampa", "s"),
-                       ("j_ie_nmda", "1"), ("j_ii", "s"), ("i_e0", "1"), ("i_i0", "1"), ("gain_e", "Hz"),
-                       ("gain_i", "Hz"), ("gamma_nmda", "1"), ("tau_nmda", "s"), ("ht2a_pyramidal_drive", "1")):
+    for name, unit in (
+        ("j_ee_ampa", "s"),
+        ("j_ee_nmda", "1"),
+        ("j_ei", "s"),
+        ("j_ie_ampa", "s"),
+        ("j_ie_nmda", "1"),
+        ("j_ii", "s"),
+        ("i_e0", "1"),
+        ("i_i0", "1"),
+        ("gain_e", "Hz"),
+        ("gain_i", "Hz"),
+        ("gamma_nmda", "1"),
+        ("tau_nmda", "s"),
+        ("ht2a_pyramidal_drive", "1"),
+    ):
         k.fixed(name, unit)  # weights acting on a rate (Hz) are in seconds  # fmt: skip
     k.vary("tau_glutamate", "h")
     k.vary("tau_glutamate_adaptation", "h")

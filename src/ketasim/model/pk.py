@@ -171,8 +171,15 @@ def constants(k: Constants) -> None:
     """Volumes (with covariates) and molar masses: what the concentrations read."""
     w = k.attr("weight_kg")
     fv = (w / 70.0) ** k.params.value("allometric_exponent_v")
-    for name, registry in (("rac_v1", "rac_s_v1"), ("rac_vp1", "rac_s_vp1"), ("rac_vp2", "rac_s_vp2"),
-                           ("nk_v1", "nk_v1"), ("nk_vp", "nk_vp"), ("hnk_v1", "hnk_v1"), ("hnk_vp", "hnk_vp")):
+    for name, registry in (
+        ("rac_v1", "rac_s_v1"),
+        ("rac_vp1", "rac_s_vp1"),
+        ("rac_vp2", "rac_s_vp2"),
+        ("nk_v1", "nk_v1"),
+        ("nk_vp", "nk_vp"),
+        ("hnk_v1", "hnk_v1"),
+        ("hnk_vp", "hnk_vp"),
+    ):
         k.set(name, k.read(registry, "L") * fv, "L", k.params[registry].description + " (allometric)")
     for name in ("esk_vc", "esk_vp1", "esk_vp2", "esk_vh", "nesk_vc", "nesk_vp"):  # no weight effect found
         k.vary(name, "L")

@@ -1,69 +1,136 @@
-"""Layer 6 — symptoms: MADRS items, expectancy, dissociation (CADSS) and systolic blood pressure.
+"""Layer 6 — symptoms: the 10 MADRS items as a symptom network, with dissociation and blood pressure.
 
-Each of the 10 MADRS items (Montgomery & Asberg 1979) is driven by the patient's depression: a
-structural part (synapse deficit relative to the typical stressed brain) and a non-synaptic part
-(stress acting through other routes), mixed by the biotype's synaptic share. Reliefs: a fast acute
-signal (hours-days; functional potentiation, needs no new spines) on the synaptic part only;
-expectancy after each session (placebo) on the whole score; an SSRI's slow serotonergic adaptation on
-the non-synaptic part; psychotherapy on the self-critical items. Dissociation and blood pressure are
-read from the effect-site concentrations with their own potencies, so tolerance to dissociation
-(alcohol use disorder history) leaves the antidepressant chain untouched.
+Depression is a state of a network of symptoms that keep each other active (Cramer et al. 2016, PLoS
+ONE 11:e0167490): each item's latent activation a_i (0-1) relaxes towards a logistic function of the
+activity of the other items and of the depressive drive from below,
+
+    tau da_i/dt = sigma(S (W a)_i + G (D_i - 1) - theta_i - kappa R) - a_i,
+
+where (W a)_i is the mean activation of the other items plus a rumination loop between the anhedonic and
+the self-critical items (``rumination_coupling``: "anhedonia to self-hatred on an endless loop"), S is
+the network's stiffness, D_i the depressive drive of the biology below (1 in the patient at the start),
+and R the consolidation of recovery, which builds up while the patient stays well and raises every
+threshold (resilience: the longer and deeper the remission, the more drive a relapse needs). A stiff
+network (S > 4) is bistable: a depressed and a recovered state coexist over a range of drive, with
+hysteresis; relief must push the drive below the fold to switch the patient to the recovered state, and
+the drive must come back above the other fold to switch him back (relapse). The drive is the old
+item-by-scale model's: a structural part (synapse deficit, relieved by the fast acute signal of
+ketamine) and a non-synaptic part (stress through other routes, relieved by an SSRI's slow serotonergic
+adaptation), mixed by the biotype; expectancy (placebo) relieves the whole drive and psychotherapy the
+self-critical items; the mood fluctuation (day to day, and a slow drift over months) adds to it.
+
+An item's MADRS score is its activation scaled so that the patient's pre-treatment state gives the
+patient's ``madrs_baseline`` (the weights of the symptom profile distribute it over the items).
+Dissociation and blood pressure are read from the effect-site concentrations with their own
+potencies, so tolerance to dissociation (alcohol use disorder history) leaves the antidepressant chain
+untouched.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from ketasim.model._definition import Constants, Equations, State
+from ketasim.model._definition import NUMERIC, Constants, Equations, State
+from ketasim.patients import ITEMS
 
-__all__ = ["ANHEDONIA_ITEMS", "ITEMS", "SELF_CRITICAL_ITEMS", "STATES", "constants", "equations"]
+__all__ = ["ANHEDONIA_ITEMS", "ITEMS", "SELF_CRITICAL_ITEMS", "STATES", "constants", "equations", "recurrent"]
 
+ANHEDONIA_ITEMS = (0, 1, 5, 6, 7)
+SELF_CRITICAL_ITEMS = (2, 8, 9)
 STATES = {
+    **{
+        f"symptom_{item}": State("1", f"latent activation of the MADRS item {item.replace('_', ' ')} (0-1)")
+        for item in ITEMS
+    },
+    "consolidation": State("1", "consolidation of recovery: builds while well, raises the items' thresholds"),
     "acute_signal": State("1", "acute (functional, spine-independent) antidepressant signal"),
     "expectancy": State("1", "expectancy raised by sessions and noticed drug effects (placebo)"),
     "sedation": State("1", "sedation from a midazolam session"),
     "protein_set_point": State("1", "slowly adapting set point of synaptic proteins (homeostatic scaling)"),
 }
-ITEMS = (
-    "apparent_sadness",
-    "reported_sadness",
-    "inner_tension",
-    "reduced_sleep",
-    "reduced_appetite",
-    "concentration_difficulties",
-    "lassitude",
-    "inability_to_feel",
-    "pessimistic_thoughts",
-    "suicidal_thoughts",
-)
-ANHEDONIA_ITEMS = (0, 1, 5, 6, 7)
-SELF_CRITICAL_ITEMS = (2, 8, 9)
 
 
-def _profile_weights(profile: float, strength: float) -> np.ndarray:
-    w = np.ones(len(ITEMS))
-    w[list(ANHEDONIA_ITEMS)] -= strength * profile  # profile -1 (anhedonic) raises these
-    w[list(SELF_CRITICAL_ITEMS)] += strength * profile
+def recurrent(a: list[Any], rumination: Any) -> list[Any]:
+    """(W a)_i: mean activation of the other items, plus the rumination loop: anhedonic items are fed by
+    the mean self-critical activation and self-critical items by the mean anhedonic activation."""
+    n = len(a)
+    total = sum(a)
+    anhedonic = sum(a[j] for j in ANHEDONIA_ITEMS) / len(ANHEDONIA_ITEMS)
+    critical = sum(a[j] for j in SELF_CRITICAL_ITEMS) / len(SELF_CRITICAL_ITEMS)
+    out = []
+    for i in range(n):
+        w = (total - a[i]) / (n - 1)
+        if i in ANHEDONIA_ITEMS:
+            w = w + rumination * critical
+        elif i in SELF_CRITICAL_ITEMS:
+            w = w + rumination * anhedonic
+        out.append(w)
+    return out
+
+
+def _logistic(m: Any, x: Any) -> Any:
+    return 1 / (1 + m.exp(-x))
+
+
+def _profile_weights(profile: np.ndarray, strength: float) -> np.ndarray:
+    """(P, 10) item weights: profile -1 (anhedonic) raises the anhedonic items, +1 the self-critical."""
+    w = np.ones((profile.size, len(ITEMS)))
+    w[:, list(ANHEDONIA_ITEMS)] -= strength * profile[:, None]
+    w[:, list(SELF_CRITICAL_ITEMS)] += strength * profile[:, None]
     return w
 
 
 def constants(k: Constants) -> None:
-    """Needs the synapse layer's ``reference_density`` and ``density0`` (the baseline bracket)."""
+    """Needs the synapse layer's ``reference_density`` and ``density0`` (the drive at the start)."""
     params, patients = k.params, k.patients
-    share = np.array([params.value(f"synaptic_share_{p.biotype}") for p in patients])
-    k.set("synaptic_share", share, "1", "part of the depression carried by synapse loss (by biotype)")
+    n = k.n
+    # the biotype sets the typical share; each patient's own factor moves it (capped below 1)
+    share = np.minimum([params.value(f"synaptic_share_{p.biotype}") * p.factor("synaptic_share") for p in patients],
+                       0.98)  # fmt: skip
+    k.set("synaptic_share", share, "1", "part of the depressive drive carried by synapse loss (by biotype)")
     stress = np.array([p.stress_load for p in patients])
     stress0 = k.set("stress0", np.where(stress > 0, stress, 1.0), "1", "pre-treatment stress load (1 if none)")
     deficit0 = np.maximum(1 - k["density0"], 0.0) / (1 - k["reference_density"])
-    bracket0 = share * deficit0 + (1 - share) * stress / stress0
+    drive0 = share * deficit0 + (1 - share) * stress / stress0
+
+    # the symptom network
+    k.vary("network_stiffness", "1")
+    k.vary("drive_gain", "1")
+    k.vary("rumination_coupling", "1")
+    k.vary("consolidation_strength", "1")
+    k.vary("tau_consolidation", "h")
+    k.vary("tau_symptom", "h")
+    k.vary("direct_share", "1")
+    theta = k.read("symptom_threshold", "1")
+    profile = np.array([p.symptom_profile for p in patients])
+    shift = params.value("profile_threshold_shift") * profile
+    for i, item in enumerate(ITEMS):  # an anhedonic profile (-1) lowers the anhedonic items' thresholds
+        sign = 1.0 if i in ANHEDONIA_ITEMS else (-1.0 if i in SELF_CRITICAL_ITEMS else 0.0)
+        # each item's own threshold factor: an item with a low threshold stays active (a residual symptom)
+        own = np.array([p.factor(f"item_threshold_{item}") for p in patients])
+        k.set(f"threshold_{item}", theta * own + sign * shift, "1", f"activation threshold of {item.replace('_', ' ')}")
+    # the patient's state at the start: the highest stable state of the network at the starting drive
+    a0 = _depressed_state(k, drive0)
     floor = params.value("madrs_floor")
-    k.set("floor_item", floor / len(ITEMS), "1", "MADRS floor per item")
-    weights = np.array([_profile_weights(p.symptom_profile, params.value("profile_weight")) for p in patients])
+    weights = _profile_weights(profile, params.value("profile_weight"))
     above_floor = np.maximum(np.array([p.madrs_baseline for p in patients]) - floor, 0.0)
-    scale = above_floor[:, None] * weights / weights.sum(axis=1, keepdims=True)
-    scale /= np.where(bracket0 > 0, bracket0, 1.0)[:, None]
+    # madrs_baseline is the score of the depressed state; a network with no depressed state at the
+    # starting drive (no stress, say) is scored against full activation, so the patient scores near the floor
+    reference = np.where(a0.mean(axis=0) >= 0.5, a0, 1.0)
+    weighted = (weights * reference.T).sum(axis=1)
+    scale = np.where(weighted > 0, above_floor / np.where(weighted > 0, weighted, 1.0), 0.0)
+    k.set("floor_item", np.full(n, floor / len(ITEMS)), "1", "MADRS floor per item")
     for i, item in enumerate(ITEMS):
-        k.set(f"item_scale_{item}", scale[:, i], "1", f"MADRS item {item.replace('_', ' ')} at drive 1, no relief")
+        k.set(
+            f"item_points_{item}",
+            scale * weights[:, i],
+            "1",
+            f"MADRS points of {item.replace('_', ' ')} at full activation",
+        )
+        k.set(f"start_{item}", a0[i], "1", f"activation of {item.replace('_', ' ')} at the start")
+
     tolerant = np.array([p.alcohol_use_disorder or p.family_history_alcohol for p in patients])
     aud_gain = np.where(tolerant, params.value("aud_antidepressant_gain"), 1.0)
     k.vary("tau_acute", "h")
@@ -94,8 +161,21 @@ def constants(k: Constants) -> None:
           "potency of R- relative to S-ketamine (Ki ratio)")  # fmt: skip
 
 
+def _depressed_state(k: Constants, drive: np.ndarray, iterations: int = 400) -> np.ndarray:
+    """(10, P) highest stable activation of the network at a constant drive, without relief: iterated
+    from full activation, the network's own map converges to its upper stable state."""
+    c = k.c
+    a = [np.ones(k.n) for _ in ITEMS]
+    for _ in range(iterations):
+        w = recurrent(a, c.rumination_coupling)
+        a = [_logistic(NUMERIC, c.network_stiffness * w[i] + c.drive_gain * (drive - 1) - c[f"threshold_{item}"])
+             for i, item in enumerate(ITEMS)]  # fmt: skip
+    return np.array(a)
+
+
 def initial(k: Constants) -> dict[str, np.ndarray]:
-    return {"protein_set_point": np.ones(k.n)}
+    start = {f"symptom_{item}": k[f"start_{item}"] for item in ITEMS}
+    return {**start, "protein_set_point": np.ones(k.n)}
 
 
 def equations(eq: Equations) -> None:
@@ -114,10 +194,12 @@ def equations(eq: Equations) -> None:
     # Homeostatic scaling: the acute signal follows synaptic proteins above a slowly adapting set
     # point, so sustained rises (repeated dosing, chronic exercise) lose their acute effect over weeks.
     prot = s.synaptic_protein
-    drive = c.acute_gain_ampa * m.pos(s.ampa_activation - 1) + c.acute_gain_protein * m.pos(prot - x.protein_set_point)
+    drive_acute = c.acute_gain_ampa * m.pos(s.ampa_activation - 1) + c.acute_gain_protein * m.pos(
+        prot - x.protein_set_point
+    )
     # a noticeable effect (dissociation, sedation, a psychedelic experience) unblinds and raises expectancy
     perceived = noticed + x.sedation + c.psychedelic_perceived * s.ht2a_occupancy
-    eq.rate("acute_signal", drive - x.acute_signal / c.tau_acute)
+    eq.rate("acute_signal", drive_acute - x.acute_signal / c.tau_acute)
     eq.rate("expectancy", c.placebo_perceived_gain * perceived - x.expectancy / c.tau_placebo)
     eq.rate("sedation", -x.sedation / c.tau_sedation)  # sessions add sedation as an engine infusion
     eq.rate("protein_set_point", (prot - x.protein_set_point) / c.tau_homeostasis)
@@ -125,12 +207,12 @@ def equations(eq: Equations) -> None:
     eq.output("expectancy", x.expectancy, "1", "a.u.")
     eq.output("sedation", x.sedation, "1", "a.u.")
 
-    # MADRS items: the depressive drive, synaptic and other, and the reliefs acting on it.
+    # The depressive drive from below (1 = this patient at the start, without relief).
     deficit = m.pos(1 - s.synapse_density) / (1 - c.reference_density)
-    synaptic = eq.define("symptom_synaptic", c.synaptic_share * deficit, "1", "drive carried by the synapse deficit")
+    synaptic = eq.define("drive_synaptic", c.synaptic_share * deficit, "1", "drive carried by the synapse deficit")
     # monoaminergic / inflammatory routes; an SSRI's slow adaptation relieves this part only
     other = eq.define(
-        "symptom_other",
+        "drive_other",
         (1 - c.synaptic_share) * eq.stress / c.stress0
         * (1 - c.ssri_max_relief * m.clip(s.serotonergic_adaptation, 0, 1)),
         "1",
@@ -142,14 +224,38 @@ def equations(eq: Equations) -> None:
     acute = eq.define("acute_relief_fraction", acute_n / (1 + acute_n), "1")
     placebo = eq.define("relief_placebo", 1 - c.placebo_max_relief * x.expectancy / (1 + x.expectancy), "1")
     therapy = eq.define("relief_therapy", 1 - c.therapy_symptom_relief * x.therapy_trace / (1 + x.therapy_trace), "1")
+    general = eq.output("depressive_drive", (synaptic * (1 - c.acute_max_relief * acute) + other) * placebo + eq.noise,
+                        "1", "1 = untreated start", "depressive drive reaching the symptom network")  # fmt: skip
+    # the slow part of the drive (without the acute, functional relief): what the direct share follows
+    slow = eq.define("drive_slow", (synaptic + other) * placebo + eq.noise, "1",
+                     "depressive drive without the acute relief (structure, stress, SSRI, expectancy)")  # fmt: skip
+
+    # The symptom network.
+    a = [x[f"symptom_{item}"] for item in ITEMS]
+    recurrent_input = recurrent(a, c.rumination_coupling)
+    resilience = eq.define("resilience", c.consolidation_strength * x.consolidation, "1",
+                           "rise of every item's threshold from consolidated recovery")  # fmt: skip
     total = 0
     for i, item in enumerate(ITEMS):
-        sensitivity = c.anhedonia_sensitivity if i in ANHEDONIA_ITEMS else 1
-        relief_acute = 1 - m.minimum(c.acute_max_relief * sensitivity * acute, 0.95)
-        drive_i = (synaptic * relief_acute + other) * placebo
+        if i in ANHEDONIA_ITEMS:  # anhedonia responds most to the acute signal (Lally 2014)
+            drive_i = general - synaptic * c.acute_max_relief * (c.anhedonia_sensitivity - 1) * acute * placebo
+        else:
+            drive_i = general
         if i in SELF_CRITICAL_ITEMS:  # psychotherapy relieves the self-critical items
             drive_i = drive_i * therapy
-        score = m.clip(c.floor_item + c[f"item_scale_{item}"] * drive_i, 0, 6)
+        target = _logistic(m, c.network_stiffness * recurrent_input[i] + c.drive_gain * (drive_i - 1)
+                           - c[f"threshold_{item}"] - resilience)  # fmt: skip
+        eq.rate(f"symptom_{item}", (target - a[i]) / c.tau_symptom)
+        # what a rater scores: the network's activation, and a share that follows the slow drive directly
+        # (the acute relief acts through the network: it switches states, it does not erase residuals)
+        expressed = (1 - c.direct_share) * a[i] + c.direct_share * c[f"start_{item}"] * m.pos(slow)
+        score = m.clip(c.floor_item + c[f"item_points_{item}"] * expressed, 0, 6)
         label = f"MADRS item: {item.replace('_', ' ')}"
         total = total + eq.output(f"madrs_item_{item}", score, "1", "points (0-6)", label)
     eq.output("madrs", total, "1", "points (0-60)", "MADRS total")
+    # Recovery consolidates while the patient stays well, the more the deeper the recovery.
+    activation = eq.output("symptom_activation", sum(a) / len(a), "1", "0-1", "mean latent activation of the items")
+    start = sum(c[f"start_{item}"] for item in ITEMS) / len(ITEMS)
+    wellness = m.clip(1 - activation / start, 0, 1)
+    eq.rate("consolidation", (wellness - x.consolidation) / c.tau_consolidation)
+    eq.output("consolidation", x.consolidation, "1", "0-1")

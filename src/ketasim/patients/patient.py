@@ -16,15 +16,30 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ketasim._internal.checks import is_number
 from ketasim.errors import InputError
 from ketasim.units import QuantityLike, parse_quantity
 
-__all__ = ["BIOTYPES", "CYP2B6_GENOTYPES", "Patient"]
+__all__ = ["BIOTYPES", "CYP2B6_GENOTYPES", "ITEMS", "Patient"]
 
 CYP2B6_GENOTYPES = ("*1/*1", "*1/*6", "*6/*6")
 ANCESTRIES = ("non_asian", "asian", "japanese")
 BIOTYPES = ("synaptic", "monoaminergic", "inflammatory")
+#: The 10 MADRS items (Montgomery & Asberg 1979), in the scale's order.
+ITEMS = (
+    "apparent_sadness",
+    "reported_sadness",
+    "inner_tension",
+    "reduced_sleep",
+    "reduced_appetite",
+    "concentration_difficulties",
+    "lassitude",
+    "inability_to_feel",
+    "pessimistic_thoughts",
+    "suicidal_thoughts",
+)
 
 
 def _choice(value: object, field_name: str, allowed: Sequence[str]) -> str:
@@ -65,6 +80,9 @@ class Patient:
     ``symptom_profile`` (-1 anhedonic ... +1 self-critical/ruminative), ``biotype``.
 
     ``random_effects`` maps parameter names to multiplicative factors (inter-individual variability).
+    ``noise_seed`` seeds the patient's day-to-day mood fluctuation (an integer; None, the default, gives
+    a patient without fluctuation: the smooth, noise-free course). ``Population.sample`` gives every
+    patient its own.
     """
 
     weight_kg: float
@@ -81,6 +99,7 @@ class Patient:
     symptom_profile: float
     biotype: str
     random_effects: Mapping[str, float] = field(default_factory=dict)
+    noise_seed: int | None = None
 
     def __init__(
         self,
@@ -98,6 +117,7 @@ class Patient:
         symptom_profile: float = 0.0,
         biotype: str = "synaptic",
         random_effects: Mapping[str, float] | None = None,
+        noise_seed: int | None = None,
     ) -> None:
         s = object.__setattr__
         s(self, "weight_kg", parse_quantity(weight, "weight", "kg", minimum=20, maximum=300))
@@ -118,6 +138,10 @@ class Patient:
         for k, v in re.items():
             _number(v, f"random_effects[{k}]", 1e-3, 1e3)
         s(self, "random_effects", re)
+        if noise_seed is not None and not (isinstance(noise_seed, int | np.integer) and not isinstance(noise_seed, bool)
+                                           and 0 <= noise_seed < 2**63):  # fmt: skip
+            raise InputError("noise_seed", "must be an integer within 0 to 2**63 - 1, or None", got=repr(noise_seed))
+        s(self, "noise_seed", None if noise_seed is None else int(noise_seed))
 
     @property
     def stress_load(self) -> float:

@@ -21,7 +21,9 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -30,11 +32,11 @@ import pandas as pd
 from ketasim._internal.checks import whole_number
 from ketasim.errors import InputError
 from ketasim.parameters import ParameterSet, default_parameters
-from ketasim.patients.patient import BIOTYPES, Patient
+from ketasim.patients.patient import BIOTYPES, ITEMS, Patient
 
-__all__ = ["COHORTS", "PD_VARIABILITY", "Population"]
+__all__ = ["COHORTS", "NETWORK_VARIABILITY", "PD_VARIABILITY", "Population"]
 
-COHORTS = ("trd", "mdd", "healthy")
+COHORTS = ("trd", "trd_prior", "mdd", "healthy")
 # Pharmacodynamic parameters given log-normal variability with the population's default PD CV.
 PD_VARIABILITY = (
     "eef2_bdnf_gain",
@@ -44,9 +46,11 @@ PD_VARIABILITY = (
     "acute_gain_protein",
     "interneuron_sensitivity",
 )
+# Symptom-network traits given log-normal variability with their own CVs (``iiv_<name>_cv``).
+NETWORK_VARIABILITY = ("network_stiffness", "symptom_threshold", "rumination_coupling")
 PATIENT_FIELDS = (
     "weight", "sex", "age", "cyp2b6", "ancestry", "madrs_baseline", "stress_load", "supportive_environment",
-    "psychotherapy", "alcohol_use_disorder", "family_history_alcohol", "symptom_profile", "biotype",
+    "psychotherapy", "alcohol_use_disorder", "family_history_alcohol", "symptom_profile", "biotype", "noise_seed",
 )  # fmt: skip
 
 
@@ -57,6 +61,10 @@ class Population:
     patients: tuple[Patient, ...]
     seed: int | None = None
     cohort: str = "custom"
+    #: For a population drawn from a calibrated virtual population: per patient (rows), the weight of his
+    #: plausible patient in every ensemble member relative to the member he was drawn with (columns). A
+    #: statistic reweighted by column k is the trial as ensemble member k would have it (model uncertainty).
+    member_ratios: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.patients)
@@ -69,9 +77,22 @@ class Population:
 
     @classmethod
     def sample(
-        cls, n: int, seed: int, cohort: str = "trd", *, params: ParameterSet | None = None, **overrides: object
+        cls,
+        n: int,
+        seed: int,
+        cohort: str = "trd",
+        *,
+        params: ParameterSet | None = None,
+        ensemble_member: int = 0,
+        **overrides: object,
     ) -> Population:
-        """Draw ``n`` patients. ``overrides`` fix Patient fields for everyone, e.g. ``weight="70 kg"``."""
+        """Draw ``n`` patients. ``overrides`` fix Patient fields for everyone, e.g. ``weight="70 kg"``.
+
+        ``cohort="trd"`` draws from the calibrated virtual population (``patients/vpop/trd.parquet``:
+        plausible patients with weights fitted to the calibration trials); ``ensemble_member`` k > 0
+        draws with the k-th weight set fitted to redrawn published values (parameter uncertainty).
+        ``trd_prior`` draws the same cohort from its prior distributions, before calibration.
+        """
         whole_number(n, "n", 1, 10_000_000)
         whole_number(seed, "seed", 0)
         if cohort not in COHORTS:
@@ -81,7 +102,18 @@ class Population:
                 raise InputError(key, f"is not a Patient field; overridable: {', '.join(PATIENT_FIELDS)}")
         p = params or default_parameters()
         children = np.random.SeedSequence(seed).spawn(n)
-        return cls(tuple(draw_patient(c, cohort, p, overrides) for c in children), seed, cohort)
+        table = vpop_table(cohort) if cohort == "trd" else None
+        if table is not None:
+            frame, weights = table
+            whole_number(ensemble_member, "ensemble_member", 0, weights.shape[0] - 1)
+            w = weights[ensemble_member]
+            cdf = np.cumsum(w)
+            rows = [_vpop_row(cdf, c) for c in children]
+            drawn = tuple(_from_vpop(frame, r, c, overrides) for r, c in zip(rows, children, strict=True))
+            ratios = (weights[:, rows] / weights[ensemble_member, rows]).T
+            return cls(drawn, seed, cohort, ratios)
+        base = "trd" if cohort == "trd_prior" else cohort
+        return cls(tuple(draw_patient(c, base, p, overrides) for c in children), seed, cohort)
 
     def frame(self) -> pd.DataFrame:
         """Covariates and depression characteristics, one row per patient."""
@@ -104,6 +136,40 @@ class Population:
                 }
             )
         return pd.DataFrame(rows)
+
+
+@cache
+def vpop_table(cohort: str) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """The shipped calibrated virtual population of ``cohort`` (patients, weights (members, rows)), or None."""
+    ref = resources.files("ketasim.patients").joinpath("vpop", f"{cohort}.parquet")
+    if not ref.is_file():
+        return None
+    with resources.as_file(ref) as path:
+        frame = pd.read_parquet(path)
+    members = sorted((c for c in frame.columns if c[0] == "w" and c[1:].isdigit()), key=lambda c: int(c[1:]))
+    return frame, frame[members].to_numpy(float).T
+
+
+def _vpop_row(cdf: np.ndarray, child: np.random.SeedSequence) -> int:
+    """The plausible patient drawn, by weight, from the patient's own stream."""
+    u = np.random.default_rng(child).random() * cdf[-1]
+    return int(min(np.searchsorted(cdf, u, side="right"), cdf.size - 1))
+
+
+def _from_vpop(frame: pd.DataFrame, index: int, child: np.random.SeedSequence,
+               overrides: Mapping[str, object]) -> Patient:  # fmt: skip
+    """Plausible patient ``index`` of the virtual population with his own mood-fluctuation seed (so the
+    same plausible patient drawn twice does not repeat his days)."""
+    row = frame.iloc[index]
+    effects = {c[3:]: float(row[c]) for c in frame.columns if c.startswith("re:") and np.isfinite(row[c])}
+    fields: dict[str, Any] = {k: row[k] for k in ("weight", "sex", "age", "cyp2b6", "ancestry", "madrs_baseline",
+                                                  "stress_load", "supportive_environment", "alcohol_use_disorder",
+                                                  "family_history_alcohol", "symptom_profile", "biotype")}  # fmt: skip
+    fields = {k: (v.item() if hasattr(v, "item") else v) for k, v in fields.items()}
+    fields["random_effects"] = effects
+    fields["noise_seed"] = int(np.random.default_rng(child.spawn(1)[0]).integers(2**63 - 1))
+    fields.update(overrides)
+    return Patient(**fields)
 
 
 def _lognormal(rng: np.random.Generator, median: float, cv: float) -> float:
@@ -145,6 +211,10 @@ def draw_patient(
     effects["placebo_session"] = _lognormal(rng, 1.0, v("iiv_placebo_cv"))
     effects["cadss_ec50"] = _lognormal(rng, 1.0, v("iiv_cadss_cv"))
     effects["sbp_emax"] = _lognormal(rng, 1.0, v("iiv_sbp_cv"))
+    for name in NETWORK_VARIABILITY:  # the symptom network: how stiff, how deep, how ruminative
+        effects[name] = _lognormal(rng, 1.0, v(f"iiv_{name}_cv"))
+    for item in ITEMS:  # and which items stay active in recovery (residual symptoms)
+        effects[f"item_threshold_{item}"] = _lognormal(rng, 1.0, v("iiv_item_threshold_cv"))
     if cohort == "healthy":
         stress, madrs = 0.0, 0.0
     fields: dict[str, Any] = {
@@ -160,6 +230,8 @@ def draw_patient(
         "symptom_profile": profile,
         "biotype": biotype,
         "random_effects": effects,
+        # the day-to-day mood fluctuation: its own stream, so the draws above are unchanged by it
+        "noise_seed": int(np.random.default_rng(child.spawn(1)[0]).integers(2**63 - 1)),
     }
     fields.update(overrides)
     return Patient(**fields)

@@ -49,6 +49,7 @@ def run_batch(
     hypotheses: Hypotheses | None = None,
     solver: SolverOptions | None = None,
     layers: Sequence[ModuleType] | None = None,
+    fluctuation: bool = True,
 ) -> Batch:
     """Integrate ``patients`` under ``regimens`` on the output grid ``t`` (hours).
 
@@ -60,7 +61,9 @@ def run_batch(
     """
     regs = [regimens] if isinstance(regimens, Regimen) else list(regimens)
     n = len(patients)
-    model = assemble(params or default_parameters(), [p for _ in regs for p in patients], hypotheses, layers)
+    model = assemble(
+        params or default_parameters(), [p for _ in regs for p in patients], hypotheses, layers, fluctuation
+    )
     if len(regs) == 1:
         boluses, infusions = model.events(regs[0])
     else:

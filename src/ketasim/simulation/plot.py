@@ -25,7 +25,6 @@ PANELS = (
 )  # fmt: skip
 
 
-
 def plot_chain(ds: xr.Dataset, path: str | Path | None = None, *, patient: int | None = None) -> Any:
     """Draw each layer in its own panel; with several patients, the mean and 5-95% band."""
     plt = pyplot()

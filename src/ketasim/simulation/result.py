@@ -22,6 +22,7 @@ from ketasim.simulation.plot import plot_chain
 
 __all__ = ["SUMMARY_KEYS", "UNITS", "Result"]
 
+
 class _OutputUnits(Mapping[str, str]):
     """Every output of the shipped model -> the unit shown for it, read from the layers' declarations
     (``ketasim.model.output_units``) when first used."""

@@ -44,14 +44,16 @@ def simulate(
     solver: SolverOptions | None = None,
     outputs: Sequence[str] | None = None,
     layers: Sequence[ModuleType] | None = None,
+    fluctuation: bool = True,
 ) -> Result:
     """Simulate ``regimen`` (a Regimen or a protocol name) for one patient or a population.
 
     ``duration`` counts from time 0 (the first dose is usually at 0). ``output_step`` defaults to 1 min
     for one patient and 10 min for several. ``outputs`` keeps only the named variables (see
     ``ketasim.simulation.result.UNITS``; all by default), which bounds memory for large populations on fine grids.
-    ``layers`` runs a model with other layer modules (e.g. ``(*ketasim.model.LAYERS, my_layer)``; see
-    "Extending the model" in the README).
+    ``fluctuation=False`` turns the patients' day-to-day mood fluctuation off (the smooth course; a
+    patient without a ``noise_seed`` has none anyway). ``layers`` runs a model with other layer modules
+    (e.g. ``(*ketasim.model.LAYERS, my_layer)``; see "Extending the model" in the README).
     Returns a ``Result`` whose dataset has dims (patient, time) with time in hours.
     """
     if isinstance(regimen, str):
@@ -76,10 +78,9 @@ def simulate(
     parts = []
     for start in range(0, len(patients), size):
         batch = run_batch(regimen, patients[start : start + size], t, params=params, hypotheses=hyp, solver=solver,
-                          layers=layers)  # fmt: skip
+                          layers=layers, fluctuation=fluctuation)  # fmt: skip
         parts.append(Result.from_batch(batch, regimen, keep))
     return parts[0] if len(parts) == 1 else Result.concat(parts)
-
 
 
 def _outputs(

@@ -137,6 +137,8 @@ class Trial:
         writer = None
         if store is not None:
             patients = self.population.frame().assign(arm=self.assignment(seed))
+            if self.population.member_ratios is not None:  # so a stored run keeps its model uncertainty
+                patients["member_ratios"] = [[float(x) for x in r] for r in self.population.member_ratios]
             writer = store.begin_run(run_id, seed, params.digest(), self.control_arm, scenario_text, patients)
         try:
             for i, (endpoints, series) in enumerate(execute(chunks, workers, scheduler)):
@@ -145,7 +147,7 @@ class Trial:
                     writer.add(endpoints, series)
                 if progress:
                     progress(i + 1, len(chunks))
-            result = acc.result(run_id, self.control_arm, seed)
+            result = acc.result(run_id, self.control_arm, seed, self.population.member_ratios)
             if writer is not None:
                 writer.commit(result)
         except BaseException:
@@ -153,5 +155,3 @@ class Trial:
                 writer.rollback()
             raise
         return result
-
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ketasim._internal.checks import is_number
 from ketasim.errors import InputError
 from ketasim.units import QuantityLike, parse_quantity
 
@@ -30,7 +31,13 @@ class Endpoints:
     - ``cadss_peak``; ``sbp_rise_ge_<x>``: any systolic rise >= ``sbp_threshold`` mmHg (label: 40).
     - ``time_to_relapse_d``: among responders at ``relapse_from``, days until the response is lost
       (fall < 50% of baseline), censored at the end of the run (``relapsed`` says which).
-    Visit scores carry rating noise (``rating_noise_sd``, from the parameter set) unless turned off.
+
+    Measurement, as in a trial: every rating (screening, baseline, visits) is the patient's MADRS plus
+    rating noise (``rating_noise_sd`` from the parameter set, the standard error of one rating), rounded
+    to whole points, unless ``rating_noise`` is off. ``screening`` (hours before the first dose, 0 = none)
+    adds a screening rating; ``entry_minimum`` (MADRS) must be met at screening and at baseline for a
+    patient to enter the analysis (``included``), so that regression to the mean appears by itself. The
+    baseline rating is taken just before the first dose.
     """
 
     visits: tuple[float, ...] = (24.0, 168.0)
@@ -39,6 +46,8 @@ class Endpoints:
     sbp_threshold: float = 40.0
     relapse_from: float | None = None
     rating_noise: bool = True
+    screening: float = 0.0
+    entry_minimum: float | None = None
 
     @classmethod
     def make(
@@ -48,6 +57,8 @@ class Endpoints:
         relapse_from: QuantityLike | None = None,
         rating_noise: bool = True,
         sbp_threshold: float = 40.0,
+        screening: QuantityLike = 0.0,
+        entry_minimum: float | None = None,
     ) -> Endpoints:
         hours = tuple(
             sorted({parse_quantity(v, f"visits[{i}]", "h", strictly_positive=True) for i, v in enumerate(visits)})
@@ -55,4 +66,8 @@ class Endpoints:
         if remission_threshold not in (10, 12):
             raise InputError("remission_threshold", "must be 10 or 12 (MADRS)", got=remission_threshold)
         rf = None if relapse_from is None else parse_quantity(relapse_from, "relapse_from", "h", minimum=0)
-        return cls(hours, 0.5, float(remission_threshold), float(sbp_threshold), rf, bool(rating_noise))
+        lead = parse_quantity(screening, "screening", "h", minimum=0, maximum=24 * 90)
+        if entry_minimum is not None and not (is_number(entry_minimum) and 0 <= entry_minimum <= 60):
+            raise InputError("entry_minimum", "must be a MADRS score within 0-60", got=repr(entry_minimum))
+        entry = None if entry_minimum is None else float(entry_minimum)
+        return cls(hours, 0.5, float(remission_threshold), float(sbp_threshold), rf, bool(rating_noise), lead, entry)

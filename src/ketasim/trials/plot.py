@@ -1,4 +1,5 @@
-"""The trial figure: MADRS over time per arm with 95% CIs, and response rates per visit."""
+"""The trial figure: MADRS over time per arm (mean with 95% CI, the spread of patients, a few patients'
+own courses), and response rates per visit."""
 
 from __future__ import annotations
 
@@ -13,17 +14,26 @@ __all__ = ["plot_trial"]
 
 
 def plot_trial(result: Any, path: str | Path | None = None) -> Any:
-    """MADRS mean with 95% CI over time per arm, and response rates with CIs per visit."""
+    """MADRS per arm over time: mean with 95% CI (dark band), mean +- SD of the patients (light band) and
+    a few patients' own courses (thin lines); response rates with CIs per visit."""
     plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
     s = result.series
+    examples = getattr(result, "examples", None)
     for arm, g in s.groupby("arm", sort=False):
         g = g.sort_values("time_h")
         days = g["time_h"].to_numpy() / 24
-        (line,) = ax1.plot(days, g["mean"], label=f"{arm} (n={int(g['n'].max())})")
-        ax1.fill_between(days, g["lower"], g["upper"], color=line.get_color(), alpha=0.2, lw=0)
-    ax1.set_xlabel("days since first visit")
-    ax1.set_ylabel("MADRS (mean, 95% CI; noise-free model scores)")
+        (line,) = ax1.plot(days, g["mean"], lw=2, label=f"{arm} (n={int(g['n'].max())})")
+        color = line.get_color()
+        ax1.fill_between(days, g["lower"], g["upper"], color=color, alpha=0.35, lw=0)
+        if "sd" in g:
+            ax1.fill_between(days, g["mean"] - g["sd"], g["mean"] + g["sd"], color=color, alpha=0.1, lw=0)
+        if examples is not None and not examples.empty:
+            for _, one in examples[examples["arm"] == arm].groupby("patient"):
+                one = one.sort_values("time_h")
+                ax1.plot(one["time_h"] / 24, one["madrs"], color=color, lw=0.5, alpha=0.5)
+    ax1.set_xlabel("days since first dose")
+    ax1.set_ylabel("MADRS: mean (95% CI), +-SD, single patients")
     ax1.grid(alpha=0.3)
     ax1.legend(fontsize=8)
     visits = sorted(

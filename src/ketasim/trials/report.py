@@ -1,5 +1,9 @@
 """A trial result as text tables: per-arm estimates with 95% CIs, and each comparison with the control.
 
+Estimates read ``estimate [95% Monte-Carlo CI] {95% range over the virtual population's ensemble}``:
+the first interval shrinks with more virtual patients, the second is what the calibration data leave
+open about the model and does not.
+
 Only the cell text is made here; drawing the tables (``ketasim trial`` and ``ketasim report`` use rich)
 is left to the caller. Proportions (``response_*``, ``remission_*``, ``sbp_rise_*``) are shown as whole
 percentages, other endpoints with two decimals; a missing or non-finite estimate is ``-``.
@@ -30,10 +34,13 @@ class ReportTable:
 def format_estimate(value: Mapping[str, float], percent: bool = False) -> str:
     """``"estimate [lower, upper]"`` of an ``{"estimate", "lower", "upper"}`` mapping.
 
-    The interval is left out when ``lower`` is missing or not finite; ``-`` when the estimate is.
+    The interval is left out when ``lower`` is missing or not finite; ``-`` when the estimate is. The
+    ensemble range (model uncertainty, ``model_lower``/``model_upper``) follows in braces when present.
 
     >>> format_estimate({"estimate": 0.4567, "lower": 0.3, "upper": 0.61}, percent=True)
     '46% [30%, 61%]'
+    >>> format_estimate({"estimate": -4.1, "lower": -6.0, "upper": -2.2, "model_lower": -5.3, "model_upper": -3.0})
+    '-4.10 [-6.00, -2.20] {-5.30, -3.00}'
     >>> format_estimate({"estimate": -12.345, "lower": float("nan"), "upper": float("nan")})
     '-12.35'
     >>> format_estimate({})
@@ -43,7 +50,10 @@ def format_estimate(value: Mapping[str, float], percent: bool = False) -> str:
     fmt: Callable[[float], str] = (lambda x: f"{100 * x:.0f}%") if percent else (lambda x: f"{x:.2f}")
     if not math.isfinite(est):
         return "-"
-    return fmt(est) + (f" [{fmt(lo)}, {fmt(hi)}]" if math.isfinite(lo) else "")
+    text = fmt(est) + (f" [{fmt(lo)}, {fmt(hi)}]" if math.isfinite(lo) else "")
+    if math.isfinite(value.get("model_lower", math.nan)):
+        text += f" {{{fmt(value['model_lower'])}, {fmt(value['model_upper'])}}}"
+    return text
 
 
 def endpoint_table(result: TrialResult, title: str) -> ReportTable:
@@ -66,10 +76,13 @@ def comparison_tables(result: TrialResult) -> list[ReportTable]:
     tables = []
     for comp in result.comparisons:
         rows: list[tuple[str, ...]] = []
+        ranged = False
         for ep, st in comp["endpoints"].items():
             items = st.items() if "estimate" not in st else [("hazard_ratio", st)]
             for sname, v in items:
-                rows.append((ep, sname, f"{v['estimate']:.3g} [{v['lower']:.3g}, {v['upper']:.3g}]"))
-        columns = ("endpoint", "statistic", "estimate [95% CI]")
+                model = f" {{{v['model_lower']:.3g}, {v['model_upper']:.3g}}}" if "model_lower" in v else ""
+                ranged |= bool(model)
+                rows.append((ep, sname, f"{v['estimate']:.3g} [{v['lower']:.3g}, {v['upper']:.3g}]{model}"))
+        columns = ("endpoint", "statistic", "estimate [95% CI]" + (" {model range}" if ranged else ""))
         tables.append(ReportTable(f"{comp['arm']} vs {comp['versus']}", columns, tuple(rows)))
     return tables

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +23,35 @@ from ketasim.trials.stats import (
     risk_difference,
 )
 
-__all__ = ["SeriesAccumulator", "TrialResult"]
+__all__ = ["N_EXAMPLES", "SeriesAccumulator", "TrialResult"]
+
+
+#: Individual trajectories kept per arm for figures (the first patients of the analysis set).
+N_EXAMPLES = 12
 
 
 class SeriesAccumulator:
-    """Keeps endpoint rows (small) and running per-arm sums of the coarse series (bounded memory)."""
+    """Keeps endpoint rows (small), running per-arm sums of the coarse series (bounded memory) and the
+    trajectories of a few patients per arm."""
 
     def __init__(self) -> None:
         self.endpoints: list[pd.DataFrame] = []
         self.sums: pd.DataFrame | None = None
+        self.examples: list[pd.DataFrame] = []
+        self._kept: dict[str, set[int]] = {}
 
     def add(self, endpoints: pd.DataFrame, series: pd.DataFrame) -> None:
         self.endpoints.append(endpoints)
         if series.empty:
             return
+        if "included" in series:  # the analysis set only
+            series = series[series["included"].astype(bool)]
+        for arm, g in series.groupby("arm", sort=False):
+            kept = self._kept.setdefault(str(arm), set())
+            new = [p for p in dict.fromkeys(g["patient"]) if p not in kept][: max(N_EXAMPLES - len(kept), 0)]
+            if new:
+                kept.update(new)
+                self.examples.append(g[g["patient"].isin(new)][["patient", "arm", "time_h", "madrs"]])
         g = (
             series.assign(sq=series["madrs"] ** 2)
             .groupby(["arm", "time_h"])
@@ -44,14 +59,16 @@ class SeriesAccumulator:
         )
         self.sums = g if self.sums is None else self.sums.add(g, fill_value=0)
 
-    def result(self, run_id: str, control: str, seed: int) -> TrialResult:
+    def result(self, run_id: str, control: str, seed: int, member_ratios: np.ndarray | None = None) -> TrialResult:
         ep = pd.concat(self.endpoints, ignore_index=True).sort_values("patient").reset_index(drop=True)
-        return TrialResult.build(run_id, ep, _series_summary(self.sums), control, seed)
+        examples = (pd.concat(self.examples, ignore_index=True) if self.examples
+                    else pd.DataFrame(columns=["patient", "arm", "time_h", "madrs"]))  # fmt: skip
+        return TrialResult.build(run_id, ep, _series_summary(self.sums), control, seed, examples, member_ratios)
 
 
 def _series_summary(sums: pd.DataFrame | None) -> pd.DataFrame:
     if sums is None:
-        return pd.DataFrame(columns=["arm", "time_h", "mean", "lower", "upper", "n", "synapse_density"])
+        return pd.DataFrame(columns=["arm", "time_h", "mean", "lower", "upper", "sd", "n", "synapse_density"])
     s = sums.reset_index()
     mean = s["s"] / s["n"]
     var = (s["sq"] - s["n"] * mean**2) / (s["n"] - 1).clip(lower=1)
@@ -63,6 +80,7 @@ def _series_summary(sums: pd.DataFrame | None) -> pd.DataFrame:
             "mean": mean,
             "lower": mean - half,
             "upper": mean + half,
+            "sd": np.sqrt(var.clip(lower=0)),
             "n": s["n"].astype(int),
             "synapse_density": s["dens"] / s["n"],
         }
@@ -80,14 +98,30 @@ class TrialResult:
     comparisons: list[dict[str, Any]]
     control: str
     seed: int
+    examples: pd.DataFrame = field(default_factory=pd.DataFrame)  # a few patients' trajectories per arm
 
     @classmethod
-    def build(cls, run_id: str, ep: pd.DataFrame, series: pd.DataFrame, control: str, seed: int) -> TrialResult:
+    def build(cls, run_id: str, ep: pd.DataFrame, series: pd.DataFrame, control: str, seed: int,
+              examples: pd.DataFrame | None = None,
+              member_ratios: np.ndarray | None = None) -> TrialResult:  # fmt: skip
+        """Summaries over the analysis set (patients who met the entry criteria); ``n_screened`` counts all.
+
+        With ``member_ratios`` (``Population.member_ratios`` of a calibrated virtual population) every
+        estimate also carries ``model_lower``/``model_upper``: the 2.5-97.5% range of that estimate over
+        the ensemble's weight sets (the same simulated patients reweighted), i.e. the uncertainty the
+        calibration data leave in the model, beside the Monte-Carlo CI (``lower``/``upper``).
+        """
+        analysed = ep[ep["included"].astype(bool)] if "included" in ep else ep
         arms: dict[str, dict[str, dict[str, float]]] = {}
-        for arm, g in ep.groupby("arm", sort=False):
+        for arm, g in analysed.groupby("arm", sort=False):
             arms[str(arm)] = _arm_summary(g)
-        comparisons = [_compare(ep, a, control) for a in arms if a != control and control in arms]
-        return cls(run_id, ep, series, arms, comparisons, control, seed)
+            screened = float((ep["arm"] == arm).sum())
+            arms[str(arm)]["n_screened"] = {"estimate": screened, "lower": math.nan, "upper": math.nan}
+        comparisons = [_compare(analysed, a, control) for a in arms if a != control and control in arms]
+        if member_ratios is not None and member_ratios.shape[1] > 1:
+            _model_intervals(analysed, member_ratios, arms, comparisons)
+        return cls(run_id, ep, series, arms, comparisons, control, seed,
+                   examples if examples is not None else pd.DataFrame())  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         """``{"run_id", "arms": {ARM: {ENDPOINT: value}}, "comparisons": [...]}`` (NaN -> None)."""
@@ -105,11 +139,11 @@ class TrialResult:
 
     @classmethod
     def from_tables(cls, run_id: str, endpoints: pd.DataFrame, series: pd.DataFrame, control: str,
-                    seed: int) -> TrialResult:  # fmt: skip
+                    seed: int, member_ratios: np.ndarray | None = None) -> TrialResult:  # fmt: skip
         """Rebuild a result from its per-patient endpoint rows and coarse series (e.g. read from a store)."""
         acc = SeriesAccumulator()
         acc.add(endpoints, series)
-        return acc.result(run_id, control, seed)
+        return acc.result(run_id, control, seed, member_ratios)
 
     def plot(self, path: str | Path | None = None) -> Any:
         """MADRS per arm over time with 95% CIs, and response rates per visit; writes ``path`` if given."""
@@ -117,7 +151,7 @@ class TrialResult:
 
 
 def _endpoint_columns(ep: pd.DataFrame) -> list[str]:
-    skip = {"patient", "arm", "responder_at_relapse_start", "relapsed"}
+    skip = {"patient", "arm", "responder_at_relapse_start", "relapsed", "included"}
     return [c for c in ep.columns if (c not in skip and not c.startswith("madrs_")) or c.startswith("madrs_change_")]
 
 
@@ -163,3 +197,32 @@ def _compare(ep: pd.DataFrame, arm: str, control: str) -> dict[str, Any]:
                 "hedges_g": hedges_g(x, y),
             }
     return res
+
+
+def _model_intervals(ep: pd.DataFrame, ratios: np.ndarray, arms: dict[str, dict[str, dict[str, float]]],
+                     comparisons: list[dict[str, Any]]) -> None:  # fmt: skip
+    """Add the ensemble range of every arm estimate and of every mean or risk difference (in place)."""
+    w = ratios[ep["patient"].to_numpy(int), 1:]  # the refitted members; member 0 is the estimate itself
+    by_arm = {str(a): (ep["arm"] == a).to_numpy() for a in arms}
+
+    def members(arm: str, col: str) -> np.ndarray:
+        x = ep[col].to_numpy(float)
+        ok = by_arm[arm] & np.isfinite(x)
+        ww = w[ok]
+        return (ww * x[ok, None]).sum(axis=0) / ww.sum(axis=0)
+
+    def put(target: dict[str, float], values: np.ndarray) -> None:
+        target["model_lower"], target["model_upper"] = (float(v) for v in np.percentile(values, [2.5, 97.5]))
+
+    for arm, summary in arms.items():
+        for col in _endpoint_columns(ep):
+            if col in summary:
+                put(summary[col], members(arm, col))
+    for comp in comparisons:
+        for col, stats in comp["endpoints"].items():
+            diff = members(comp["arm"], col) - members(comp["versus"], col) if col in ep else None
+            if diff is None:
+                continue
+            key = "mean_difference" if "mean_difference" in stats else "risk_difference"
+            if key in stats:
+                put(stats[key], diff)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ketasim._internal.cluster import map_unordered
-from ketasim.dosing import Regimen
+from ketasim.dosing import Regimen, Session
 from ketasim.engine import SolverOptions
 from ketasim.model import Hypotheses
 from ketasim.parameters import ParameterSet
@@ -44,14 +44,53 @@ class TrialChunk:
     solver: SolverOptions | None = None
 
 
-def _grid(regimen: Regimen, duration_h: float, step_h: float, visits: Iterable[float]) -> np.ndarray:
-    """Coarse series grid, the visits, and a 5-min grid over the first 4 h after every visit."""
-    pts = set(np.arange(0.0, duration_h + 1e-9, step_h).round(9))
-    pts.update(v for v in visits if v <= duration_h)
+def _grid(regimen: Regimen, duration_h: float, step_h: float, visits: Iterable[float], lead: float) -> np.ndarray:
+    """Absolute times (the run starts ``lead`` hours before the first dose): the coarse series grid, the
+    screening and baseline ratings, the visits, and a 5-min grid over the first 4 h after every visit."""
+    pts = set(np.round(lead + np.arange(0.0, duration_h + 1e-9, step_h), 9))
+    pts.update(np.round(np.arange(0.0, lead, step_h), 9))
+    pts.update(round(lead + v, 9) for v in visits if v <= duration_h)
     for t in regimen.visit_times:
-        pts.update(np.round(t + np.arange(0.0, 4.0 + 1e-9, 5 / 60), 9))
-    pts.add(duration_h)
-    return np.array(sorted(p for p in pts if 0 <= p <= duration_h))
+        pts.update(np.round(lead + t + np.arange(0.0, 4.0 + 1e-9, 5 / 60), 9))
+    pts.update({0.0, round(lead + duration_h, 9)})
+    if lead > 0:
+        pts.add(lead - _BEFORE_DOSE_H)
+    return np.array(sorted(p for p in pts if 0 <= p <= lead + duration_h))
+
+
+#: The baseline rating of a trial with a screening period is taken this long before the first dose.
+_BEFORE_DOSE_H = 1 / 60
+#: Blood pressure is read at these times after the start of a session: the label's tail counts a rise
+#: "in the first 1.5 hours after administration" and asks for a reading at about 40 min, then as needed.
+_SBP_READ_H = (40 / 60, 1.0, 1.5)
+
+
+#: Ratings this close to a treatment session or to another rating are the same clinical contact.
+_SAME_CONTACT_H = 12.0
+
+
+def _assessments(reg: Regimen, visits: Iterable[float], lead: float, duration_h: float) -> Regimen:
+    """The trial's rating-only visits (screening, and each visit not on the day of a session) as
+    assessment sessions: contact with a rater is part of the placebo response (Posternak & Zimmerman
+    2007), so a design with more visits has a larger one."""
+    contacts = list(reg.visit_times)
+    out = []
+    for t in sorted(([0.0] if lead else []) + [lead + v for v in visits if v <= duration_h]):
+        if all(abs(t - c) >= _SAME_CONTACT_H for c in contacts):
+            out.append(Session("assessment", at=f"{t!r} h"))
+            contacts.append(t)
+    return Regimen(out)
+
+
+def _substream(seq: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
+    """The k-th child stream of ``seq``, derived without spawning (which would change ``seq``)."""
+    return np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, k))
+
+
+def _rate(true: np.ndarray, noise: np.ndarray, rounded: bool) -> np.ndarray:
+    """Observed MADRS: the true score plus rating noise, within 0-60, in whole points when rated."""
+    obs = np.clip(true + noise, 0, 60)
+    return np.round(obs) if rounded else obs
 
 
 def run_chunk(chunk: TrialChunk) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -60,18 +99,24 @@ def run_chunk(chunk: TrialChunk) -> tuple[pd.DataFrame, pd.DataFrame]:
     frames: list[pd.DataFrame] = []
     series: list[pd.DataFrame] = []
     noise_sd = chunk.params.value("rating_noise_sd") if ep.rating_noise else 0.0
-    n_draws = len(ep.visits) + 1
+    lead = ep.screening
+    n_draws = len(ep.visits) + 2  # screening, baseline, visits
     for arm, regimen in chunk.regimens.items():
         idx = [i for i, a in enumerate(chunk.arms) if a == arm]
         if not idx:
             continue
         pts = [chunk.patients[i] for i in idx]
-        t = _grid(regimen, chunk.duration_h, chunk.series_step_h, ep.visits)
-        batch = run_batch(regimen, pts, t, params=chunk.params, hypotheses=chunk.hypotheses, solver=chunk.solver)
+        reg = regimen.shifted(f"{lead} h") if lead else regimen
+        reg = reg + _assessments(reg, ep.visits, lead, chunk.duration_h)
+        t = _grid(reg, chunk.duration_h, chunk.series_step_h, ep.visits, lead)
+        batch = run_batch(reg, pts, t, params=chunk.params, hypotheses=chunk.hypotheses, solver=chunk.solver)
         obs = batch.observe(only=("madrs", "cadss", "sbp_change", "synapse_density"))
-        pre = batch.pre_dose(["madrs"])["madrs"]
         madrs = obs["madrs"]
-        coarse = np.isclose((t / chunk.series_step_h) % 1, 0) | np.isclose((t / chunk.series_step_h) % 1, 1)
+        pre = batch.pre_dose(["madrs"])["madrs"] if not lead else _at(lead - _BEFORE_DOSE_H, t, madrs)
+        rel = t - lead  # times relative to the first dose
+        coarse = (rel >= -1e-9) & (
+            np.isclose((rel / chunk.series_step_h) % 1, 0) | np.isclose((rel / chunk.series_step_h) % 1, 1)
+        )
         pid = chunk.start + np.array(idx)
         # each patient's rating noise comes from its own seed, so chunking cannot change it
         noise = (
@@ -79,23 +124,49 @@ def run_chunk(chunk: TrialChunk) -> tuple[pd.DataFrame, pd.DataFrame]:
             if noise_sd
             else np.zeros((len(idx), n_draws))
         )
-        base = np.clip(pre + noise[:, 0], 0, 60)
+        rounded = bool(noise_sd)
+        base = _rate(pre, noise[:, 1], rounded)
         cols: dict[str, Any] = {"patient": pid, "arm": arm, "madrs_baseline": base}
+        included = np.ones(len(idx), bool)
+        if lead:
+            screen = _rate(madrs[:, 0], noise[:, 0], rounded)
+            cols["madrs_screening"] = screen
+            if ep.entry_minimum is not None:
+                included &= screen >= ep.entry_minimum
+        if ep.entry_minimum is not None:
+            included &= base >= ep.entry_minimum
+        cols["included"] = included
         for k, v in enumerate(ep.visits):
             if v > chunk.duration_h + 1e-9:
                 continue
             lab = label_time(v)
-            score = np.clip(_at(v, t, madrs) + noise[:, k + 1], 0, 60)
+            score = _rate(_at(lead + v, t, madrs), noise[:, k + 2], rounded)
             cols[f"madrs_{lab}"] = score
             cols[f"madrs_change_{lab}"] = score - base
             cols[f"response_{lab}"] = score <= (1 - ep.response_fraction) * base
             cols[f"remission_{lab}"] = score <= ep.remission_threshold
-        cols["cadss_peak"] = obs["cadss"].max(axis=1)
-        cols["sbp_change_peak_mmhg"] = obs["sbp_change"].max(axis=1)
-        cols[f"sbp_rise_ge_{ep.sbp_threshold:g}"] = cols["sbp_change_peak_mmhg"] >= ep.sbp_threshold
+        after = rel >= 0
+        cols["cadss_peak"] = obs["cadss"][:, after].max(axis=1)
+        cols["sbp_change_peak_mmhg"] = obs["sbp_change"][:, after].max(axis=1)
+        # blood pressure as the label measures it: readings at 40 min, 1 h and 1.5 h after each session,
+        # each compared with the one reading before it (every reading with its own noise); a rise at any
+        # reading of any session counts
+        visits = [v for v in reg.visit_times if v <= lead + chunk.duration_h - _SBP_READ_H[-1]]
+        if visits and ep.rating_noise:
+            bp_sd = chunk.params.value("sbp_reading_sd", "mmHg")
+            streams = [np.random.default_rng(_substream(chunk.noise_seeds[i], 1)) for i in idx]
+            shape = (len(visits), 1 + len(_SBP_READ_H))
+            e = np.stack([g.normal(0.0, bp_sd, shape) for g in streams])  # (patient, visit, pre + readings)
+            true = np.stack([np.stack([_at(v + d, t, obs["sbp_change"]) for d in _SBP_READ_H], axis=1)
+                             for v in visits], axis=1)  # fmt: skip
+            readings = true + e[:, :, 1:] - e[:, :, :1]
+            cols[f"sbp_rise_ge_{ep.sbp_threshold:g}"] = (readings >= ep.sbp_threshold).any(axis=(1, 2))
+        else:
+            cols[f"sbp_rise_ge_{ep.sbp_threshold:g}"] = cols["sbp_change_peak_mmhg"] >= ep.sbp_threshold
         frame = pd.DataFrame(cols)
         if ep.relapse_from is not None:
-            relapse = [_relapse(t, madrs[j], pre[j], ep.relapse_from, ep.response_fraction) for j in range(len(idx))]
+            relapse = [_relapse(rel[after], madrs[j][after], pre[j], ep.relapse_from, ep.response_fraction)
+                       for j in range(len(idx))]  # fmt: skip
             frame = pd.concat([frame, pd.DataFrame(relapse)], axis=1)
         frames.append(frame)
         n_t = int(coarse.sum())
@@ -104,9 +175,10 @@ def run_chunk(chunk: TrialChunk) -> tuple[pd.DataFrame, pd.DataFrame]:
                 {
                     "patient": np.repeat(pid, n_t),
                     "arm": arm,
-                    "time_h": np.tile(t[coarse], len(idx)),
+                    "time_h": np.tile(rel[coarse], len(idx)),
                     "madrs": madrs[:, coarse].ravel(),
                     "synapse_density": obs["synapse_density"][:, coarse].ravel(),
+                    "included": np.repeat(included, n_t),
                 }
             )
         )
@@ -131,7 +203,6 @@ def _relapse(t: np.ndarray, madrs: np.ndarray, base: float, start: float, fracti
             "relapsed": True,
         }
     return {"responder_at_relapse_start": True, "time_to_relapse_d": float((t[-1] - start) / 24), "relapsed": False}
-
 
 
 def execute(

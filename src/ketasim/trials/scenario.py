@@ -46,6 +46,8 @@ class EndpointSpec(_Strict):
     relapse_from: str | None = None
     rating_noise: bool = True
     sbp_threshold: float = Field(default=40.0, gt=0)
+    screening: str = "0 h"
+    entry_minimum: float | None = Field(default=None, ge=0, le=60)
 
 
 class Scenario(_Strict):
@@ -76,7 +78,13 @@ class Scenario(_Strict):
             duration=self.duration,
             randomisation=self.randomisation,
             endpoints=Endpoints.make(
-                ep.visits, ep.remission_threshold, ep.relapse_from, ep.rating_noise, ep.sbp_threshold
+                ep.visits,
+                ep.remission_threshold,
+                ep.relapse_from,
+                ep.rating_noise,
+                ep.sbp_threshold,
+                screening=ep.screening,
+                entry_minimum=ep.entry_minimum,
             ),
             control=self.control,
             series_step=self.series_step,
@@ -86,7 +94,9 @@ class Scenario(_Strict):
 def regimen_from_spec(name: str, arm: ArmSpec) -> Regimen:
     """The regimen of arm ``name``; errors name the field as ``arms.NAME.FIELD``."""
     prefix = f"arms.{name}"
-    given = [k for k in ("protocol", "control", "doses") if getattr(arm, k)]
+    given = [k for k in ("protocol", "control") if getattr(arm, k)]
+    if arm.doses or "doses" in arm.model_fields_set:  # doses = [] is an arm with no drug (usual care)
+        given.append("doses")
     if len(given) != 1:
         raise InputError(prefix, "give exactly one of protocol, control (+ schedule) or doses")
     try:

@@ -7,6 +7,8 @@ from ketasim.analysis.validation._validate import (
     predict_study,
     reference_studies,
     rows_frame,
+    study_endpoints,
+    study_regimens,
     update_readme,
     validate,
 )
@@ -20,6 +22,8 @@ __all__ = [
     "predict_study",
     "reference_studies",
     "rows_frame",
+    "study_endpoints",
+    "study_regimens",
     "update_readme",
     "validate",
 ]

@@ -1,9 +1,9 @@
 """Predicted beside observed for every published reference row (``reference.toml``).
 
-Trial studies are simulated as virtual trials with the matching design; response and remission rates
-are the expected rates under the MADRS rating noise (computed from noise-free scores, so the prediction
-has no extra Monte-Carlo noise from the ratings), and the tolerance combines the published study's own
-sampling uncertainty with the virtual trial's Monte-Carlo error.
+Trial studies are simulated as virtual trials with the matching design and measured as the trial
+measured them: ratings with rating noise in whole points, entry criteria at screening and baseline,
+estimates over the analysis set. The tolerance combines the published study's own sampling
+uncertainty with the virtual trial's Monte-Carlo error.
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from ketasim.dosing import Dose, Regimen, protocols
 from ketasim.errors import InputError
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient, Population
 from ketasim.simulation import simulate
-from ketasim.trials import ArmSpec, Endpoints, Trial, label_time, level1_trial, regimen_from_spec
+from ketasim.trials import ArmSpec, Endpoints, Trial, level1_trial, regimen_from_spec
 from ketasim.units import QuantityLike, parse_quantity
 
-__all__ = ["Row", "markdown_table", "predict_study", "reference_studies", "update_readme", "validate"]
+__all__ = ["Row", "markdown_table", "predict_study", "reference_studies", "study_endpoints", "study_regimens",
+           "update_readme", "validate"]  # fmt: skip
 
 
 @cache
@@ -132,58 +132,67 @@ def _auc(regimen: Regimen, params: ParameterSet) -> float:
 # ------------------------------------------------------------------ trial studies
 
 
+def study_endpoints(study: Mapping[str, Any]) -> Endpoints:
+    """The endpoints of a reference study's design: its visits, remission threshold and entry criteria."""
+    return Endpoints.make(study["endpoints"], study.get("remission_threshold", 10),
+                          screening=study.get("screening", 0.0), entry_minimum=study.get("entry_minimum"))  # fmt: skip
+
+
+def study_regimens(study: Mapping[str, Any]) -> dict[str, Regimen]:
+    return {name: regimen_from_spec(name, ArmSpec(**spec)) for name, spec in study["arms"].items()}
+
+
 def _study_trial(study: Mapping[str, Any], n_per_arm: int, seed: int, params: ParameterSet) -> Trial:
-    arms = {name: regimen_from_spec(name, ArmSpec(**spec)) for name, spec in study["arms"].items()}
+    arms = study_regimens(study)
     n = n_per_arm * len(arms)
     return Trial(
         arms=arms,
-        population=Population.sample(n, seed, params=params),
+        population=Population.sample(n, seed, params=params, **study.get("population", {})),
         duration=study["duration"],
-        endpoints=Endpoints.make(study["endpoints"], study.get("remission_threshold", 10), rating_noise=False),
+        endpoints=study_endpoints(study),
         control=study.get("control"),
         params=params,
     )
 
 
 def _trial_predictions(
-    study: Mapping[str, Any], n_per_arm: int, seed: int, params: ParameterSet
+    study: Mapping[str, Any], n_per_arm: int, seed: int, params: ParameterSet, keep: dict[str, Any] | None = None
 ) -> dict[tuple[str, str | None], tuple[float, float]]:
+    """Each quantity as a virtual trial of the study's design measures it: ratings with noise, the entry
+    criteria applied at screening and baseline, estimates over the analysis set (value, Monte-Carlo SE).
+    ``keep`` receives the ``TrialResult`` under the study's id (for the predictive-check figures)."""
     trial = _study_trial(study, n_per_arm, seed, params)
-    ep = trial.run(seed).endpoints
-    sd = params.value("rating_noise_sd")
-    thr = float(study.get("remission_threshold", 10))
+    result = trial.run(seed)
+    if keep is not None:
+        keep[study["id"]] = result
     preds: dict[tuple[str, str | None], tuple[float, float]] = {}
-    for arm, g in ep.groupby("arm"):
-        base = g["madrs_baseline"].to_numpy()
-        for v in Endpoints.make(study["endpoints"]).visits:
-            lab = label_time(v)
-            score = g[f"madrs_{lab}"].to_numpy()
-            # expected rates under rating noise at baseline and visit (e1 - 0.5 e0 has SD sd*sqrt(1.25))
-            p_resp = norm.cdf((0.5 * base - score) / (sd * math.sqrt(1.25)))
-            p_rem = norm.cdf((thr - score) / sd)
-            preds[(f"response_{lab}", arm)] = (p_resp.mean(), math.sqrt(p_resp.mean() * (1 - p_resp.mean()) / len(g)))
-            preds[(f"remission_{lab}", arm)] = (p_rem.mean(), math.sqrt(p_rem.mean() * (1 - p_rem.mean()) / len(g)))
-            change = g[f"madrs_change_{lab}"].to_numpy()
-            preds[(f"madrs_change_{lab}", arm)] = (change.mean(), change.std(ddof=1) / math.sqrt(len(g)))
-        for col in ("cadss_peak", "sbp_change_peak_mmhg"):
-            x = g[col].to_numpy()
-            preds[(col, arm)] = (x.mean(), x.std(ddof=1) / math.sqrt(len(g)))
-        x = g["sbp_rise_ge_40"].to_numpy(float)
-        preds[("sbp_rise_ge_40", arm)] = (x.mean(), math.sqrt(max(x.mean() * (1 - x.mean()), 1e-4) / len(g)))
-    control = trial.control_arm
-    for arm in trial.arms:
-        if arm == control:
-            continue
-        for v in Endpoints.make(study["endpoints"]).visits:
-            lab = label_time(v)
-            a = preds[(f"madrs_change_{lab}", arm)]
-            c = preds[(f"madrs_change_{lab}", control)]
-            preds[(f"mean_difference:madrs_change_{lab}", arm)] = (a[0] - c[0], math.hypot(a[1], c[1]))
+    for arm, summary in result.arms.items():
+        n = max(summary["n"]["estimate"], 1.0)
+        for key, est in summary.items():
+            value = est["estimate"]
+            if key.startswith(("response_", "remission_", "sbp_rise_")):
+                preds[(key, arm)] = (value, math.sqrt(max(value * (1 - value), 1e-4) / n))
+            elif key in ("n", "n_screened"):
+                continue
+            else:
+                half = (est["upper"] - est["lower"]) / 2 if math.isfinite(est["upper"]) else 0.0
+                preds[(key, arm)] = (value, half / 1.959964)
+    for comp in result.comparisons:
+        for key, stats in comp["endpoints"].items():
+            for name in ("mean_difference", "hedges_g"):
+                if name in stats:
+                    d = stats[name]
+                    preds[(f"{name}:{key}", comp["arm"])] = (d["estimate"], (d["upper"] - d["lower"]) / (2 * 1.959964))
     return preds
 
 
 def predict_study(
-    study: Mapping[str, Any], *, n_per_arm: int | None = None, seed: int = 20261127, params: ParameterSet | None = None
+    study: Mapping[str, Any],
+    *,
+    n_per_arm: int | None = None,
+    seed: int = 20261127,
+    params: ParameterSet | None = None,
+    keep: dict[str, Any] | None = None,
 ) -> dict[tuple[str, str | None], tuple[float, float]]:
     """Model predictions (value, Monte-Carlo SE) for every quantity the study's rows ask for."""
     p = params or default_parameters()
@@ -191,9 +200,8 @@ def predict_study(
         reg = protocols.get(study["protocol"])
         return {(r["quantity"], None): (_pk_quantity(r["quantity"], reg, p), 0.0) for r in study["row"]}
     if study["kind"] == "trial":
-        return _trial_predictions(study, n_per_arm or study["n_per_arm"], seed, p)
+        return _trial_predictions(study, n_per_arm or study["n_per_arm"], seed, p, keep)
     if study["kind"] == "level1":
-
         pop = Population.sample(n_per_arm or study["n_per_arm"], seed, cohort="mdd", params=p)
         rate = level1_trial(pop, params=p).remission_rate
         return {("remission", None): (rate, math.sqrt(rate * (1 - rate) / len(pop)))}
@@ -239,13 +247,15 @@ def validate(
     studies: Iterable[str] | None = None,
     params: ParameterSet | None = None,
     progress: Callable[[int, int], None] | None = None,
+    results: dict[str, Any] | None = None,
 ) -> list[Row]:
-    """Every reference row, predicted beside observed. ``quick`` uses 40 virtual patients per arm."""
+    """Every reference row, predicted beside observed. ``quick`` uses 100 virtual patients per arm.
+    ``results`` (a dict) receives each trial study's ``TrialResult`` (for ``plot_validation``)."""
     selected = [s for s in reference_studies() if studies is None or s["id"] in set(studies)]
     rows: list[Row] = []
     for i, study in enumerate(selected):
-        n = 40 if quick else None
-        rows.extend(rows_for(study, predict_study(study, n_per_arm=n, params=params)))
+        n = 100 if quick else None
+        rows.extend(rows_for(study, predict_study(study, n_per_arm=n, params=params, keep=results)))
         if progress:
             progress(i + 1, len(selected))
     return rows
