@@ -218,3 +218,17 @@ def test_help_exits_0(capsys):
     code, out, _ = cli(capsys, "simulate", "--help")
     assert code == 0
     assert "--weight" in out and "--protocol" in out
+
+
+def test_version(capsys):
+    code, out, _ = cli(capsys, "--version")
+    assert code == 0 and out.strip() == f"ketasim {ks.__version__}"
+
+
+def test_export_sbml_without_the_extra_names_it(capsys, monkeypatch, tmp_path):
+    """Issue 14: after the Quick start (no extras), export-sbml gave a traceback."""
+    monkeypatch.setitem(sys.modules, "libsbml", None)  # as if python-libsbml were not installed
+    code, _, err = cli(capsys, "export-sbml", str(tmp_path / "m.xml"))
+    assert code == 2 and "Traceback" not in err
+    assert "`sbml` extra" in err and 'pip install -e ".[sbml]"' in err
+    assert not (tmp_path / "m.xml").exists()

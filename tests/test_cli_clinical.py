@@ -66,3 +66,20 @@ def test_export_sbml_writes_a_valid_document(capsys, tmp_path):
     assert code == 0, err
     text = out.read_text()
     assert text.startswith("<?xml") and "<sbml" in text and 'level="3"' in text
+
+
+@pytest.mark.parametrize("target", ["150ng/mL", "0.15 ug/mL"])
+def test_tci_check_honours_the_target_unit(capsys, target):
+    """Issue 14: a target in ug/mL was read as ng/mL (a 99900% 'deviation')."""
+    code, out, err = cli(capsys, "tci", "--target", target, "--duration", "1 h", "--check", "--json")
+    assert code == 0, err
+    assert json.loads(out)["max_deviation_pct"] < 0.01
+
+
+def test_tci_check_of_a_profile_reports_its_deviation(capsys):
+    """Issue 14: --profile with --check reported nothing; each level is checked after its approach."""
+    code, out, err = cli(capsys, "tci", "--profile", "0:100,20min:250", "--duration", "1 h", "--check", "--json")
+    assert code == 0, err
+    assert json.loads(out)["max_deviation_pct"] < 0.01
+    code, out, _ = cli(capsys, "tci", "--profile", "0:100,20min:250", "--duration", "1 h", "--check")
+    assert "deviation from target after the first quarter of each target level: 0.00%" in out

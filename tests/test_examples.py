@@ -28,3 +28,17 @@ def test_ssri_versus_ketamine_draws_its_figure(tmp_path):
     subprocess.run([sys.executable, str(EXAMPLES / "ssri_vs_ketamine.py"), str(png)], check=True, capture_output=True,
                    timeout=600)  # fmt: skip
     assert png.stat().st_size > 10_000
+
+
+def test_the_readme_trial_example_runs_as_a_script(tmp_path):
+    """Issue 14: without the __main__ guard the README's trial example crashed as a script (Dask workers
+    import the main module). The block is taken from the README itself, so the test follows it."""
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    marker = readme.index('if __name__ == "__main__":')
+    start = readme.rindex("```python\n", 0, marker) + len("```python\n")
+    script = tmp_path / "trial_example.py"
+    script.write_text(readme[start : readme.index("```", marker)], encoding="utf-8")
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    first = out.stdout.splitlines()[0]
+    assert first.startswith("{'estimate': ") and (tmp_path / "runs.duckdb").is_file()

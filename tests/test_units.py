@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import ketasim as ks
 from ketasim.errors import InputError
 from ketasim.units import parse_dose_amount, parse_quantity
 
@@ -108,3 +109,22 @@ def test_dose_amount_refuses_non_mass(bad):
 def test_dose_amount_must_be_positive(bad):
     with pytest.raises(InputError, match=r"^amount: must be > 0"):
         parse_dose_amount(bad)
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda: ks.simulate("zarate-2006-iv", duration=7), "duration"),
+        (lambda: ks.simulate("zarate-2006-iv", duration="1 d", output_step=5), "output_step"),
+        (lambda: ks.Trial({"a": ks.Regimen([])}, ks.Population.sample(2, seed=1), duration=28).duration_h, "duration"),
+    ],
+)
+def test_a_bare_number_for_a_time_is_refused(call, field):
+    """Issue 14: `duration=7` silently meant 7 h. Now the error names the field and asks for a unit."""
+    with pytest.raises(ks.InputError, match=rf"^{field}: a bare number has no unit"):
+        call()
+
+
+def test_a_zero_output_step_is_refused_not_replaced_by_the_default():
+    with pytest.raises(ks.InputError, match="output_step"):
+        ks.simulate("zarate-2006-iv", duration="1 h", output_step="0 min")

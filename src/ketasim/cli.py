@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ketasim.errors import InputError, KetasimError
@@ -34,6 +35,24 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from ketasim._internal.meta import VERSION
+
+        console.print(f"ketasim {VERSION}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Mechanistic simulator of ketamine's antidepressant action (see the commands below)."""
+
 
 # Patient options shared by every command that simulates one patient.
 WeightOption = Annotated[str, typer.Option(help="Body weight, e.g. 70kg (20-300 kg).")]
@@ -383,7 +402,13 @@ def calibrate_population_cmd(
 
 @app.command()
 def sensitivity(
-    n: Annotated[int, typer.Option(help="Saltelli base sample size (evaluations = n x (parameters + 2)).")] = 64,
+    n: Annotated[
+        int,
+        typer.Option(
+            help="Saltelli base sample size, a power of two (evaluations = n x (parameters + 2)); "
+            "64 gives wrong indices over 15 parameters."
+        ),
+    ] = 1024,
     parameters: Annotated[
         str | None, typer.Option(help="Comma-separated parameter names (default: 15 PD ones).")
     ] = None,
@@ -400,7 +425,7 @@ def sensitivity(
     """Global Sobol sensitivity (first and total order, 95% CI) of outputs to uncertain parameters."""
     from rich.progress import Progress
 
-    from ketasim.analysis.sensitivity import DEFAULT_OUTPUTS, DEFAULT_PARAMETERS, sobol_model
+    from ketasim.analysis.sensitivity import DEFAULT_OUTPUTS, DEFAULT_PARAMETERS, READABLE_CONF, sobol_model
     from ketasim.analysis.sobol_setup import check_base_size, name_list
 
     check_base_size(n)
@@ -411,6 +436,10 @@ def sensitivity(
                           progress=lambda d, t: bar.update(task, completed=d, total=t))  # fmt: skip
     if plot is not None:
         res.plot(plot)
+    width, par, out = res.widest_interval()
+    if width > READABLE_CONF:
+        err_console.print(f"warning: 95% intervals up to +-{width:.2f} ({par} on {out}) are too wide to read; "
+                          f"increase --n (now {n})", highlight=False)  # fmt: skip
     if as_json:
         typer.echo(_json(res.to_json()))
         return
@@ -492,7 +521,14 @@ def tci(
 ) -> None:
     """Target-controlled infusion: the rate schedule that reaches and holds a concentration."""
     from ketasim import simulate as run
-    from ketasim.clinical.tci import parse_profile, tci_deviation_pct, tci_rates, tci_schedule, tci_totals
+    from ketasim.clinical.tci import (
+        parse_profile,
+        tci_deviation_pct,
+        tci_profile_deviation_pct,
+        tci_rates,
+        tci_schedule,
+        tci_totals,
+    )
     from ketasim.units import parse_quantity
 
     if (target is None) == (profile is None):
@@ -507,6 +543,9 @@ def tci(
         if profile is None:
             level = parse_quantity(str(target), "target", "ng/mL")  # validated by tci_schedule already
             out["max_deviation_pct"] = tci_deviation_pct(res, level, drug)
+        else:
+            steps = [(parse_quantity(t, "profile", "h"), float(c)) for t, c in parse_profile(profile)]
+            out["max_deviation_pct"] = tci_profile_deviation_pct(res, steps, drug)
     if as_json:
         typer.echo(_json({**out, "schedule": json.loads(rates.to_json(orient="records"))}))
         return
@@ -514,7 +553,8 @@ def tci(
     console.print(f"{out['steps']} rate steps, {out['total_mg']:.1f} mg in total")
     if "max_deviation_pct" in out:
         console.print(
-            f"simulated plasma deviation from target after the first quarter: {out['max_deviation_pct']:.2f}%"
+            "simulated plasma deviation from target after the first quarter of each target level: "
+            f"{out['max_deviation_pct']:.2f}%"
         )
 
 
@@ -605,7 +645,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=False)
     except KetasimError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        # escaped: a message may hold brackets (".[sbml]", "[0, 3000]") that rich would read as markup
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -65,9 +65,15 @@ def parse_quantity(
     minimum: float | None = None,
     maximum: float | None = None,
     strictly_positive: bool = False,
+    unit_required: bool = False,
 ) -> float:
-    """Return ``value`` as a float in ``unit``, refusing wrong dimensions and out-of-range values."""
+    """Return ``value`` as a float in ``unit``, refusing wrong dimensions and out-of-range values.
+    ``unit_required``: refuse a bare number (where guessing the unit would silently mislead, e.g. a
+    duration of 7 meaning 7 h to one reader and 7 days to another)."""
     shown: QuantityLike  # what error messages quote
+    if unit_required and is_number(value):
+        raise InputError(field, f"a bare number has no unit; write it with one, e.g. '{value} h' or '{value} d'",
+                         got=repr(value))  # fmt: skip
     if is_number(value):
         x, shown = float(value), value  # a bare number is already in ``unit``: no need for pint
     else:

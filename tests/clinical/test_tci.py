@@ -142,3 +142,12 @@ def test_bad_profiles_and_options_are_refused():
         with pytest.raises(ks.InputError) as err:
             tci_schedule(150, **kwargs)
         assert err.value.field == field
+
+
+def test_profile_deviation_sees_a_schedule_that_misses_its_levels():
+    from ketasim.clinical.tci import tci_profile_deviation_pct
+
+    reg = tci_schedule([("0 h", 100), ("20 min", 250)], ks.Patient(), duration="1 h")
+    res = ks.simulate(reg, ks.Patient(), duration="1 h", output_step="1 min")
+    assert tci_profile_deviation_pct(res, [(0.0, 100), (1 / 3, 250)]) < 0.01
+    assert tci_profile_deviation_pct(res, [(0.0, 100), (1 / 3, 500)]) == pytest.approx(50, abs=0.5)

@@ -70,3 +70,17 @@ def test_load_run_refuses_an_unknown_run(stored):
     with pytest.raises(InputError) as exc:
         load_run(db, "nope")
     assert exc.value.field == "run_id"
+
+
+def test_parquet_export_takes_any_folder_name(stored, tmp_path):
+    """Issue 14: a quote in the folder name went into the SQL text and gave a traceback."""
+    db, res = stored
+    out = tmp_path / "o'x; DROP TABLE runs"
+    load_run(db, res.run_id, parquet=out)
+    assert len(pd.read_parquet(out / f"{res.run_id}_endpoints.parquet")) > 0
+    assert list_runs(db)["run_id"].tolist() == [res.run_id]
+
+
+def test_runs_show_when_they_were_created_as_iso_time(stored):
+    created = list_runs(stored[0])["created"].iloc[0]
+    assert pd.Timestamp(created).year >= 2026 and created.endswith("Z")

@@ -172,3 +172,13 @@ def test_supportive_environment_is_resilience():
     start_supported, lost_supported = worsening(1.0)
     assert start_supported > start_alone
     assert 0 < lost_supported < 0.95 * lost_alone
+
+
+def test_the_figure_starts_the_madrs_curve_at_the_summary_baseline(zarate):
+    """Issue 14: the headline figure's MADRS curve started below the table's baseline (the session's
+    expectancy acts at time 0). The curve now starts at the pre-dose rating, then drops."""
+    fig = zarate.plot()
+    ax = next(a for a in fig.axes if "MADRS" in a.get_title(loc="left"))
+    x, y = ax.lines[0].get_data()
+    assert x[0] == 0 and y[0] == pytest.approx(zarate.summary()["madrs_baseline"], abs=1e-9)
+    assert y[1] < y[0]  # the value at time 0, after the session's start

@@ -157,3 +157,14 @@ def test_transform2_example_loads():
     regs = sc.regimens()
     assert len(regs["esketamine"].doses) == 8 and not regs["placebo"].doses
     assert [s.kind.value for s in regs["placebo"].sessions].count("oral_antidepressant") == 1
+
+
+def test_a_control_of_sessions_only_is_a_regimen_and_counts_are_integers():
+    """Issue 14: a control made only of sessions was falsy; `n` was a float in the trial JSON."""
+    z = ks.protocols.get("murrough-2013-single-infusion")
+    control = z.as_control("saline")
+    assert len(control) == 0 and control and not ks.Regimen([])
+    res = Trial({"ketamine": z, "saline": control}, Population.sample(6, seed=3), duration="1 d",
+                endpoints=Endpoints.make(["24 h"])).run(seed=2)  # fmt: skip
+    arms = res.to_json()["arms"]
+    assert all(isinstance(a["n"], int) and a["n"] == 3 for a in arms.values())

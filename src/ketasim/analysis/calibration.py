@@ -36,6 +36,9 @@ class ParamSpec(BaseModel):
     name: str
     lower: float = Field(gt=0)
     upper: float = Field(gt=0)
+    # where the fit starts and its weak prior is centred; written in the config so that a rerun gives
+    # the shipped value again whatever the registry holds now (default: the registry's current value)
+    start: float | None = Field(default=None, gt=0)
 
 
 class CalibrationConfig(BaseModel):
@@ -83,8 +86,10 @@ def load_config(path: str | Path) -> CalibrationConfig:
     for i, p in enumerate(cfg.parameters):
         if p.name not in defaults:
             raise InputError(f"parameters[{i}].name", "unknown parameter (see `ketasim params`)", got=p.name)
-        if not p.lower < defaults.value(p.name) < p.upper:
-            raise InputError(f"parameters[{i}]", f"bounds must bracket the current value {defaults.value(p.name):g}")
+        start = defaults.value(p.name) if p.start is None else p.start
+        if not p.lower < start < p.upper:
+            what = "the current value" if p.start is None else "start"
+            raise InputError(f"parameters[{i}]", f"bounds must bracket {what} {start:g}")
     known = {_row_key(s, r) for s in reference_studies() for r in s["row"]}
     for i, key in enumerate(cfg.rows):
         if key not in known:
@@ -113,7 +118,7 @@ def fit(
     """Generic fit: ``predict(params)`` returns the model values for the observed vector."""
     base = base or default_parameters()
     names = tuple(s.name for s in specs)
-    x0 = np.log([base.value(n) for n in names])
+    x0 = np.log([base.value(s.name) if s.start is None else s.start for s in specs])
     lo, hi = np.log([s.lower for s in specs]), np.log([s.upper for s in specs])
     sigma_prior = math.sqrt(math.log1p(prior_cv**2))
 

@@ -31,6 +31,8 @@ DEFAULT_PARAMETERS = (
     "acute_gain_protein", "tau_acute", "placebo_session", "cadss_ec50",
 )  # fmt: skip
 DEFAULT_OUTPUTS = ("madrs_change_24h", "madrs_change_7d", "cadss_peak", "synapse_density_24h")
+#: An index whose 95% interval is wider than this (half-width) cannot be read: the CLI warns.
+READABLE_CONF = 0.1
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,14 @@ class SobolResult:
 
     def to_json(self) -> list[dict[str, Any]]:
         return self.indices.to_dict("records")
+
+    def widest_interval(self) -> tuple[float, str, str]:
+        """(half-width, parameter, output) of the widest 95% interval of any index: too wide to read
+        means the base sample ``n`` is too small (the Saltelli matrices of a small n are correlated)."""
+        d = self.indices
+        conf = np.maximum(d["S1_conf"].to_numpy(float), d["ST_conf"].to_numpy(float))
+        i = int(np.nanargmax(conf))
+        return float(conf[i]), str(d["parameter"].iloc[i]), str(d["output"].iloc[i])
 
     def plot(self, path: str | Path | None = None) -> Any:
         plt = pyplot()
@@ -83,7 +93,7 @@ def sobol_model(
     parameters: Sequence[str] = DEFAULT_PARAMETERS,
     outputs: Sequence[str] = DEFAULT_OUTPUTS,
     *,
-    n: int = 64,
+    n: int = 1024,
     regimen: Regimen | str = "zarate-2006-iv",
     fold: float = 2.0,
     seed: int = 1,

@@ -78,6 +78,7 @@ __all__ = [
     "TargetLike",
     "parse_profile",
     "tci_deviation_pct",
+    "tci_profile_deviation_pct",
     "tci_rates",
     "tci_schedule",
     "tci_totals",
@@ -251,11 +252,25 @@ def tci_deviation_pct(result: Result, target_ng_ml: float, drug: str | Drug = "k
     ``esketamine_plasma`` for esketamine) with ``target_ng_ml`` over the last three quarters of the run
     (the first quarter is the approach to the target), as ``max |C / target - 1| x 100``.
     """
+    return tci_profile_deviation_pct(result, [(0.0, target_ng_ml)], drug)
+
+
+def tci_profile_deviation_pct(
+    result: Result, steps_h: Sequence[tuple[float, float]], drug: str | Drug = "ketamine"
+) -> float:
+    """Largest deviation (%) of the simulated plasma concentration from a stepped target
+    ``[(start_h, conc_ng_ml), ...]``, over the last three quarters of every step (the first quarter of
+    each is the approach to its new level)."""
     var = "ketamine_plasma" if Drug.parse(drug) is Drug.KETAMINE else "esketamine_plasma"
     c = result.dataset[var].values[0]
     t = result.dataset["time"].values
-    late = t > t[-1] * 0.25
-    return float(np.max(np.abs(c[late] / target_ng_ml - 1)) * 100)
+    ends = [s for s, _ in steps_h[1:]] + [float(t[-1])]
+    worst = 0.0
+    for (start, level), end in zip(steps_h, ends, strict=True):
+        late = (t > start + 0.25 * (end - start)) & (t <= end)
+        if late.any() and level > 0:
+            worst = max(worst, float(np.max(np.abs(c[late] / level - 1)) * 100))
+    return worst
 
 
 # ---------------------------------------------------------------- internals

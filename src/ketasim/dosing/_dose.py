@@ -284,6 +284,10 @@ class Regimen:
     def __len__(self) -> int:
         return len(self.doses)
 
+    def __bool__(self) -> bool:
+        """True if anything is given: a control made only of sessions (saline, visits) counts."""
+        return bool(self.doses or self.sessions)
+
     def __add__(self, other: Regimen) -> Regimen:
         if not isinstance(other, Regimen):
             return NotImplemented

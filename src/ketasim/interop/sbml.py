@@ -41,7 +41,7 @@ import numpy as np
 
 from ketasim._internal.files import atomic_write_text
 from ketasim.dosing import Regimen, protocols
-from ketasim.errors import InputError, SBMLExportError
+from ketasim.errors import ExportError, InputError, SBMLExportError
 from ketasim.model import (
     DIMENSIONLESS,
     EXTERNALS,
@@ -123,7 +123,7 @@ def simulate_roadrunner(
     in ``selections``. Values at an event time are those after the event, as in ``ketasim.simulate``.
     ``rtol``/``atol`` are CVODE's relative and absolute tolerances.
     """
-    import roadrunner
+    roadrunner = _optional("roadrunner")
 
     t = np.asarray(t_out_h, float)
     if t.ndim != 1 or t.size < 2 or np.any(np.diff(t) <= 0):
@@ -133,8 +133,7 @@ def simulate_roadrunner(
     rr.integrator.absolute_tolerance = atol
     rr.integrator.maximum_num_steps = max_steps
     if selections is None:
-        import libsbml
-
+        libsbml = _optional("libsbml")
         model = libsbml.readSBMLFromString(sbml_text).getModel()
         rules = [model.getRule(i).getVariable() for i in range(model.getNumRules())]
         changing = [p.getId() for p in model.getListOfParameters() if not p.getConstant()]  # e.g. stress_load
@@ -228,15 +227,26 @@ class _Infix:
 # ------------------------------------------------------------------------------------ document
 
 
+def _optional(module: str) -> Any:
+    """Import libSBML or libRoadRunner, or say which extra installs it (they are not core dependencies)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ExportError(
+            f'this needs the `sbml` extra ({module} is not installed): pip install -e ".[sbml]" in a '
+            'checkout, or pip install "ketasim[sbml]"'
+        ) from None
+
+
 class _Builder:
     """Builds the libSBML document for a one-patient Model from its definition."""
 
     def __init__(self, model: Model, regimen: Regimen) -> None:
         if model.n_patients != 1:
             raise SBMLExportError("SBML export is for exactly one patient")
-        import libsbml
-
-        self.ls = libsbml
+        self.ls = libsbml = _optional("libsbml")
         self.model = model
         self.defn: Definition = model.definition
         self.regimen = regimen

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ketasim._internal.files import atomic_path
 from ketasim._internal.meta import VERSION
 from ketasim.errors import InputError
 from ketasim.trials import TrialResult
@@ -59,10 +60,13 @@ class Store:
         return RunWriter(self, run_id, seed, parameter_set, control, scenario_text, patients)
 
     def runs(self) -> pd.DataFrame:
-        return self.con.execute(
+        """One row per stored run; ``created`` as an ISO 8601 time (UTC, seconds)."""
+        frame = self.con.execute(
             "SELECT run_id, created, ketasim_version, parameter_set, seed, n_patients, control "
             "FROM runs ORDER BY created"
         ).df()
+        frame["created"] = pd.to_datetime(frame["created"], unit="s", utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return frame
 
     def load(self, run_id: str) -> TrialResult:
         """Re-build the TrialResult of a stored run without re-simulating."""
@@ -102,11 +106,16 @@ class Store:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         paths = []
-        for table in ("runs", "endpoints", "series", "patients"):
+        for table in _TABLES:  # the path never enters SQL (any file name works); each file appears whole
             p = out / f"{run_id}_{table}.parquet"
-            self.con.execute(f"COPY (SELECT * FROM {table} WHERE run_id = ?) TO '{p}' (FORMAT PARQUET)", [run_id])
+            frame = self.con.execute(f"SELECT * FROM {table} WHERE run_id = ?", [run_id]).df()
+            with atomic_path(p) as tmp:
+                frame.to_parquet(tmp, index=False)
             paths.append(p)
         return paths
+
+
+_TABLES = ("runs", "endpoints", "series", "patients")
 
 
 class RunWriter:

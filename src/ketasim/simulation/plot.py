@@ -38,10 +38,17 @@ def plot_chain(ds: xr.Dataset, path: str | Path | None = None, *, patient: int |
             if np.nanmax(np.abs(data)) == 0 and var != "madrs":
                 continue
             mean = data.mean(axis=0)
-            (line,) = ax.plot(t, mean, label=label, lw=1.6)
+            tt = t
+            if var == "madrs" and "madrs_pre_dose" in ds:
+                # start from the pre-dose rating (the summary's baseline): a session's expectancy acts at
+                # its start, so the value at time 0 is already after it
+                pre = ds["madrs_pre_dose"].values
+                pre = pre[patient : patient + 1] if patient is not None else pre
+                tt, mean, data = np.r_[t[0], t], np.r_[pre.mean(), mean], np.column_stack([pre, data])
+            (line,) = ax.plot(tt, mean, label=label, lw=1.6)
             if data.shape[0] > 1:
                 lo, hi = np.percentile(data, [5, 95], axis=0)
-                ax.fill_between(t, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
+                ax.fill_between(tt, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
         ax.set_title(title, loc="left", fontsize=10)
         ax.set_ylabel(unit, fontsize=8)
         ax.grid(alpha=0.3)

@@ -63,9 +63,11 @@ def simulate(
     if patient is not None and population is not None:
         raise InputError("patient", "give either patient or population, not both")
     patients = _patients(patient, population)
-    duration_h = parse_quantity(duration, "duration", "h", strictly_positive=True, maximum=MAX_DURATION_H)
+    duration_h = parse_quantity(duration, "duration", "h", strictly_positive=True, maximum=MAX_DURATION_H,
+                                unit_required=True)  # fmt: skip
     default_step = "1 min" if len(patients) == 1 else "10 min"
-    step_h = parse_quantity(output_step or default_step, "output_step", "h", strictly_positive=True, maximum=duration_h)
+    step = default_step if output_step is None else output_step
+    step_h = parse_quantity(step, "output_step", "h", strictly_positive=True, maximum=duration_h, unit_required=True)
     params = params or default_parameters()
     keep = _outputs(outputs, layers, params)
     hyp = hypotheses or Hypotheses()

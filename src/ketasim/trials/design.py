@@ -72,7 +72,8 @@ class Trial:
 
     @property
     def duration_h(self) -> float:
-        return parse_quantity(self.duration, "duration", "h", strictly_positive=True, maximum=MAX_DURATION_H)
+        return parse_quantity(self.duration, "duration", "h", strictly_positive=True, maximum=MAX_DURATION_H,
+                              unit_required=True)  # fmt: skip
 
     @property
     def control_arm(self) -> str:

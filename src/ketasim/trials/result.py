@@ -125,7 +125,9 @@ class TrialResult:
 
     def to_json(self) -> dict[str, Any]:
         """``{"run_id", "arms": {ARM: {ENDPOINT: value}}, "comparisons": [...]}`` (NaN -> None)."""
-        arms = {a: {k: v["estimate"] for k, v in d.items()} for a, d in self.arms.items()}
+        counts = ("n", "n_screened")  # whole patients, written as integers
+        arms = {a: {k: int(v["estimate"]) if k in counts else v["estimate"] for k, v in d.items()}
+                for a, d in self.arms.items()}  # fmt: skip
         return jsonable(
             {
                 "run_id": self.run_id,
