@@ -6,6 +6,7 @@ import importlib
 import pkgutil
 
 import numpy as np
+import pytest
 
 import ketasim as ks
 
@@ -77,3 +78,17 @@ def test_population_runs_in_one_batch_and_matches_single_runs():
             rtol=1e-4,
             atol=1e-6,
         )
+
+
+@pytest.mark.parametrize("regimen", ["zarate-2006-iv", "spravato-induction-84mg"])
+def test_summary_peaks_do_not_depend_on_the_output_step(regimen):
+    """Issue 14: Cmax was 161 ng/mL at 1-min output, 107 at hourly and 15 at 6-hourly; the CADSS peak fell
+    from 7.6 to 0.03. Peaks, their times and the AUC now come from a grid refined around every dose."""
+    runs = [ks.simulate(regimen, duration="7 d", output_step=s) for s in ("1 min", "1 h", "6 h")]
+    fine, *coarse = [r.summary() for r in runs]
+    for s in coarse:
+        for key in ("cmax_ng_ml", "tmax_h", "peak_nmda_occupancy", "peak_glutamate_fold", "cadss_peak",
+                    "sbp_change_peak_mmhg"):  # fmt: skip
+            assert s[key] == pytest.approx(fine[key], rel=1e-9), key
+        assert s["auc_ng_h_ml"] == pytest.approx(fine["auc_ng_h_ml"], rel=1e-3)
+    assert runs[2].dataset.sizes["time"] == 29  # the dataset keeps the grid asked for

@@ -60,6 +60,10 @@ SUMMARY_KEYS = (
 )
 
 
+#: Variables whose peak the summary reports.
+_PEAKED = ("ketamine_plasma", "nmda_occupancy", "glutamate", "cadss", "sbp_change")
+
+
 @dataclass(frozen=True)
 class Result:
     """Simulation output. ``dataset`` has dims (patient, time[h]) and ``madrs_items`` adds ``item``;
@@ -67,12 +71,24 @@ class Result:
 
     dataset: xr.Dataset
     regimen: Regimen
+    # per-patient peaks, their times and the AUC taken on the refined grid of the run (see from_batch);
+    # kept apart from ``dataset`` so that the dataset holds exactly the model's outputs
+    peaks: xr.Dataset | None = None
 
     @classmethod
-    def from_batch(cls, batch: Batch, regimen: Regimen, outputs: tuple[str, ...] | None = None) -> Result:
-        """The Result of an integrated batch; ``outputs`` keeps only those variables."""
-        model, t = batch.model, batch.t
-        obs = batch.observe(only=outputs)
+    def from_batch(
+        cls, batch: Batch, regimen: Regimen, outputs: tuple[str, ...] | None = None, grid: np.ndarray | None = None
+    ) -> Result:
+        """The Result of an integrated batch; ``outputs`` keeps only those variables. ``grid``: the output
+        times to keep (a subset of ``batch.t``); the peaks, their times and the AUC of the summary are
+        taken on all of ``batch.t`` (``simulate`` refines it around every dose), so they do not depend on
+        the output step."""
+        model, tf = batch.model, batch.t
+        t = tf if grid is None else grid
+        at = np.searchsorted(tf, t) if grid is not None else slice(None)
+        obs = model.observe(t, batch.y[..., at], only=outputs)  # every output, on the grid asked for
+        kept = [v for v in _PEAKED if v in obs]
+        fine = model.observe(tf, batch.y, only=kept) if grid is not None and kept else obs  # only what peaks
         units = output_units(model.layers, model.params)
         coords = {"patient": np.arange(model.n_patients), "time": t, "item": list(ITEMS)}
         data: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, str]]] = {
@@ -81,6 +97,13 @@ class Result:
         }
         # The pre-dose state (before any bolus at time 0) defines the baselines.
         data["madrs_pre_dose"] = (("patient",), batch.pre_dose(["madrs"])["madrs"], {"units": units["madrs"]})
+        peaks: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, str]]] = {
+            var: (("patient",), fine[var].max(axis=1), {"units": units[var]}) for var in kept
+        }
+        if "ketamine_plasma" in fine:
+            ket = fine["ketamine_plasma"]
+            peaks["time_of_ketamine_plasma"] = (("patient",), tf[ket.argmax(axis=1)], {"units": "h"})
+            peaks["auc_ketamine_plasma"] = (("patient",), np.trapezoid(ket, tf, axis=1), {"units": "ng*h/mL"})
         ds = xr.Dataset(data, coords=coords)
         ds["time"].attrs["units"] = "h"
         ds.attrs.update(
@@ -94,14 +117,18 @@ class Result:
                 "sampling": "venous plasma",
             }
         )
-        return cls(ds, regimen)
+        return cls(ds, regimen, xr.Dataset(peaks, coords={"patient": coords["patient"]}))
 
     @classmethod
     def concat(cls, parts: list[Result]) -> Result:
         """Results of consecutive groups of patients (same regimen and grid) as one."""
         ds = xr.concat([p.dataset for p in parts], dim="patient", data_vars="minimal", coords="minimal",
                        compat="override", combine_attrs="override")  # fmt: skip
-        return cls(ds.assign_coords(patient=np.arange(ds.sizes["patient"])), parts[0].regimen)
+        n = np.arange(ds.sizes["patient"])
+        peaks = None
+        if all(p.peaks is not None for p in parts):
+            peaks = xr.concat([p.peaks for p in parts], dim="patient").assign_coords(patient=n)  # type: ignore[misc]
+        return cls(ds.assign_coords(patient=n), parts[0].regimen, peaks)
 
     @property
     def n_patients(self) -> int:
@@ -114,14 +141,23 @@ class Result:
         t0 = float(ds.attrs.get("first_dose_h", 0.0))
         missing = np.full(self.n_patients, np.nan)
 
+        pk = self.peaks if self.peaks is not None else xr.Dataset()
+
         def peak(var: str) -> np.ndarray:  # NaN where the variable was not kept (simulate(outputs=...))
+            if var in pk:  # taken on the refined grid (see from_batch)
+                return pk[var].values
             return ds[var].values.max(axis=1) if var in ds else missing
 
         ket = ds["ketamine_plasma"].values if "ketamine_plasma" in ds else None
+        if "time_of_ketamine_plasma" in pk:
+            tmax, auc = pk["time_of_ketamine_plasma"].values - t0, pk["auc_ketamine_plasma"].values
+        else:
+            tmax = missing if ket is None else t[ket.argmax(axis=1)] - t0
+            auc = missing if ket is None else np.trapezoid(ket, t, axis=1)
         return {
             "cmax_ng_ml": peak("ketamine_plasma"),
-            "tmax_h": missing if ket is None else t[ket.argmax(axis=1)] - t0,
-            "auc_ng_h_ml": missing if ket is None else np.trapezoid(ket, t, axis=1),
+            "tmax_h": tmax,
+            "auc_ng_h_ml": auc,
             "peak_nmda_occupancy": peak("nmda_occupancy"),
             "peak_glutamate_fold": peak("glutamate"),
             "synapse_density_24h": self._at("synapse_density", t0 + 24.0),

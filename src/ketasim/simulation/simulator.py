@@ -74,15 +74,31 @@ def simulate(
     t = np.arange(0.0, duration_h + 1e-9, step_h)
     if t[-1] < duration_h - 1e-9:
         t = np.append(t, duration_h)
+    # The summary's peaks, their times and the AUC come from a grid refined to 1 min over the first
+    # hours after every dose and session, so they do not depend on output_step (the dataset keeps t).
+    starts = {d.at_h for d in regimen} | {x.at_h for x in regimen.sessions}
+    ends = {d.at_h + d.duration_h for d in regimen if d.duration_h}  # an infusion peaks as it ends
+    fine = [s + _PEAK_GRID_H for s in sorted(starts)] + [e + _PEAK_GRID_H[_PEAK_GRID_H <= 2.0] for e in sorted(ends)]
+    extra = np.unique(np.round(np.concatenate([np.empty(0), *fine]), 9))
+    extra = extra[(extra >= 0) & (extra <= duration_h)]
+    i = np.clip(np.searchsorted(t, extra), 1, t.size - 1)
+    on_grid = np.minimum(np.abs(extra - t[i - 1]), np.abs(extra - t[i])) < 1e-9  # already an output time
+    tf = np.union1d(t, extra[~on_grid])
     # Patients in chunks so that the state trajectories in flight stay near CHUNK_BYTES
     n_states = sum(len(m.STATES) for m in layers) if layers is not None else len(STATE_NAMES)
-    size = max(1, CHUNK_BYTES // (n_states * t.size * 8))
+    size = max(1, CHUNK_BYTES // (n_states * tf.size * 8))
     parts = []
     for start in range(0, len(patients), size):
-        batch = run_batch(regimen, patients[start : start + size], t, params=params, hypotheses=hyp, solver=solver,
+        batch = run_batch(regimen, patients[start : start + size], tf, params=params, hypotheses=hyp, solver=solver,
                           layers=layers, fluctuation=fluctuation)  # fmt: skip
-        parts.append(Result.from_batch(batch, regimen, keep))
+        parts.append(Result.from_batch(batch, regimen, keep, grid=t if tf.size > t.size else None))
     return parts[0] if len(parts) == 1 else Result.concat(parts)
+
+
+#: 1-min steps over the 2 h after each dose or session start (and after each infusion's end): every peak
+#: of the chain (plasma, NMDA block, glutamate, CADSS, SBP) falls within them; then 15-min steps to 24 h
+#: and hourly to 48 h (the AUC's tail).
+_PEAK_GRID_H = np.r_[np.arange(0.0, 2.0, 1 / 60), np.arange(2.0, 24.0, 0.25), np.arange(24.0, 48.0 + 1e-9, 1.0)]
 
 
 def _outputs(
