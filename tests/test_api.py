@@ -92,3 +92,15 @@ def test_summary_peaks_do_not_depend_on_the_output_step(regimen):
             assert s[key] == pytest.approx(fine[key], rel=1e-9), key
         assert s["auc_ng_h_ml"] == pytest.approx(fine["auc_ng_h_ml"], rel=1e-3)
     assert runs[2].dataset.sizes["time"] == 29  # the dataset keeps the grid asked for
+
+
+def test_to_dict_holds_the_data_not_only_the_summary():
+    """Issue 14: Result.to_dict() returned the summary alone."""
+    import json
+
+    res = ks.simulate("zarate-2006-iv", duration="2 h", output_step="30 min")
+    d = json.loads(json.dumps(res.to_dict()))  # plain types
+    assert d["summary"]["cmax_ng_ml"] == pytest.approx(res.summary()["cmax_ng_ml"])
+    assert d["data"]["coords"]["time"]["data"] == [0.0, 0.5, 1.0, 1.5, 2.0]
+    assert d["data"]["data_vars"]["ketamine_plasma"]["attrs"]["units"] == "ng/mL"
+    assert len(d["data"]["data_vars"]["madrs"]["data"][0]) == 5

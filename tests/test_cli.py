@@ -232,3 +232,18 @@ def test_export_sbml_without_the_extra_names_it(capsys, monkeypatch, tmp_path):
     assert code == 2 and "Traceback" not in err
     assert "`sbml` extra" in err and 'pip install -e ".[sbml]"' in err
     assert not (tmp_path / "m.xml").exists()
+
+
+def test_the_first_run_on_a_machine_says_that_it_compiles(tmp_path):
+    """Issue 14: the first simulation compiles the model for ~25 s in silence. It now says so, once."""
+    env = {**os.environ, "KETASIM_CACHE_DIR": str(tmp_path)}
+    env.pop("NUMBA_CACHE_DIR", None)
+    runs = [subprocess.run([sys.executable, "-m", "ketasim.cli", "simulate", "--days", "1", "--json"], env=env,
+                           capture_output=True, text=True, timeout=600) for _ in range(2)]  # fmt: skip
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
+    assert "ketasim: compiling the model for this machine" in runs[0].stderr
+    assert "compiling" not in runs[1].stderr
+    first, second = (json.loads(r.stdout) for r in runs)
+    assert first.keys() == second.keys()
+    for k, v in first.items():  # the freshly compiled and the cached kernel agree (to rounding)
+        assert v == second[k] or v == pytest.approx(second[k], rel=1e-9), k

@@ -8,6 +8,7 @@ numba caches the compiled copy there (the first run on a machine compiles for ab
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -34,6 +35,11 @@ def stepper(model: Model) -> ModuleType:
         return sys.modules[name]
     source = Path(_stepper.__file__).read_text(encoding="utf-8")
     target = code.directory / "stepper.py"
+    fresh = not any((code.directory / "__pycache__").glob("stepper.solve_all-*.nbi"))
+    if fresh and not os.environ.get("NUMBA_CACHE_DIR"):  # (numba keeps its cache elsewhere then)
+        # numba compiles on the first call and caches on disk: say so, or the first run looks hung
+        print(f"ketasim: compiling the model for this machine (once; about 25 s; cached in {code.directory})",
+              file=sys.stderr, flush=True)  # fmt: skip
     if not target.is_file() or target.read_text(encoding="utf-8") != source:
         atomic_write_text(target, source)
     spec = importlib.util.spec_from_file_location(name, target)

@@ -186,5 +186,11 @@ class Result:
         """One panel per layer on a shared time axis; writes ``path`` (PNG, SVG, PDF) if given."""
         return plot_chain(self.dataset, path, patient=patient)
 
-    def to_dict(self) -> Mapping[str, float]:
-        return self.summary()
+    def to_dict(self) -> dict[str, Any]:
+        """Everything in plain Python types (JSON-ready): the regimen, the summary (the mean over
+        patients) and the data (``xarray.Dataset.to_dict``: coordinates, variables with their units)."""
+        return {
+            "regimen": self.regimen.describe(),
+            "summary": self.summary(),
+            "data": self.dataset.to_dict(data="list"),
+        }
