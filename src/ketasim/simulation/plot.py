@@ -46,6 +46,9 @@ def plot_chain(ds: xr.Dataset, path: str | Path | None = None, *, patient: int |
                 pre = pre[patient : patient + 1] if patient is not None else pre
                 tt, mean, data = np.r_[t[0], t], np.r_[pre.mean(), mean], np.column_stack([pre, data])
             (line,) = ax.plot(tt, mean, label=label, lw=1.6)
+            if tt is not t:  # the pre-dose rating, visible on the axis (the drop at time 0 lies on it)
+                ax.plot(tt[:1], mean[:1], "o", ms=4, color=line.get_color(), clip_on=False,
+                        label=f"before the first session ({mean[0]:.0f})")  # fmt: skip
             if data.shape[0] > 1:
                 lo, hi = np.percentile(data, [5, 95], axis=0)
                 ax.fill_between(tt, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
