@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeGuard
+import tomllib
+from pathlib import Path
+from typing import Any, TypeGuard, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ketasim.errors import InputError
 
-__all__ = ["from_validation_error", "is_number", "whole_number"]
+__all__ = ["from_validation_error", "is_number", "read_toml_config", "whole_number"]
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 def is_number(value: object) -> TypeGuard[float]:
@@ -46,3 +50,16 @@ def from_validation_error(exc: ValidationError, default_field: str) -> InputErro
     err = exc.errors()[0]
     loc = ".".join(str(x) for x in err["loc"])
     return InputError(loc or default_field, err["msg"])
+
+
+def read_toml_config(path: str | Path, model: type[_M], field: str = "config") -> _M:
+    """A TOML file validated as ``model``; unreadable, malformed or invalid files raise one
+    ``InputError`` naming ``field`` (or the invalid key)."""
+    try:
+        return model(**tomllib.loads(Path(path).read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise InputError(field, f"cannot read file ({exc.strerror})", got=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(field, f"not valid TOML: {exc}") from None
+    except ValidationError as exc:
+        raise from_validation_error(exc, field) from None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -20,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from scipy.optimize import least_squares
 
-from ketasim._internal.checks import from_validation_error
+from ketasim._internal.checks import read_toml_config
 from ketasim.analysis.validation import observed_se, predict_study, reference_studies
 from ketasim.errors import InputError
 from ketasim.parameters import ParameterSet, default_parameters
@@ -73,15 +72,7 @@ class CalibrationResult:
 
 
 def load_config(path: str | Path) -> CalibrationConfig:
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        cfg = CalibrationConfig(**data)
-    except OSError as exc:
-        raise InputError("config", f"cannot read file ({exc.strerror})", got=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError("config", f"not valid TOML: {exc}") from None
-    except ValidationError as exc:
-        raise from_validation_error(exc, "config") from None
+    cfg = read_toml_config(path, CalibrationConfig)
     defaults = default_parameters()
     for i, p in enumerate(cfg.parameters):
         if p.name not in defaults:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,11 +41,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from ketasim._internal.checks import from_validation_error
+from ketasim._internal.checks import read_toml_config
 from ketasim._internal.files import atomic_path, atomic_write_text
 from ketasim._internal.meta import VERSION
 from ketasim.analysis.validation import observed_se, reference_studies, study_endpoints, study_regimens
@@ -100,14 +99,7 @@ class VPopConfig(BaseModel):
 
 
 def load_config(path: str | Path) -> VPopConfig:
-    try:
-        cfg = VPopConfig(**tomllib.loads(Path(path).read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise InputError("config", f"cannot read file ({exc.strerror})", got=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError("config", f"not valid TOML: {exc}") from None
-    except ValidationError as exc:
-        raise from_validation_error(exc, "config") from None
+    cfg = read_toml_config(path, VPopConfig)
     defaults = default_parameters()
     for name, factor in cfg.spread.items():
         if name not in defaults and name not in TRAITS:
@@ -130,7 +122,6 @@ def plausible_patients(cfg: VPopConfig, params: ParameterSet | None = None) -> l
     """``cfg.n_plausible`` plausible patients (see the module doc), reproducible from ``cfg.seed``."""
     p = params or default_parameters()
     out: list[Patient] = []
-    root = np.random.SeedSequence(cfg.seed)
     batch = 0
     while len(out) < cfg.n_plausible:
         children = np.random.SeedSequence([cfg.seed, batch]).spawn(max(256, cfg.n_plausible // 4))
@@ -140,7 +131,6 @@ def plausible_patients(cfg: VPopConfig, params: ParameterSet | None = None) -> l
         batch += 1
         if batch > 200:
             raise InputError("spread", "fewer than 1 in 50 candidates is plausible; narrow the spread")
-    del root
     return out[: cfg.n_plausible]
 
 
@@ -273,10 +263,6 @@ class Outcomes:
         self.included = {k: f["included"].to_numpy(bool) for k, f in tables.items()}
         self.columns = {(k[0], k[1], c): f[c].to_numpy(float) for k, f in tables.items() for c in f.columns
                         if c not in ("patient", "arm")}  # fmt: skip
-
-    def moments(self, study: str, arm: str, column: str, w: np.ndarray) -> tuple[float, float]:
-        mean, var, _, _ = self.moments_and_gradients(study, arm, column, w)
-        return mean, var
 
     def moments_and_gradients(
         self, study: str, arm: str, column: str, w: np.ndarray
