@@ -9,16 +9,18 @@
     ├── ModelError                the parameters assemble into a model that cannot run (no baseline state,
     │                             flow fractions above 1, compiled kernel out of step with the layers)
     ├── IntegrationError          the ODE solver failed (names the patient or the time interval)
-    └── ExportError               a document for another tool cannot be written
-        └── SBMLExportError       the SBML document fails libSBML's consistency checks
+    ├── ExportError               a document for another tool cannot be written
+    │   └── SBMLExportError       the SBML document fails libSBML's consistency checks
+    └── MissingExtraError         an optional dependency is not installed; names the extra that installs it
+        (ImportError)
 
 The command line prints any ``KetasimError`` as one line on stderr and exits with status 2.
 """
 
 from __future__ import annotations
 
-__all__ = ["ExportError", "InputError", "IntegrationError", "KetasimError", "ModelError", "ParameterError",
-           "SBMLExportError"]  # fmt: skip
+__all__ = ["ExportError", "InputError", "IntegrationError", "KetasimError", "MissingExtraError", "ModelError",
+           "ParameterError", "SBMLExportError"]  # fmt: skip
 
 
 class KetasimError(Exception):
@@ -58,3 +60,18 @@ class ExportError(KetasimError):
 
 class SBMLExportError(ExportError):
     """The model cannot be exported as SBML, or the document fails libSBML's consistency checks."""
+
+
+class MissingExtraError(KetasimError, ImportError):
+    """An optional dependency is missing; the message names the extra that installs it.
+
+    >>> str(MissingExtraError("duckdb", "trials", "the results store")).split(":")[0]
+    'the results store needs the `trials` extra (duckdb is not installed)'
+    """
+
+    def __init__(self, module: str, extra: str, what: str) -> None:
+        self.module, self.extra = module, extra
+        super().__init__(
+            f"{what} needs the `{extra}` extra ({module} is not installed): "
+            f'pip install "ketasim[{extra}]", or pip install -e ".[{extra}]" in a checkout'
+        )

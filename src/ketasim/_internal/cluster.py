@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ketasim._internal.checks import whole_number
+from ketasim._internal.optional import require
 
 __all__ = ["map_ordered", "map_unordered"]
 
@@ -16,8 +17,8 @@ _R = TypeVar("_R")
 
 @contextmanager
 def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
-    from dask.distributed import Client, LocalCluster
-
+    dist = require("dask.distributed", "running on Dask workers (--workers, --scheduler)")
+    Client, LocalCluster = dist.Client, dist.LocalCluster
     cluster = None
     if scheduler is None:
         n = whole_number(workers, "workers", 1, 256)
@@ -37,8 +38,7 @@ def map_unordered(fn: Callable[[_T], _R], items: Sequence[_T], workers: int | No
 
     Results arrive in completion order; callers that need order carry an index in the result.
     """
-    from dask.distributed import as_completed
-
+    as_completed = require("dask.distributed", "running on Dask workers (--workers, --scheduler)").as_completed
     with _client(workers, scheduler) as client:
         for fut in as_completed(client.map(fn, items, pure=False)):
             yield fut.result()

@@ -40,8 +40,9 @@ from typing import Any
 import numpy as np
 
 from ketasim._internal.files import atomic_write_text
+from ketasim._internal.optional import require
 from ketasim.dosing import Regimen, protocols
-from ketasim.errors import ExportError, InputError, SBMLExportError
+from ketasim.errors import InputError, SBMLExportError
 from ketasim.model import (
     DIMENSIONLESS,
     EXTERNALS,
@@ -229,15 +230,7 @@ class _Infix:
 
 def _optional(module: str) -> Any:
     """Import libSBML or libRoadRunner, or say which extra installs it (they are not core dependencies)."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ExportError(
-            f'this needs the `sbml` extra ({module} is not installed): pip install -e ".[sbml]" in a '
-            'checkout, or pip install "ketasim[sbml]"'
-        ) from None
+    return require(module, "SBML export and its libRoadRunner check")
 
 
 class _Builder:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ketasim._internal.files import atomic_path
 from ketasim._internal.meta import VERSION
+from ketasim._internal.optional import require
 from ketasim.errors import InputError
 from ketasim.trials import TrialResult
 
@@ -38,8 +39,7 @@ class Store:
     """``Store(path)`` opens (or creates) the DuckDB file."""
 
     def __init__(self, path: str | Path = DEFAULT_DB) -> None:
-        import duckdb
-
+        duckdb = require("duckdb", "the results store")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(str(self.path))

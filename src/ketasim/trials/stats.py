@@ -1,4 +1,5 @@
-"""Trial statistics on top of maintained libraries (scipy, statsmodels).
+"""Trial statistics on top of maintained libraries (scipy, statsmodels; statsmodels comes with the
+``trials`` extra and is imported on first use).
 
 >>> round(hedges_g([1, 2, 3, 4], [2, 3, 4, 5])["estimate"], 4)
 -0.6736
@@ -9,11 +10,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats as sps
-from statsmodels.stats.contingency_tables import Table2x2
-from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+from ketasim._internal.optional import require
 
 __all__ = [
     "hazard_ratio",
@@ -25,6 +27,10 @@ __all__ = [
     "proportion_ci",
     "risk_difference",
 ]
+
+
+def _sm(submodule: str) -> Any:
+    return require(f"statsmodels.{submodule}", "trial statistics")
 
 
 def _arr(x: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -74,13 +80,15 @@ def proportion_ci(k: int, n: int, level: float = 0.95) -> dict[str, float]:
     """Proportion with a Wilson interval."""
     if n == 0:
         return {"estimate": float("nan"), "lower": float("nan"), "upper": float("nan"), "n": 0}
-    lo, hi = proportion_confint(k, n, alpha=1 - level, method="wilson")
+    lo, hi = _sm("stats.proportion").proportion_confint(k, n, alpha=1 - level, method="wilson")
     return {"estimate": k / n, "lower": float(lo), "upper": float(hi), "n": int(n)}
 
 
 def risk_difference(k1: int, n1: int, k2: int, n2: int, level: float = 0.95) -> dict[str, float]:
     """p1 - p2 with Newcombe's hybrid score interval."""
-    lo, hi = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", compare="diff", alpha=1 - level)
+    lo, hi = _sm("stats.proportion").confint_proportions_2indep(
+        k1, n1, k2, n2, method="newcomb", compare="diff", alpha=1 - level
+    )
     return {"estimate": k1 / n1 - k2 / n2, "lower": float(lo), "upper": float(hi)}
 
 
@@ -89,7 +97,7 @@ def odds_ratio(k1: int, n1: int, k2: int, n2: int, level: float = 0.95) -> dict[
     table = np.array([[k1, n1 - k1], [k2, n2 - k2]], float)
     if (table == 0).any():
         table += 0.5
-    t = Table2x2(table)
+    t = _sm("stats.contingency_tables").Table2x2(table)
     lo, hi = t.oddsratio_confint(alpha=1 - level)
     return {
         "estimate": float(t.oddsratio),
@@ -101,12 +109,10 @@ def odds_ratio(k1: int, n1: int, k2: int, n2: int, level: float = 0.95) -> dict[
 
 def kaplan_meier_median(times: Sequence[float], events: Sequence[bool]) -> dict[str, float]:
     """Kaplan-Meier median time to event (NaN if not reached), via statsmodels."""
-    from statsmodels.duration.survfunc import SurvfuncRight
-
     t, e = np.asarray(times, float), np.asarray(events, int)
     if t.size == 0:
         return {"median": float("nan"), "n": 0, "events": 0}
-    sf = SurvfuncRight(t, e)
+    sf = _sm("duration.survfunc").SurvfuncRight(t, e)
     med = sf.quantile(0.5)
     return {"median": float(med) if med is not None else float("nan"), "n": int(t.size), "events": int(e.sum())}
 
@@ -115,12 +121,10 @@ def hazard_ratio(
     times: Sequence[float], events: Sequence[bool], group: Sequence[int], level: float = 0.95
 ) -> dict[str, float]:
     """Cox proportional-hazards ratio of group 1 vs group 0 (statsmodels PHReg)."""
-    from statsmodels.duration.hazard_regression import PHReg
-
     t, e, g = np.asarray(times, float), np.asarray(events, int), np.asarray(group, float)
     if e.sum() == 0 or len(set(g.tolist())) < 2:
         return {"estimate": float("nan"), "lower": float("nan"), "upper": float("nan")}
-    res = PHReg(t, g[:, None], status=e).fit()
+    res = _sm("duration.hazard_regression").PHReg(t, g[:, None], status=e).fit()
     beta, se = float(res.params[0]), float(res.bse[0])
     z = sps.norm.ppf(0.5 + level / 2)
     with np.errstate(over="ignore"):  # separated groups: an infinite ratio is the honest answer
