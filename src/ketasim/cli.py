@@ -144,7 +144,7 @@ def simulate(
         from ketasim.interop.nonmem import regimen_from_nonmem
 
         regimen = regimen_from_nonmem(regimen_from, record_id, drug=drug)
-        label = f"{regimen_from.name} {regimen.name}"
+        label = str(regimen.name)
     elif record_id is not None or drug is not None:
         raise InputError("id" if record_id is not None else "drug", "only with --regimen-from FILE")
     else:

@@ -290,7 +290,7 @@ def regimens_from_nonmem(data: str | Path | pd.DataFrame, *, drug: str | None = 
     for pos in rows:
         doses[int(ids[pos])].extend(_doses_of_row(df, cols, int(pos), default_drug))
     return {
-        i: Regimen(ds, name=f"ID {i}", source=origin, description=f"dosing record of ID {i} in {origin}")
+        i: Regimen(ds, name=f"ID {i}", source=origin, description=f"dosing record ({len(ds)} doses) from {origin}")
         for i, ds in doses.items()
     }
 
@@ -555,12 +555,13 @@ def population_description(params: ParameterSet | None = None, path: str | Path 
         "residual_error": {
             "concentrations": "none: ketasim's concentrations are model predictions without assay error",
             "madrs": {
-                "model": "additive: MADRS_obs = MADRS + eps, eps ~ N(0, rating_noise_sd^2), at trial visits "
-                "(ketasim.trials Endpoints with rating noise); ketasim.simulate adds none",
+                "model": "additive: MADRS_obs = round(MADRS + eps), eps ~ N(0, rating_noise_sd^2), at every "
+                "rating of a trial (ketasim.trials Endpoints, rating_noise on); ketasim.simulate adds none",
                 "rating_noise_sd": entry("rating_noise_sd"),
             },
             "sbp": {
-                "model": "additive: one clinic reading = true SBP + eps, eps ~ N(0, sbp_reading_sd^2) (trials)",
+                "model": "additive: one clinic reading = true SBP + eps, eps ~ N(0, sbp_reading_sd^2); a rise is "
+                "the difference of two readings (ketasim.trials, rating_noise on)",
                 "sbp_reading_sd": entry("sbp_reading_sd"),
             },
         },
