@@ -103,6 +103,19 @@ def simulate(
     cyp2b6: Cyp2b6Option = "*1/*1",
     biotype: Annotated[str, typer.Option(help="synaptic, monoaminergic or inflammatory.")] = "synaptic",
     psychotherapy: Annotated[str, typer.Option(help="Comma-separated session times, e.g. '1d,8d,15d'.")] = "",
+    regimen_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Take the doses (EVID 1 rows) of a NONMEM-style CSV instead of --protocol "
+            "(see `ketasim export-nonmem`); the patient still comes from the options here."
+        ),
+    ] = None,
+    record_id: Annotated[
+        int | None, typer.Option("--id", help="The ID whose doses --regimen-from takes (needed if it holds several).")
+    ] = None,
+    drug: Annotated[
+        str | None, typer.Option(help="Drug of every dose when the --regimen-from file has no DRUG column.")
+    ] = None,
     disinhibition: Annotated[bool, typer.Option("--disinhibition/--no-disinhibition", help="Hypothesis (a).")] = True,
     rest_block: Annotated[bool, typer.Option("--rest-block/--no-rest-block", help="Hypothesis (b).")] = True,
     plot: Annotated[Path | None, typer.Option(help="Write the all-layer figure here (PNG/SVG/PDF).")] = None,
@@ -127,7 +140,15 @@ def simulate(
         biotype=biotype,
         psychotherapy=sessions,
     )
-    regimen = protocols.get(protocol)
+    if regimen_from is not None:
+        from ketasim.interop.nonmem import regimen_from_nonmem
+
+        regimen = regimen_from_nonmem(regimen_from, record_id, drug=drug)
+        label = str(regimen.name)
+    elif record_id is not None or drug is not None:
+        raise InputError("id" if record_id is not None else "drug", "only with --regimen-from FILE")
+    else:
+        regimen, label = protocols.get(protocol), protocol
     if not days > 0:
         raise InputError("days", "must be > 0")
     res = run(regimen, patient, duration=f"{days} d", hypotheses=Hypotheses(disinhibition, rest_block))
@@ -140,7 +161,7 @@ def simulate(
     if as_json:
         typer.echo(_json(summary))
         return
-    table = Table(title=f"{protocol}: {regimen.description}", caption=f"source: {regimen.source}")
+    table = Table(title=f"{label}: {regimen.description}", caption=f"source: {regimen.source}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("unit")
@@ -610,6 +631,84 @@ def export_sbml_cmd(
     text = export_sbml(lib.get(protocol), _patient_options(weight, sex, age, cyp2b6))
     atomic_write_text(out, text)
     console.print(f"SBML Level 3 model ({len(text) // 1024} KiB, validated with libSBML) written to {out}")
+
+
+@app.command("export-nonmem")
+def export_nonmem_cmd(
+    out: Annotated[Path, typer.Argument(help="Output CSV file (NONMEM-style dataset, '.' for missing).")],
+    protocol: Annotated[str, typer.Option(help="Protocol to simulate (see `ketasim protocols`).")] = "zarate-2006-iv",
+    patients: Annotated[
+        int | None,
+        typer.Option(help="Draw N virtual patients from --cohort (default: one patient from the options below)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the drawn patients (with --patients).")] = 1,
+    cohort: Annotated[str, typer.Option(help="trd, trd_prior, mdd or healthy (with --patients).")] = "trd",
+    days: Annotated[float, typer.Option(help="Simulated duration in days (> 0).")] = 7.0,
+    every: Annotated[str, typer.Option(help="Observation interval, e.g. '1 h' or '15 min'.")] = "1 h",
+    observe: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated observations (DVID order): ketamine_plasma, esketamine_plasma, "
+            "arketamine_plasma, norketamine_plasma, hydroxynorketamine_plasma, psilocin_plasma, "
+            "escitalopram_plasma, madrs."
+        ),
+    ] = "ketamine_plasma,madrs",
+    weight: Annotated[str | None, typer.Option(help="Body weight, e.g. 70kg (with --patients: everyone's).")] = None,
+    sex: Annotated[str | None, typer.Option(help="male or female (with --patients: everyone's).")] = None,
+    age: Annotated[float | None, typer.Option(help="Age in years, 18-100 (with --patients: everyone's).")] = None,
+    cyp2b6: Annotated[
+        str | None, typer.Option(help="CYP2B6 genotype *1/*1, *1/*6 or *6/*6 (with --patients: everyone's).")
+    ] = None,
+) -> None:
+    """Simulate a protocol and write the study as a NONMEM-style dataset for nlmixr2, Monolix, Pumas or NONMEM.
+
+    Columns ID TIME(h) AMT(mg) RATE(mg/h) CMT EVID DV MDV DVID DRUG WT SEX AGE CYP2B6 ANCESTRY; the codes are
+    in the README ("Pharmacometric data exchange") and in `ketasim describe-population`.
+    """
+    from ketasim import Patient, protocols
+    from ketasim import simulate as run
+    from ketasim.interop.nonmem import DVID, to_nonmem
+    from ketasim.patients import Population
+    from ketasim.units import parse_quantity
+
+    regimen = protocols.get(protocol)
+    if not days > 0:
+        raise InputError("days", "must be > 0")
+    step_h = parse_quantity(every, "every", "h", strictly_positive=True, maximum=24 * days, unit_required=True)
+    names = [x.strip() for x in observe.split(",") if x.strip()]
+    unknown = [x for x in names if x not in DVID]
+    if unknown or not names:
+        raise InputError("observe", f"must name some of: {', '.join(DVID)}", got=", ".join(unknown) or "none")
+    given = {"weight": weight, "sex": sex, "age": age, "cyp2b6": cyp2b6}
+    fixed: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    people = list(Population.sample(patients, seed, cohort, **fixed)) if patients is not None else [Patient(**fixed)]
+    res = run(regimen, population=people, duration=f"{days} d", output_step=f"{step_h!r} h", outputs=names)
+    df = to_nonmem(res, people, analytes=names, path=out)
+    n_doses = int((df["EVID"] == 1).sum())
+    console.print(f"NONMEM-style dataset written to {out}: {len(people)} patients, {n_doses} dose records, "
+                  f"{len(df) - n_doses} observations ({', '.join(names)})")  # fmt: skip
+    if df.attrs["omitted_sessions"]:
+        console.print(f"left out (sessions, not doses): {'; '.join(df.attrs['omitted_sessions'])}")
+    if df.attrs["omitted_doses"]:
+        console.print(f"left out (after the {days:g} days simulated): {'; '.join(df.attrs['omitted_doses'])}")
+
+
+@app.command("describe-population")
+def describe_population_cmd(
+    out: Annotated[Path, typer.Argument(help="Output JSON file.")],
+    params_dir: Annotated[Path | None, typer.Option("--params", help="Use this parameter-set folder.")] = None,
+) -> None:
+    """Write the population model as JSON (to sit beside the SBML): typical PK values with units and sources,
+    inter-individual variability (CV and omega^2), covariate model with formulas, residual errors; all read
+    from the parameter registry."""
+    from ketasim.interop.nonmem import population_description
+    from ketasim.parameters import load_parameter_set
+
+    doc = population_description(load_parameter_set(params_dir) if params_dir else None, path=out)
+    console.print(
+        f"population description written to {out}: {len(doc['typical_values'])} PK parameters, "
+        f"{len(doc['iiv']['pk'])} with PK variability, {len(doc['covariate_model'])} covariate effects"
+    )
 
 
 def _report(res: TrialResult, plot: Path | None, as_json: bool, title: str) -> None:
