@@ -25,9 +25,10 @@ from ketasim.errors import InputError, KetasimError, ParameterError
 from ketasim.model import Hypotheses
 from ketasim.parameters import ParameterSet, default_parameters, load_parameter_set
 from ketasim.patients import Patient
-from ketasim.simulation import Result, simulate
+from ketasim.simulation import Comparison, Result, compare, simulate
 
 __all__ = [
+    "Comparison",
     "Dose",
     "Drug",
     "Endpoints",
@@ -46,6 +47,7 @@ __all__ = [
     "Trial",
     "TrialResult",
     "__version__",
+    "compare",
     "default_parameters",
     "load_parameter_set",
     "protocols",

@@ -1,0 +1,53 @@
+# %% [markdown]
+# # Fitting a parameter
+#
+# `ketasim.analysis.calibration.fit` fits named parameters of the registry to observations by weighted
+# least squares (in log-parameter space, within bounds, with a weak prior at the starting value) and
+# reports a 95% interval from the Gauss-Newton covariance. Here it recovers a known value from
+# synthetic data, the first check any fitting method should pass: we make "observed" plasma
+# concentrations with the S-ketamine clearance set to 70 L/h instead of the shipped 95.2 L/h (Fanta
+# 2015), add 10% measurement error, and fit the clearance back.
+
+# %%
+import numpy as np
+import pandas as pd
+
+import ketasim as ks
+from ketasim.analysis.calibration import ParamSpec, fit
+
+base = ks.default_parameters()
+print(base["rac_s_cl"])  # value, unit and source of the shipped parameter
+
+# %%
+times_h = np.array([0.25, 0.5, 0.67, 1.0, 1.5, 2.0, 3.0, 4.0])
+patient = ks.Patient(weight="70 kg")
+
+
+def concentrations(params: ks.ParameterSet) -> np.ndarray:
+    res = ks.simulate("zarate-2006-iv", patient=patient, duration="5 h", output_step="1 min", params=params,
+                      outputs=["ketamine_plasma"])
+    return res.dataset["ketamine_plasma"].interp(time=times_h).values[0]
+
+
+truth = base.replace(rac_s_cl=70.0)
+rng = np.random.default_rng(7)
+observed = concentrations(truth) * np.exp(rng.normal(0.0, 0.10, times_h.size))
+se = 0.10 * observed
+pd.DataFrame({"time_h": times_h, "observed_ng_ml": observed.round(1),
+              "shipped_model_ng_ml": concentrations(base).round(1)})
+
+# %%
+result = fit(concentrations, observed, se, [ParamSpec(name="rac_s_cl", lower=10, upper=400)], base=base,
+             name="clearance-recovery")
+pd.DataFrame(result.table()).round(2)
+
+# %% [markdown]
+# The fitted clearance lies close to the 70 L/h that made the data, and its 95% interval holds it.
+# The same machinery fits published trial results: `ketasim calibrate calibration/ssri.toml` refits
+# the SSRI relief to STAR*D remission and writes a new parameter-set folder with the provenance of
+# every fitted value (the shipped default is never overwritten).
+
+# %%
+fitted = result.values[0]
+assert result.lower95[0] < 70.0 < result.upper95[0], result.table()
+print(f"fitted {fitted:.1f} L/h (95% CI {result.lower95[0]:.1f}-{result.upper95[0]:.1f}); truth 70.0 L/h")
