@@ -5,7 +5,18 @@ point; every engine and every caller returns a ``Result``.
 """
 
 from ketasim.simulation.batch import Batch, run_batch
+from ketasim.simulation.plot import ReferencePoint, dose_times
 from ketasim.simulation.result import SUMMARY_KEYS, UNITS, Result
 from ketasim.simulation.simulator import MAX_DURATION_H, simulate
 
-__all__ = ["MAX_DURATION_H", "SUMMARY_KEYS", "UNITS", "Batch", "Result", "run_batch", "simulate"]
+__all__ = [
+    "MAX_DURATION_H",
+    "SUMMARY_KEYS",
+    "UNITS",
+    "Batch",
+    "ReferencePoint",
+    "Result",
+    "dose_times",
+    "run_batch",
+    "simulate",
+]
