@@ -136,7 +136,9 @@ def simulate(
     if out is not None:
         atomic_write_text(out, _json(summary) + "\n")
     if plot is not None:
-        res.plot(plot)
+        from ketasim.analysis.validation import reference_points
+
+        res.plot(plot, reference=reference_points(protocol))
     if as_json:
         typer.echo(_json(summary))
         return
