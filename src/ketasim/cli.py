@@ -157,7 +157,9 @@ def simulate(
     if out is not None:
         atomic_write_text(out, _json(summary) + "\n")
     if plot is not None:
-        res.plot(plot)
+        from ketasim.analysis.validation import reference_points
+
+        res.plot(plot, reference=reference_points(protocol))
     if as_json:
         typer.echo(_json(summary))
         return
@@ -265,7 +267,7 @@ def trial(
             store=store,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    _report(res, plot, as_json, f"{plan.name} (stored in {db})")
+    _report(res, plot, as_json, f"{plan.name} (stored in {db})", plan.scenario.reference)
 
 
 @app.command()
@@ -297,10 +299,21 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Re-render a stored run's table and figure without re-simulating."""
-    from ketasim.interop.store import load_run
+    from ketasim.interop.store import load_run, stored_scenario
 
     res = load_run(db, run_id, parquet=parquet)
-    _report(res, plot, as_json, f"run {run_id}")
+    reference = None
+    if plot is not None:  # the published points of the scenario the run was started from, if it kept one
+        text = stored_scenario(db, run_id)
+        if text:
+            from ketasim.trials.scenario import parse_scenario
+
+            try:
+                reference = parse_scenario(text).reference
+            except InputError as exc:
+                err_console.print(f"note: the stored scenario no longer reads ({escape(str(exc))}); "
+                                  "the figure has no published points", highlight=False)  # fmt: skip
+    _report(res, plot, as_json, f"run {run_id}", reference)
 
 
 @app.command()
@@ -711,11 +724,12 @@ def describe_population_cmd(
     )
 
 
-def _report(res: TrialResult, plot: Path | None, as_json: bool, title: str) -> None:
+def _report(res: TrialResult, plot: Path | None, as_json: bool, title: str,
+            reference: dict[str, Any] | None = None) -> None:  # fmt: skip
     from ketasim.trials.report import comparison_tables, endpoint_table
 
     if plot is not None:
-        res.plot(plot)
+        res.plot(plot, reference=reference)
     if as_json:
         typer.echo(_json(res.to_json()))
         return

@@ -19,7 +19,7 @@ from ketasim._internal.optional import require
 from ketasim.errors import InputError
 from ketasim.trials import TrialResult
 
-__all__ = ["DEFAULT_DB", "RunWriter", "Store", "list_runs", "load_run"]
+__all__ = ["DEFAULT_DB", "RunWriter", "Store", "list_runs", "load_run", "stored_scenario"]
 
 DEFAULT_DB = "ketasim-runs.duckdb"
 
@@ -70,7 +70,7 @@ class Store:
 
     def load(self, run_id: str) -> TrialResult:
         """Re-build the TrialResult of a stored run without re-simulating."""
-        row = self.con.execute("SELECT seed, control FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        row = self.con.execute("SELECT seed, control, summary_json FROM runs WHERE run_id = ?", [run_id]).fetchone()
         if row is None:
             raise InputError("run_id", "no such run in the store (see `ketasim runs`)", got=run_id)
         long = self.con.execute("SELECT patient, arm, name, value FROM endpoints WHERE run_id = ?", [run_id]).df()
@@ -87,7 +87,17 @@ class Store:
         ).df()
         if "included" in ep:  # the analysis set, as the run summarised it
             series = series.merge(ep[["patient", "included"]], on="patient", how="left")
-        return TrialResult.from_tables(run_id, ep, series, row[1], int(row[0]), self._member_ratios(run_id))
+        design = json.loads(row[2] or "{}").get("design", {})  # runs stored before it was kept have none
+        return TrialResult.from_tables(run_id, ep, series, row[1], int(row[0]), self._member_ratios(run_id),
+                                       dose_times=design.get("dose_times_h") or {},
+                                       remission_threshold=design.get("remission_threshold", 10.0))  # fmt: skip
+
+    def scenario_text(self, run_id: str) -> str:
+        """The scenario text the run was started from ("" for a run started from Python)."""
+        row = self.con.execute("SELECT scenario FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        if row is None:
+            raise InputError("run_id", "no such run in the store (see `ketasim runs`)", got=run_id)
+        return str(row[0] or "")
 
     def _member_ratios(self, run_id: str) -> np.ndarray | None:
         """The ensemble weights of a run's patients (a calibrated virtual population), else None."""
@@ -182,6 +192,12 @@ def list_runs(path: str | Path = DEFAULT_DB) -> pd.DataFrame:
     """The runs of the existing store at ``path`` (``Store.runs``); InputError ``db`` if there is none."""
     with Store(_existing(path)) as store:
         return store.runs()
+
+
+def stored_scenario(path: str | Path, run_id: str) -> str:
+    """The scenario text run ``run_id`` of the existing store at ``path`` was started from ("" if none)."""
+    with Store(_existing(path)) as store:
+        return store.scenario_text(run_id)
 
 
 def load_run(path: str | Path, run_id: str, *, parquet: str | Path | None = None) -> TrialResult:

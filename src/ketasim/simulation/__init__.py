@@ -6,6 +6,7 @@ point; every engine and every caller returns a ``Result``.
 
 from ketasim.simulation.batch import Batch, run_batch
 from ketasim.simulation.compare import Comparison, compare
+from ketasim.simulation.plot import ReferencePoint, dose_times
 from ketasim.simulation.result import SUMMARY_KEYS, UNITS, Result
 from ketasim.simulation.simulator import MAX_DURATION_H, simulate
 
@@ -15,8 +16,10 @@ __all__ = [
     "UNITS",
     "Batch",
     "Comparison",
+    "ReferencePoint",
     "Result",
     "compare",
+    "dose_times",
     "run_batch",
     "simulate",
 ]

@@ -5,7 +5,7 @@ Every engine and every entry point returns this one type.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,7 +18,7 @@ from ketasim.dosing import Regimen
 from ketasim.model import output_units
 from ketasim.model.symptoms import ITEMS
 from ketasim.simulation.batch import Batch
-from ketasim.simulation.plot import plot_chain
+from ketasim.simulation.plot import ReferencePoint, plot_chain
 
 __all__ = ["SUMMARY_KEYS", "UNITS", "Result"]
 
@@ -182,9 +182,12 @@ class Result:
             return np.full(self.n_patients, np.nan)
         return np.array([np.interp(time_h, t, row) for row in self.dataset[var].values])
 
-    def plot(self, path: str | Path | None = None, *, patient: int | None = None) -> Any:
-        """One panel per layer on a shared time axis; writes ``path`` (PNG, SVG, PDF) if given."""
-        return plot_chain(self.dataset, path, patient=patient)
+    def plot(self, path: str | Path | None = None, *, patient: int | None = None,
+             reference: Iterable[ReferencePoint] | None = None) -> Any:  # fmt: skip
+        """One panel per layer on a shared time axis, the regimen's doses marked on it; ``reference``:
+        published points to draw over the prediction (``analysis.validation.reference_points``); writes
+        ``path`` (PNG, SVG, PDF) if given."""
+        return plot_chain(self.dataset, path, patient=patient, reference=reference, regimen=self.regimen)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything in plain Python types (JSON-ready): the regimen, the summary (the mean over

@@ -17,7 +17,7 @@ from ketasim.errors import InputError
 from ketasim.model import Hypotheses
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Population
-from ketasim.simulation import MAX_DURATION_H
+from ketasim.simulation import MAX_DURATION_H, dose_times
 from ketasim.trials.endpoints import Endpoints
 from ketasim.trials.result import SeriesAccumulator, TrialResult
 from ketasim.trials.runner import TrialChunk, execute
@@ -148,7 +148,9 @@ class Trial:
                     writer.add(endpoints, series)
                 if progress:
                     progress(i + 1, len(chunks))
-            result = acc.result(run_id, self.control_arm, seed, self.population.member_ratios)
+            result = acc.result(run_id, self.control_arm, seed, self.population.member_ratios,
+                                dose_times={a: dose_times(r) for a, r in self.arms.items()},
+                                remission_threshold=self.endpoints.remission_threshold)  # fmt: skip
             if writer is not None:
                 writer.commit(result)
         except BaseException:

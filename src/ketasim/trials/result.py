@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,20 +24,31 @@ from ketasim.trials.stats import (
     risk_difference,
 )
 
-__all__ = ["N_EXAMPLES", "SeriesAccumulator", "TrialResult"]
+__all__ = ["N_EXAMPLES", "SERIES_COLUMNS", "VPC_RESOLUTION", "SeriesAccumulator", "TrialResult"]
 
 
 #: Individual trajectories kept per arm for figures (the first patients of the analysis set).
 N_EXAMPLES = 12
 
+#: The VPC quantiles of the series (``median``, ``p05``, ``p95``) are those of the MADRS values rounded to
+#: this many points (0.1): each (arm, time) keeps a count per rounded value (at most 601 values within
+#: 0-60), so memory stays bounded however many patients there are, and the quantiles are exactly numpy's
+#: (linear interpolation) of the rounded values, within 0.05 points of those of the unrounded ones.
+#: Integer values (e.g. whole-point ratings) are counted exactly.
+VPC_RESOLUTION = 0.1
+_PER_POINT = round(1 / VPC_RESOLUTION)
+_QUANTILES = (("p05", 0.05), ("median", 0.5), ("p95", 0.95))
+SERIES_COLUMNS = ["arm", "time_h", "mean", "lower", "upper", "sd", "n", "median", "p05", "p95", "synapse_density"]
+
 
 class SeriesAccumulator:
-    """Keeps endpoint rows (small), running per-arm sums of the coarse series (bounded memory) and the
-    trajectories of a few patients per arm."""
+    """Keeps endpoint rows (small), running per-arm sums of the coarse series and counts of its rounded
+    MADRS values (bounded memory; ``VPC_RESOLUTION``), and the trajectories of a few patients per arm."""
 
     def __init__(self) -> None:
         self.endpoints: list[pd.DataFrame] = []
         self.sums: pd.DataFrame | None = None
+        self.counts: pd.Series | None = None  # (arm, time_h, MADRS in units of VPC_RESOLUTION) -> patients
         self.examples: list[pd.DataFrame] = []
         self._kept: dict[str, set[int]] = {}
 
@@ -58,22 +70,28 @@ class SeriesAccumulator:
             .agg(s=("madrs", "sum"), sq=("sq", "sum"), n=("madrs", "size"), dens=("synapse_density", "sum"))
         )
         self.sums = g if self.sums is None else self.sums.add(g, fill_value=0)
+        rounded = np.round(series["madrs"].to_numpy(float) * _PER_POINT).astype(np.int64)
+        c = series[["arm", "time_h"]].assign(value=rounded).groupby(["arm", "time_h", "value"]).size()
+        self.counts = c if self.counts is None else self.counts.add(c, fill_value=0)
 
-    def result(self, run_id: str, control: str, seed: int, member_ratios: np.ndarray | None = None) -> TrialResult:
+    def result(self, run_id: str, control: str, seed: int, member_ratios: np.ndarray | None = None,
+               **design: Any) -> TrialResult:  # fmt: skip
+        """The TrialResult; ``design`` (``dose_times``, ``remission_threshold``) is passed on to it."""
         ep = pd.concat(self.endpoints, ignore_index=True).sort_values("patient").reset_index(drop=True)
         examples = (pd.concat(self.examples, ignore_index=True) if self.examples
                     else pd.DataFrame(columns=["patient", "arm", "time_h", "madrs"]))  # fmt: skip
-        return TrialResult.build(run_id, ep, _series_summary(self.sums), control, seed, examples, member_ratios)
+        series = _series_summary(self.sums, self.counts)
+        return TrialResult.build(run_id, ep, series, control, seed, examples, member_ratios, **design)
 
 
-def _series_summary(sums: pd.DataFrame | None) -> pd.DataFrame:
-    if sums is None:
-        return pd.DataFrame(columns=["arm", "time_h", "mean", "lower", "upper", "sd", "n", "synapse_density"])
+def _series_summary(sums: pd.DataFrame | None, counts: pd.Series | None) -> pd.DataFrame:
+    if sums is None or counts is None:
+        return pd.DataFrame(columns=SERIES_COLUMNS)
     s = sums.reset_index()
     mean = s["s"] / s["n"]
     var = (s["sq"] - s["n"] * mean**2) / (s["n"] - 1).clip(lower=1)
     half = 1.96 * np.sqrt(var.clip(lower=0) / s["n"])
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "arm": s["arm"],
             "time_h": s["time_h"],
@@ -85,6 +103,28 @@ def _series_summary(sums: pd.DataFrame | None) -> pd.DataFrame:
             "synapse_density": s["dens"] / s["n"],
         }
     )
+    q = pd.DataFrame(
+        [(arm, t, *_count_quantiles(g)) for (arm, t), g in counts.sort_index().groupby(level=["arm", "time_h"])],
+        columns=["arm", "time_h", *(name for name, _ in _QUANTILES)],
+    )
+    return out.merge(q, on=["arm", "time_h"], how="left")[SERIES_COLUMNS]
+
+
+def _count_quantiles(counts: pd.Series) -> list[float]:
+    """numpy's linear-interpolation percentiles of the values that ``counts`` (rounded value -> count,
+    sorted) describes, computed from the counts alone."""
+    values = counts.index.get_level_values("value").to_numpy() / _PER_POINT
+    cum = np.cumsum(counts.to_numpy(np.int64))
+    n = int(cum[-1])
+    out = []
+    for _, q in _QUANTILES:
+        h = (n - 1) * q  # the virtual index of numpy's linear method
+        lo = int(np.floor(h))
+        a = values[np.searchsorted(cum, lo, side="right")]  # the lo-th smallest value (0-based)
+        b = values[np.searchsorted(cum, min(lo + 1, n - 1), side="right")]
+        g = h - lo
+        out.append(float(a + (b - a) * g if g < 0.5 else b - (b - a) * (1 - g)))  # as numpy's _lerp
+    return out
 
 
 @dataclass(frozen=True)
@@ -99,12 +139,21 @@ class TrialResult:
     control: str
     seed: int
     examples: pd.DataFrame = field(default_factory=pd.DataFrame)  # a few patients' trajectories per arm
+    #: per arm, the start times (h after the first dose) of its doses and control sessions (for figures)
+    dose_times: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    #: the trial's remission threshold (MADRS <= this)
+    remission_threshold: float = 10.0
 
     @classmethod
     def build(cls, run_id: str, ep: pd.DataFrame, series: pd.DataFrame, control: str, seed: int,
-              examples: pd.DataFrame | None = None,
-              member_ratios: np.ndarray | None = None) -> TrialResult:  # fmt: skip
+              examples: pd.DataFrame | None = None, member_ratios: np.ndarray | None = None,
+              dose_times: Mapping[str, Sequence[float]] | None = None,
+              remission_threshold: float = 10.0) -> TrialResult:  # fmt: skip
         """Summaries over the analysis set (patients who met the entry criteria); ``n_screened`` counts all.
+
+        ``series`` per (arm, time_h): the mean MADRS with its 95% CI (``lower``/``upper``), the SD, ``n``,
+        and the VPC quantiles ``median``, ``p05``, ``p95`` of the patients (see ``VPC_RESOLUTION``).
+        ``dose_times`` and ``remission_threshold`` describe the design for the figure.
 
         With ``member_ratios`` (``Population.member_ratios`` of a calibrated virtual population) every
         estimate also carries ``model_lower``/``model_upper``: the 2.5-97.5% range of that estimate over
@@ -120,8 +169,9 @@ class TrialResult:
         comparisons = [_compare(analysed, a, control) for a in arms if a != control and control in arms]
         if member_ratios is not None and member_ratios.shape[1] > 1:
             _model_intervals(analysed, member_ratios, arms, comparisons)
+        doses = {str(a): tuple(float(x) for x in t) for a, t in (dose_times or {}).items()}
         return cls(run_id, ep, series, arms, comparisons, control, seed,
-                   examples if examples is not None else pd.DataFrame())  # fmt: skip
+                   examples if examples is not None else pd.DataFrame(), doses, float(remission_threshold))  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         """``{"run_id", "arms": {ARM: {ENDPOINT: value}}, "comparisons": [...]}`` (NaN -> None)."""
@@ -136,20 +186,23 @@ class TrialResult:
                 "arms": arms,
                 "arms_ci": self.arms,
                 "comparisons": self.comparisons,
+                "design": {"dose_times_h": self.dose_times, "remission_threshold": self.remission_threshold},
             }
         )
 
     @classmethod
     def from_tables(cls, run_id: str, endpoints: pd.DataFrame, series: pd.DataFrame, control: str,
-                    seed: int, member_ratios: np.ndarray | None = None) -> TrialResult:  # fmt: skip
-        """Rebuild a result from its per-patient endpoint rows and coarse series (e.g. read from a store)."""
+                    seed: int, member_ratios: np.ndarray | None = None, **design: Any) -> TrialResult:  # fmt: skip
+        """Rebuild a result from its per-patient endpoint rows and coarse series (e.g. read from a store),
+        through the same accumulator as the run, so the series (VPC quantiles included) are the run's."""
         acc = SeriesAccumulator()
         acc.add(endpoints, series)
-        return acc.result(run_id, control, seed, member_ratios)
+        return acc.result(run_id, control, seed, member_ratios, **design)
 
-    def plot(self, path: str | Path | None = None) -> Any:
-        """MADRS per arm over time with 95% CIs, and response rates per visit; writes ``path`` if given."""
-        return plot_trial(self, path)
+    def plot(self, path: str | Path | None = None, *, reference: Mapping[str, Any] | None = None) -> Any:
+        """The trial figure (``trials.plot.plot_trial``): MADRS per arm as a visual predictive check, rates
+        per visit; ``reference``: a scenario's ``[reference]`` table, drawn as published points."""
+        return plot_trial(self, path, reference=reference)
 
 
 def _endpoint_columns(ep: pd.DataFrame) -> list[str]:

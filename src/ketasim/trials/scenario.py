@@ -18,8 +18,9 @@ from ketasim.errors import InputError
 from ketasim.patients import Population
 from ketasim.trials.design import Trial
 from ketasim.trials.endpoints import Endpoints
+from ketasim.trials.reference import ReferenceValue, parse_reference
 
-__all__ = ["ArmSpec", "Scenario", "load_scenario", "regimen_from_spec"]
+__all__ = ["ArmSpec", "Scenario", "load_scenario", "parse_scenario", "regimen_from_spec"]
 
 
 class _Strict(BaseModel):
@@ -61,7 +62,11 @@ class Scenario(_Strict):
     randomisation: dict[str, int] | None = None
     arms: dict[str, ArmSpec] = Field(min_length=1)
     endpoints: EndpointSpec = EndpointSpec()
-    reference: dict[str, Any] = {}
+    reference: dict[str, Any] = {}  # published results: schema in ketasim.trials.reference
+
+    def reference_values(self) -> list[ReferenceValue]:
+        """The ``[reference]`` table read by its schema (``trials.reference``); text entries are skipped."""
+        return parse_reference(self.reference, self.arms)
 
     def regimens(self) -> dict[str, Regimen]:
         return {name: regimen_from_spec(name, arm) for name, arm in self.arms.items()}
@@ -134,6 +139,11 @@ def load_scenario(path: str | Path) -> tuple[Scenario, str]:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError("scenario", f"cannot read file ({exc.strerror})", got=str(p)) from None
+    return parse_scenario(text), text
+
+
+def parse_scenario(text: str) -> Scenario:
+    """A scenario from its TOML text (e.g. the text a results store kept), fully validated."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -143,4 +153,5 @@ def load_scenario(path: str | Path) -> tuple[Scenario, str]:
     except ValidationError as exc:
         raise from_validation_error(exc, "scenario") from None
     sc.trial(patients=min(sc.population.n, 2))  # builds every arm, endpoint and randomisation check
-    return sc, text
+    sc.reference_values()
+    return sc

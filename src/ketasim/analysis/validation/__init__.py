@@ -12,17 +12,21 @@ from ketasim.analysis.validation._validate import (
     update_readme,
     validate,
 )
-from ketasim.analysis.validation.plot import plot_validation
+from ketasim.analysis.validation.plot import plot_validation, study_figure
+from ketasim.analysis.validation.points import PANEL_QUANTITIES, reference_points
 
 __all__ = [
+    "PANEL_QUANTITIES",
     "Row",
     "markdown_table",
     "observed_se",
     "plot_validation",
     "predict_study",
+    "reference_points",
     "reference_studies",
     "rows_frame",
     "study_endpoints",
+    "study_figure",
     "study_regimens",
     "update_readme",
     "validate",

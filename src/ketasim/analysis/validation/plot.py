@@ -2,9 +2,14 @@
 
 For a trial study the figure is a predictive check over time: the model's mean MADRS change per arm
 with the band a trial of the published size would fall in (mean +- 1.96 x the published SE, or SD /
-sqrt(50) where none was published), the published
-changes with their CIs at their visits; and the model's response and remission rates at each visit
-with their bands beside the published rates. Other studies get observed-versus-predicted points.
+sqrt(50) where none was published), the published changes with their CIs at their visits, and the
+arms' doses marked on the time axis; the model's response and remission rates at each visit with
+their bands beside the published rates; and one small panel per other row (effect sizes, blood
+pressure). Every band is named in the legend. The MADRS panel is a change from each arm's mean baseline
+rating (as the endpoint is), on which response (a 50% fall from each patient's baseline) and remission
+(an absolute score) have no line: the panel says so instead. Other studies get one small panel per row,
+published value (95% CI) beside the model and the row's tolerance band, each on its own y-axis (a
+bioavailability and a half-life share no scale).
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ from typing import Any
 import numpy as np
 
 from ketasim.analysis.validation._validate import Row
-from ketasim.plotting import pyplot, save_figure
+from ketasim.plotting import mark_doses, mark_observed, pyplot, save_figure
 
-__all__ = ["plot_validation"]
+__all__ = ["plot_validation", "study_figure"]
 
 
 def plot_validation(rows: Iterable[Row], directory: str | Path, results: Mapping[str, Any] | None = None) -> list[Path]:
-    """One figure per study (see the module doc); ``results``: the trial results ``validate`` kept."""
+    """One figure per study (``study_figure``) written into ``directory``; ``results``: the trial results
+    ``validate`` kept."""
     plt = pyplot()
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -31,32 +37,47 @@ def plot_validation(rows: Iterable[Row], directory: str | Path, results: Mapping
     for r in rows:
         by_study.setdefault(r.study, []).append(r)
     for study, rs in by_study.items():
-        if results and study in results:
-            p = out / f"{study}.png"
-            _predictive_check(rs, results[study], p)
-            paths.append(p)
-            continue
-        fig, ax = plt.subplots(figsize=(max(4, 1.3 * len(rs) + 2), 3.6))
-        x = np.arange(len(rs))
-        obs = np.array([r.observed for r in rs])
-        ax.errorbar(x - 0.1, obs, yerr=1.96 * np.array([r.observed_se for r in rs]), fmt="o", color="k", capsize=4,
-                    label="observed (95% CI where published)")  # fmt: skip
-        pred = np.array([r.predicted for r in rs])
-        tol = np.array([r.tolerance for r in rs])
-        ax.bar(x + 0.1, 2 * tol, bottom=obs - tol, width=0.35, alpha=0.15, color="tab:blue", label="tolerance band")
-        colors = ["tab:green" if r.passed else "tab:red" for r in rs]
-        ax.scatter(x + 0.1, pred, marker="D", c=colors, zorder=3, label="model")
-        ax.set_xticks(x)
-        ax.set_xticklabels([f"{r.quantity}\n{r.arm or ''}{' (cal.)' if r.calibrated else ''}" for r in rs], fontsize=7)
-        ax.set_title(f"{study}: {rs[0].citation[:90]}", fontsize=8)
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
         p = out / f"{study}.png"
+        fig = study_figure(rs, (results or {}).get(study))
         save_figure(fig, p)
         plt.close(fig)
         paths.append(p)
     return paths
+
+
+def study_figure(rows: list[Row], result: Any = None) -> Any:
+    """The figure of one study's rows (see the module doc); ``result``: its virtual trial, if it is one."""
+    if result is not None:
+        return _predictive_check(rows, result)
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(rows), figsize=(max(4.5, 2.6 * len(rows)), 4.4), squeeze=False)
+    for k, (ax, r) in enumerate(zip(axes[0], rows, strict=True)):
+        _row_panel(ax, r, legend=k == 0)
+    fig.suptitle(f"{rows[0].study}: {rows[0].citation[:110]}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+#: legends go below their panel, clear of the data
+_BELOW: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (0.0, -0.2), "frameon": False}
+
+
+def _row_panel(ax: Any, r: Row, *, legend: bool) -> None:
+    """One row: the published value with its 95% CI, the tolerance band around it, the model's value."""
+    half = 1.96 * r.observed_se if r.observed_se > 0 else np.nan
+    ax.bar(0.1, 2 * r.tolerance, bottom=r.observed - r.tolerance, width=0.35, alpha=0.15, color="tab:blue",
+           label="tolerance band (pass if the model is inside)")  # fmt: skip
+    mark_observed(ax, [-0.1], [r.observed], [r.observed - half], [r.observed + half], color="k",
+                  label="published (95% CI where published)")  # fmt: skip
+    ax.scatter([0.1], [r.predicted], marker="D", c="tab:green" if r.passed else "tab:red", zorder=7,
+               label="model (green: pass, red: fail)")  # fmt: skip
+    ax.set_xlim(-0.6, 0.6)
+    ax.set_xticks([0])
+    ax.set_xticklabels([f"{r.arm or ''}{' (cal.)' if r.calibrated else ''}"], fontsize=7)
+    ax.set_ylabel(r.quantity, fontsize=7)
+    ax.grid(alpha=0.3, axis="y")
+    if legend:
+        ax.legend(fontsize=6.5, **_BELOW)
 
 
 def _published_n(row: Row) -> float:
@@ -68,46 +89,88 @@ def _visit_hours(label: str) -> float:
     return float(label[:-1]) * (24 if label.endswith("d") else 1)
 
 
-def _predictive_check(rows: list[Row], result: Any, path: Path) -> None:
+def _baselines(result: Any) -> dict[str, float]:
+    """Each arm's mean baseline rating over the analysis set (what ``madrs_change_*`` is measured from)."""
+    ep = result.endpoints
+    if ep.empty or "madrs_baseline" not in ep:
+        return {}
+    if "included" in ep:
+        ep = ep[ep["included"].astype(bool)]
+    return {str(a): float(g.mean()) for a, g in ep.groupby("arm", sort=False)["madrs_baseline"]}
+
+
+def _predictive_check(rows: list[Row], result: Any) -> Any:
     plt = pyplot()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [3, 2]})
-    series = result.series
+    rate_rows = [r for r in rows if r.quantity.startswith(("response_", "remission_"))]
+    other = [r for r in rows if r not in rate_rows and not r.quantity.startswith("madrs_change_")]
+    ratios = [3.0] + ([2.0] if rate_rows else []) + [0.9] * len(other)
+    fig, axes = plt.subplots(1, len(ratios), figsize=(7 + 2.5 * bool(rate_rows) + 1.6 * len(other), 6.0),
+                             gridspec_kw={"width_ratios": ratios}, squeeze=False)  # fmt: skip
+    ax1 = axes[0][0]
+    colors = _change_panel(ax1, rows, result)
+    if rate_rows:
+        _rates_panel(axes[0][1], rate_rows, colors)
+    for k, r in enumerate(other):
+        _row_panel(axes[0][1 + bool(rate_rows) + k], r, legend=k == 0)
+    fig.suptitle(f"{rows[0].study}: {rows[0].citation[:110]}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _change_panel(ax1: Any, rows: list[Row], result: Any) -> dict[str, str]:
     colors: dict[str, str] = {}
-    for arm, g in series.groupby("arm", sort=False):
+    baselines = _baselines(result)
+    for arm, g in result.series.groupby("arm", sort=False):
         g = g.sort_values("time_h")
         t = g["time_h"].to_numpy()
-        base = float(np.interp(0.0, t, g["mean"].to_numpy()))
+        base = baselines.get(str(arm), float(np.interp(0.0, t, g["mean"].to_numpy())))
         change = g["mean"].to_numpy() - base
         rows_arm = [r for r in rows if r.arm == arm and r.quantity.startswith("madrs_change_")]
         # a trial of the published size: the published SE where there is one, else n = 50
         se = rows_arm[0].observed_se if rows_arm and rows_arm[0].observed_se > 0 else None
         half = 1.96 * (np.full(t.size, se) if se else g["sd"].to_numpy() / np.sqrt(50.0))
-        (line,) = ax1.plot(t / 24, change, lw=2, label=f"{arm}: model")
-        colors[str(arm)] = line.get_color()
-        ax1.fill_between(t / 24, change - half, change + half, color=line.get_color(), alpha=0.2, lw=0)
-        for r in rows_arm:
-            h = _visit_hours(r.quantity.rsplit("_", 1)[1])
-            ax1.errorbar(h / 24, r.observed, yerr=1.96 * r.observed_se or None, fmt="o", color=line.get_color(),
-                         mec="k", capsize=3)  # fmt: skip
+        (line,) = ax1.plot(t / 24, change, lw=2, label=f"{arm}: model mean")
+        color = line.get_color()
+        colors[str(arm)] = color
+        size = "published SE" if se else "SD / sqrt(50)"
+        ax1.fill_between(t / 24, change - half, change + half, color=color, alpha=0.2, lw=0,
+                         label=f"{arm}: where a trial of the published size would fall (±1.96 x {size})")  # fmt: skip
+        if rows_arm:
+            hours = [_visit_hours(r.quantity.rsplit("_", 1)[1]) for r in rows_arm]
+            obs = [r.observed for r in rows_arm]
+            half_obs = [1.96 * r.observed_se if r.observed_se > 0 else np.nan for r in rows_arm]
+            mark_observed(ax1, [h / 24 for h in hours], obs, np.subtract(obs, half_obs), np.add(obs, half_obs),
+                          color=color, label=f"{arm}: published (95% CI)")  # fmt: skip
+        times = getattr(result, "dose_times", {}).get(str(arm), ())
+        if times:
+            mark_doses(ax1, [x / 24 for x in times], color=color, row=len(colors) - 1,
+                       label=f"{arm}: dose / control-session times")  # fmt: skip
     ax1.axhline(0, color="grey", lw=0.5)
     ax1.set_xlabel("days since first dose")
-    ax1.set_ylabel("MADRS change (model mean, band for a trial of the published size)")
+    ax1.set_ylabel("MADRS change from the mean baseline rating (points)", fontsize=8)
+    ax1.set_title("MADRS change. No response or remission line: a response is a 50% fall from each patient's\n"
+                  "own baseline and remission an absolute score, neither a fixed change", loc="left", fontsize=7,
+                  color="0.3")  # fmt: skip
     ax1.grid(alpha=0.3)
-    ax1.legend(fontsize=7)
-    rate_rows = [r for r in rows if r.quantity.startswith(("response_", "remission_"))]
+    ax1.legend(fontsize=6.5, **_BELOW)
+    return colors
+
+
+def _rates_panel(ax2: Any, rate_rows: list[Row], colors: Mapping[str, str]) -> None:
     for k, r in enumerate(rate_rows):
         p, n = r.predicted, max(_published_n(r), 5.0)
         half = 1.96 * np.sqrt(max(p * (1 - p), 1e-4) / n)
         color = colors.get(str(r.arm), "tab:blue")
-        ax2.bar(k, 2 * half, bottom=p - half, width=0.5, color=color, alpha=0.25)
-        ax2.plot([k - 0.25, k + 0.25], [p, p], color=color, lw=2)
-        ax2.errorbar(k, r.observed, yerr=1.96 * r.observed_se or None, fmt="o", color="k", capsize=3)
+        first = k == 0
+        ax2.bar(k, 2 * half, bottom=p - half, width=0.5, color=color, alpha=0.25,
+                label="model: where a trial of the published size would fall (95%)" if first else None)  # fmt: skip
+        ax2.plot([k - 0.25, k + 0.25], [p, p], color=color, lw=2, label="model rate" if first else None)
+        h_obs = 1.96 * r.observed_se if r.observed_se > 0 else np.nan
+        mark_observed(ax2, [k], [r.observed], [r.observed - h_obs], [r.observed + h_obs], color="k",
+                      label="published (95% CI)" if first else None)  # fmt: skip
     ax2.set_xticks(range(len(rate_rows)))
     ax2.set_xticklabels([f"{r.quantity}\n{r.arm}" for r in rate_rows], fontsize=7, rotation=30)
     ax2.set_ylim(0, 1)
-    ax2.set_ylabel("rate: model (band) vs published (95% CI)")
+    ax2.set_ylabel("fraction of patients")
     ax2.grid(alpha=0.3)
-    fig.suptitle(f"{rows[0].study}: {rows[0].citation[:110]}", fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
+    ax2.legend(fontsize=6.5, **_BELOW)
