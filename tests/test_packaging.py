@@ -41,7 +41,9 @@ def _imported_top_modules() -> set[str]:
                 found |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 found.add(node.module.split(".")[0])
-            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in {"require", "_optional"} and node.args:
+            elif (
+                isinstance(node, ast.Call) and getattr(node.func, "id", None) in {"require", "_optional"} and node.args
+            ):
                 arg = node.args[0]
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     found.add(arg.value.split(".")[0])  # optional modules imported through require(...)
@@ -162,5 +164,5 @@ def test_a_broken_dependency_inside_an_installed_extra_is_not_reported_as_missin
         raise ModuleNotFoundError("No module named 'scipy._lib.x'", name="scipy._lib.x")
 
     monkeypatch.setattr(optional.importlib, "import_module", broken)
-    with pytest.raises(ModuleNotFoundError, match="scipy._lib.x"):
+    with pytest.raises(ModuleNotFoundError, match=r"scipy\._lib\.x"):
         optional.require("statsmodels.stats.proportion", "trial statistics")

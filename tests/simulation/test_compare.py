@@ -21,7 +21,9 @@ def test_each_variant_equals_its_own_simulation(cmp):
         np.testing.assert_array_equal(cmp.results[name].dataset["glutamate"].values, alone.dataset["glutamate"].values)
     s = cmp.summary()
     assert list(s.index) == list(VARIANTS)
-    assert s.loc["both", "cmax_ng_ml"] == pytest.approx(s.loc["no disinhibition", "cmax_ng_ml"], rel=1e-12)  # PK unchanged
+    assert s.loc["both", "cmax_ng_ml"] == pytest.approx(
+        s.loc["no disinhibition", "cmax_ng_ml"], rel=1e-12
+    )  # PK unchanged
     assert s.loc["no disinhibition", "peak_glutamate_fold"] < s.loc["both", "peak_glutamate_fold"]
 
 

@@ -92,3 +92,16 @@ def test_follow_up_visits_add_to_the_placebo_response():
     )
     assert 0.3 < one - two < 1.5
     assert weekly < two - 0.5
+
+
+def test_side_effect_peaks_do_not_depend_on_a_screening_period():
+    """Found in issue 14: with a screening period the 5-min grid after each session was shifted twice and
+    fell after the run, so CADSS and blood-pressure peaks were read off the 6-h grid (CADSS 0.05 instead
+    of ~7). Dissociation follows the drug alone, so a screening week must not change it at all."""
+    pop = ks.Population.sample(5, seed=3, cohort="trd_prior")
+    reg = ks.protocols.get("zarate-2006-iv")
+    plain = _run(pop, Endpoints.make(["24 h"]), regimen=reg, duration="2 d")
+    screened = _run(pop, Endpoints.make(["24 h"], screening="7 d"), regimen=reg, duration="2 d")
+    assert plain["cadss_peak"].median() > 2.0  # dissociation at 0.5 mg/kg, read on the 5-min grid
+    np.testing.assert_allclose(screened["cadss_peak"], plain["cadss_peak"], rtol=1e-6)
+    np.testing.assert_allclose(screened["sbp_change_peak_mmhg"], plain["sbp_change_peak_mmhg"], rtol=1e-6)

@@ -46,12 +46,13 @@ class TrialChunk:
 
 def _grid(regimen: Regimen, duration_h: float, step_h: float, visits: Iterable[float], lead: float) -> np.ndarray:
     """Absolute times (the run starts ``lead`` hours before the first dose): the coarse series grid, the
-    screening and baseline ratings, the visits, and a 5-min grid over the first 4 h after every visit."""
+    screening and baseline ratings, the visits, and a 5-min grid over the first 4 h after every visit
+    (``regimen`` is the shifted one, its visit times absolute)."""
     pts = set(np.round(lead + np.arange(0.0, duration_h + 1e-9, step_h), 9))
     pts.update(np.round(np.arange(0.0, lead, step_h), 9))
     pts.update(round(lead + v, 9) for v in visits if v <= duration_h)
-    for t in regimen.visit_times:
-        pts.update(np.round(lead + t + np.arange(0.0, 4.0 + 1e-9, 5 / 60), 9))
+    for t in regimen.visit_times:  # the regimen is already shifted by the lead: its times are absolute
+        pts.update(np.round(t + np.arange(0.0, 4.0 + 1e-9, 5 / 60), 9))
     pts.update({0.0, round(lead + duration_h, 9)})
     if lead > 0:
         pts.add(lead - _BEFORE_DOSE_H)
