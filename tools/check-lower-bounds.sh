@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${1:-/tmp/ketasim-lower-bounds}"
-python3.11 -m venv "$venv"
+rm -rf "$venv" && python3.11 -m venv "$venv"
+git clone -q . "$venv/src-copy" && cd "$venv/src-copy"   # the committed tree, safe from edits meanwhile
 "$venv/bin/pip" install -q uv
 "$venv/bin/uv" pip compile pyproject.toml --extra test --python-version 3.11 --resolution lowest-direct \
     --no-header --quiet -o "$venv/lowest.txt"

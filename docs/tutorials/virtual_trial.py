@@ -46,7 +46,7 @@ pd.DataFrame(list(comp.rows), columns=list(comp.columns))
 
 # %%
 out = Path(tempfile.mkdtemp())
-result.plot(out / "trial.png")
+result.plot(out / "trial.png", reference=scenario.reference)
 Image(filename=out / "trial.png")
 
 # %% [markdown]

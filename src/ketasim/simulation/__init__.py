@@ -5,7 +5,7 @@ point; every engine and every caller returns a ``Result``.
 """
 
 from ketasim.simulation.batch import Batch, run_batch
-from ketasim.simulation.compare import Comparison, compare
+from ketasim.simulation.variants import Comparison, compare
 from ketasim.simulation.plot import ReferencePoint, dose_times
 from ketasim.simulation.result import SUMMARY_KEYS, UNITS, Result
 from ketasim.simulation.simulator import MAX_DURATION_H, simulate

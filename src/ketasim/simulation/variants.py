@@ -49,7 +49,9 @@ class Comparison:
         first = next(iter(self.results.values()))
         unknown = [v for v in variables if v not in first.dataset]
         if unknown:
-            raise InputError("variables", f"unknown or not kept: {unknown}; kept: {sorted(first.dataset.data_vars)}")
+            raise InputError(
+                "variables", f"unknown or not kept: {unknown}; kept: {sorted(map(str, first.dataset.data_vars))}"
+            )
         plt = pyplot()
         fig, axes = plt.subplots(len(variables), 1, figsize=(8, 1.9 * len(variables) + 0.6), sharex=True,
                                  squeeze=False)  # fmt: skip
@@ -80,9 +82,11 @@ def compare(
     if (hypotheses is None) == (params is None):
         raise InputError("compare", "give exactly one of hypotheses= or params= (name -> variant)")
     key, variants = ("hypotheses", hypotheses) if hypotheses is not None else ("params", params)
-    assert variants is not None
     if not isinstance(variants, Mapping) or not variants:
         raise InputError(key, "must be a non-empty mapping from a name to a variant", got=type(variants).__name__)
     if key in simulate_kwargs:
         raise InputError(key, "is what varies here; pass it in the mapping, not as a keyword")
-    return Comparison({str(name): simulate(regimen, **{key: v}, **simulate_kwargs) for name, v in variants.items()})
+    if hypotheses is not None:
+        return Comparison({str(n): simulate(regimen, hypotheses=h, **simulate_kwargs) for n, h in hypotheses.items()})
+    assert params is not None
+    return Comparison({str(n): simulate(regimen, params=p, **simulate_kwargs) for n, p in params.items()})
