@@ -5,10 +5,10 @@ point; every engine and every caller returns a ``Result``.
 """
 
 from ketasim.simulation.batch import Batch, run_batch
-from ketasim.simulation.variants import Comparison, compare
 from ketasim.simulation.plot import ReferencePoint, dose_times
 from ketasim.simulation.result import SUMMARY_KEYS, UNITS, Result
 from ketasim.simulation.simulator import MAX_DURATION_H, simulate
+from ketasim.simulation.variants import Comparison, compare
 
 __all__ = [
     "MAX_DURATION_H",
