@@ -115,6 +115,8 @@ def test_dose_amount_must_be_positive(bad):
     ("call", "field"),
     [
         (lambda: ks.simulate("zarate-2006-iv", duration=7), "duration"),
+        (lambda: ks.simulate("zarate-2006-iv", duration="7"), "duration"),  # a number in a string is as bare
+        (lambda: ks.simulate("zarate-2006-iv", duration="1 d", output_step=" 5 "), "output_step"),
         (lambda: ks.simulate("zarate-2006-iv", duration="1 d", output_step=5), "output_step"),
         (lambda: ks.Trial({"a": ks.Regimen([])}, ks.Population.sample(2, seed=1), duration=28).duration_h, "duration"),
     ],

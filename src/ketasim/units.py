@@ -57,6 +57,11 @@ def to_quantity(value: QuantityLike, field: str, default_unit: str) -> pint.Quan
     raise InputError(field, f"expected a number or a quantity string in {default_unit}", got=repr(value))
 
 
+def _unitless(text: str) -> bool:
+    q = Q_(text.strip())
+    return not isinstance(q, pint.Quantity) or not list(q.unit_items())
+
+
 def parse_quantity(
     value: QuantityLike,
     field: str,
@@ -78,6 +83,9 @@ def parse_quantity(
         x, shown = float(value), value  # a bare number is already in ``unit``: no need for pint
     else:
         q = to_quantity(value, field, unit)
+        if unit_required and isinstance(value, str) and _unitless(value):  # "7" as a string is as bare as 7
+            raise InputError(field, f"a bare number has no unit; write it with one, e.g. '{value.strip()} h' or "
+                             f"'{value.strip()} d'", got=repr(value))  # fmt: skip
         shown = value if isinstance(value, str) else f"{q:~P}"
         try:
             x = float(q.to(unit).magnitude)

@@ -435,3 +435,14 @@ def test_cli_help_names_the_new_options(capsys):
     assert code == 0 and "--patients" in out and "--every" in out and "NONMEM" in out
     code, out, _ = cli(capsys, "simulate", "--help")
     assert code == 0 and "--regimen-from" in out and "--id" in out
+
+
+def test_export_nonmem_refuses_a_bare_observation_interval(tmp_path, capsys):
+    """Issue 14: a bare number for a time silently meant hours; `--every 1` is refused like `duration=7`."""
+    from ketasim.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["export-nonmem", str(tmp_path / "s.csv"), "--every", "1"])
+    assert exit_.value.code == 2
+    assert "every: a bare number has no unit" in capsys.readouterr().err
+    assert not (tmp_path / "s.csv").exists()
