@@ -117,6 +117,9 @@ def test_sobol_indices_of_the_ishigami_function_match_analytic_values():
 
 def test_model_sensitivity_runs_on_the_batched_engine():
     res = sobol_model(["cadss_ec50", "tau_acute"], ["cadss_peak"], n=8)
+    fig = res.plot()  # the figure names what its error bars are (issue 14)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["first order (bar: 95% bootstrap CI)", "total order (bar: 95% bootstrap CI)"]
     idx = res.indices.set_index("parameter")
     assert idx.loc["cadss_ec50", "ST"] > 0.5  # dissociation depends on its potency ...
     assert idx.loc["tau_acute", "ST"] < 0.05  # ... not on the antidepressant time constant

@@ -62,9 +62,10 @@ class SobolResult:
         y = np.arange(len(self.parameters))
         for ax, out in zip(axes, outs, strict=True):
             d = self.indices[self.indices["output"] == out].set_index("parameter").loc[list(self.parameters)]
-            ax.barh(y - 0.2, d["S1"], 0.4, xerr=d["S1_conf"], label="first order")
-            ax.barh(y + 0.2, d["ST"], 0.4, xerr=d["ST_conf"], label="total order")
+            ax.barh(y - 0.2, d["S1"], 0.4, xerr=d["S1_conf"], label="first order (bar: 95% bootstrap CI)")
+            ax.barh(y + 0.2, d["ST"], 0.4, xerr=d["ST_conf"], label="total order (bar: 95% bootstrap CI)")
             ax.set_title(out, fontsize=9)
+            ax.set_xlabel("share of the output's variance", fontsize=8)
             ax.set_xlim(-0.05, 1.05)
             ax.grid(alpha=0.3)
         axes[0].set_yticks(y)
