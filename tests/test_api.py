@@ -13,7 +13,7 @@ import ketasim as ks
 PUBLIC = {
     "Dose", "Drug", "Endpoints", "Hypotheses", "Population", "Session", "Trial", "TrialResult", "InputError", "KetasimError", "ParameterError", "ParameterSet",
     "Patient", "Regimen", "Result", "Route", "SolverOptions", "__version__", "default_parameters",
-    "load_parameter_set", "protocols", "simulate",
+    "load_parameter_set", "protocols", "simulate", "compare", "Comparison",
 }  # fmt: skip
 
 DESIGN_VARIABLES = {

@@ -29,9 +29,8 @@ def _build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
     proc = _build(ROOT / "mkdocs.yml", out)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     warnings = [line for line in proc.stderr.splitlines() if line.startswith("WARNING") and "IPKernelApp" not in line]
-    assert not warnings, warnings
+    assert proc.returncode == 0 and not warnings, "\n".join(warnings) + proc.stderr[-3000:]
     return out
 
 
