@@ -9,8 +9,12 @@
 # 2015), add 10% measurement error, and fit the clearance back.
 
 # %%
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+from IPython.display import Image
 
 import ketasim as ks
 from ketasim.analysis.calibration import ParamSpec, fit
@@ -40,6 +44,34 @@ pd.DataFrame({"time_h": times_h, "observed_ng_ml": observed.round(1),
 result = fit(concentrations, observed, se, [ParamSpec(name="rac_s_cl", lower=10, upper=400)], base=base,
              name="clearance-recovery")
 pd.DataFrame(result.table()).round(2)
+
+# %% [markdown]
+# The data, the shipped model and the fitted one, on one axis:
+
+# %%
+from ketasim.plotting import finish_figure, pyplot
+
+plt = pyplot()
+fine = np.linspace(0.05, 4.5, 200)
+
+
+def curve(params: ks.ParameterSet) -> np.ndarray:
+    res = ks.simulate("zarate-2006-iv", patient=patient, duration="5 h", output_step="1 min", params=params,
+                      outputs=["ketamine_plasma"])
+    return res.dataset["ketamine_plasma"].interp(time=fine).values[0]
+
+
+fig, ax = plt.subplots(figsize=(7, 3.5))
+ax.errorbar(times_h, observed, yerr=1.96 * se, fmt="o", color="k", capsize=3, label="synthetic data (95% error bars)")
+ax.plot(fine, curve(base), "--", label=f"shipped clearance ({base.value('rac_s_cl'):.1f} L/h)")
+ax.plot(fine, curve(base.replace(rac_s_cl=result.values[0])), label=f"fitted clearance ({result.values[0]:.1f} L/h)")
+ax.set_xlabel("hours after the start of the infusion")
+ax.set_ylabel("venous plasma ketamine (ng/mL)")
+ax.grid(alpha=0.3)
+ax.legend(fontsize=8)
+path = Path(tempfile.mkdtemp()) / "fit.png"
+finish_figure(fig, "recovering a clearance from synthetic concentrations", path, fontsize=10)
+Image(filename=path)
 
 # %% [markdown]
 # The fitted clearance lies close to the 70 L/h that made the data, and its 95% interval holds it.
