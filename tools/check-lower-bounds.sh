@@ -12,4 +12,7 @@ git clone -q . "$venv/src-copy" && cd "$venv/src-copy"   # the committed tree, s
     --no-header --quiet -o "$venv/lowest.txt"
 "$venv/bin/uv" pip install --python "$venv/bin/python" -q -r "$venv/lowest.txt" -e .
 grep -E '^(numpy|scipy|numba|pandas|xarray|matplotlib|pint|pydantic|typer|duckdb|statsmodels)==' "$venv/lowest.txt"
-KETASIM_CACHE_DIR="$venv/cache" "$venv/bin/python" -m pytest -q -p no:cacheprovider
+# ruff and mypy are left out: their findings follow the linters' and the libraries' type stubs (older
+# numpy stubs type some indexing differently), not what runs; CI lints against requirements.lock
+KETASIM_CACHE_DIR="$venv/cache" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
+    --deselect tests/test_architecture.py::test_ruff_is_clean --deselect tests/test_architecture.py::test_mypy_is_clean

@@ -40,7 +40,7 @@ def zarate():
 
 
 def _read(path):
-    return pd.read_csv(path, na_values=["."])
+    return pd.read_csv(path, na_values=["."], engine="python")  # exact floats on pandas 2 as on 3
 
 
 # ---------------------------------------------------------------- export: the numbers

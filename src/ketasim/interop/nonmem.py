@@ -311,12 +311,16 @@ def regimen_from_nonmem(data: str | Path | pd.DataFrame, id: int | None = None, 
     return regimens[int(id)]
 
 
+#: pandas 3 reads floats back exactly by default; pandas 2 only when asked (the option is deprecated in 3.1)
+_ROUND_TRIP: dict[str, Any] = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+
+
 def _read(data: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
     if isinstance(data, pd.DataFrame):
         df, origin = data.copy(), "a DataFrame"
     elif isinstance(data, str | Path):
         try:
-            df = pd.read_csv(data, na_values=["."], skipinitialspace=True)
+            df = pd.read_csv(data, na_values=["."], skipinitialspace=True, **_ROUND_TRIP)
         except OSError as exc:
             raise InputError("path", f"cannot read the file ({exc.strerror or exc})", got=str(data)) from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
