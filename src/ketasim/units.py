@@ -58,7 +58,7 @@ def to_quantity(value: QuantityLike, field: str, default_unit: str) -> pint.Quan
 
 
 def _unitless(text: str) -> bool:
-    q = Q_(text.strip())
+    q: pint.Quantity | float = Q_(text.strip())
     return not isinstance(q, pint.Quantity) or not list(q.unit_items())
 
 
