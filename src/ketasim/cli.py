@@ -247,7 +247,7 @@ def trial(
         raise InputError("workers", "give either --workers or --scheduler, not both")
     plan = prepare_scenario_run(scenario, patients=patients, seed=seed)  # validated before the store is touched
     with (
-        Store(db) as store,
+        Store(db, on_wait=_tell) as store,
         Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -278,7 +278,7 @@ def runs(
     """List the runs in the results store."""
     from ketasim.interop.store import list_runs
 
-    df = list_runs(db)
+    df = list_runs(db, on_wait=_tell)
     if as_json:
         typer.echo(_json(df.to_dict("records")))
         return
@@ -301,7 +301,7 @@ def report(
     """Re-render a stored run's table and figure without re-simulating."""
     from ketasim.interop.store import load_run, stored_scenario
 
-    res = load_run(db, run_id, parquet=parquet)
+    res = load_run(db, run_id, parquet=parquet, on_wait=_tell)
     reference = None
     if plot is not None:  # the published points of the scenario the run was started from, if it kept one
         text = stored_scenario(db, run_id)
@@ -724,6 +724,11 @@ def describe_population_cmd(
     )
 
 
+def _tell(message: str) -> None:
+    """One line on stderr while a command waits (for a results store another process holds)."""
+    err_console.print(escape(message), highlight=False, soft_wrap=True)
+
+
 def _report(res: TrialResult, plot: Path | None, as_json: bool, title: str,
             reference: dict[str, Any] | None = None) -> None:  # fmt: skip
     from ketasim.trials.report import comparison_tables, endpoint_table
@@ -754,16 +759,24 @@ def _report(res: TrialResult, plot: Path | None, as_json: bool, title: str,
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: run the app, turning ketasim errors into one line and exit status 2."""
+    """Console entry point: run the app, turning ketasim errors into one line and exit status 2, Ctrl-C
+    (SIGINT) into "interrupted" and status 130, SIGTERM into "terminated" and status 143. Long commands
+    clean up on the way out (workers stopped, the store's transaction rolled back)."""
+    import signal
+
+    from ketasim._internal.signals import Terminated, interrupts_as_exceptions
+
+    received: list[int] = []
     try:
-        app(args=argv, standalone_mode=False)
+        with interrupts_as_exceptions() as received:
+            # typer turns an interrupt inside a command into exit code 130 (returned, not raised, here)
+            code = app(args=argv, standalone_mode=False)
     except KetasimError as exc:
         # escaped: a message may hold brackets (".[sbml]", "[0, 3000]") that rich would read as markup
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:  # outside a command (while parsing arguments)
+        code = 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:  # usage errors of the click that typer vendors (typer._click, not `click`)
         if isinstance(exc, typer.TyperException) and hasattr(exc, "show"):
             exc.show()
@@ -771,8 +784,15 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, typer.Exit):
             sys.exit(exc.exit_code)
         if isinstance(exc, typer.Abort):
-            sys.exit(130)
-        raise
+            code = 130
+        else:
+            raise
+    if code in (130, 143):
+        terminated = code == 143 or (received and received[-1] == signal.SIGTERM)
+        err_console.print("terminated" if terminated else "interrupted")
+        sys.exit(143 if terminated else 130)
+    if isinstance(code, int) and code != 0:  # standalone_mode=False returns the exit code instead of exiting
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@
     ├── IntegrationError          the ODE solver failed (names the patient or the time interval)
     ├── ExportError               a document for another tool cannot be written
     │   └── SBMLExportError       the SBML document fails libSBML's consistency checks
+    ├── OutputError               a result cannot be written where asked (read-only file system, disk full,
+    │                             a folder in the way); names the path and the reason
+    ├── StoreBusyError            the results store is held by another process past the wait; names both
     └── MissingExtraError         an optional dependency is not installed; names the extra that installs it
         (ImportError)
 
@@ -20,7 +23,7 @@ The command line prints any ``KetasimError`` as one line on stderr and exits wit
 from __future__ import annotations
 
 __all__ = ["ExportError", "InputError", "IntegrationError", "KetasimError", "MissingExtraError", "ModelError",
-           "ParameterError", "SBMLExportError"]  # fmt: skip
+           "OutputError", "ParameterError", "SBMLExportError", "StoreBusyError"]  # fmt: skip
 
 
 class KetasimError(Exception):
@@ -60,6 +63,22 @@ class ExportError(KetasimError):
 
 class SBMLExportError(ExportError):
     """The model cannot be exported as SBML, or the document fails libSBML's consistency checks."""
+
+
+class OutputError(KetasimError):
+    """A result cannot be written where asked; nothing was left under its name.
+
+    >>> str(OutputError("/mnt/ro/out.json", "Read-only file system"))
+    'cannot write /mnt/ro/out.json: Read-only file system'
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path, self.reason = str(path), reason
+        super().__init__(f"cannot write {path}: {reason}")
+
+
+class StoreBusyError(KetasimError):
+    """The results store is locked by another process (DuckDB allows one writer)."""
 
 
 class MissingExtraError(KetasimError, ImportError):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ketasim._internal.checks import whole_number
 from ketasim._internal.optional import require
+from ketasim._internal.signals import ignoring_interrupts
 
 __all__ = ["map_ordered", "map_unordered"]
 
@@ -15,21 +19,60 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 
+def _local_cluster(dist: Any, n: int) -> Any:
+    """``n`` local worker processes that leave Ctrl-C and SIGTERM to this process.
+
+    A terminal's Ctrl-C reaches the whole process group; this process stops the workers and rolls the run
+    back, and workers that took the interrupt too would only print tracebacks. A worker inherits the
+    signal dispositions of the process that starts it: with the ``forkserver`` method that is the fork
+    server, which is started here, for a few milliseconds, with both signals ignored.
+    """
+    from multiprocessing import forkserver
+
+    import dask
+
+    with ignoring_interrupts():
+        forkserver.ensure_running()
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        # the workers log at CRITICAL only: what goes wrong in a chunk reaches this process as its exception
+        return dist.LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.CRITICAL
+        )
+
+
 @contextmanager
 def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     dist = require("dask.distributed", "running on Dask workers (--workers, --scheduler)")
-    Client, LocalCluster = dist.Client, dist.LocalCluster
-    cluster = None
-    if scheduler is None:
-        n = whole_number(workers, "workers", 1, 256)
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
-    client = Client(cluster if cluster is not None else scheduler)
+    n = whole_number(workers, "workers", 1, 256) if scheduler is None else 0
+    spec = getattr(getattr(dist, "deploy", None), "spec", None)
+    before = set(getattr(getattr(spec, "SpecCluster", None), "_instances", ()))
+    cluster = client = None
     try:
-        yield client
+        if scheduler is None:
+            cluster = _local_cluster(dist, n)
+        client = dist.Client(cluster if cluster is not None else scheduler)
+        with warnings.catch_warnings():
+            # the chunks carry their patients and parameters; Dask's hint to load data on the workers
+            # does not apply to a few MiB of inputs
+            warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+            yield client
+    except KeyboardInterrupt:
+        # stopping a cluster mid-flight (perhaps mid-start) makes its background tasks log tracebacks that
+        # say nothing to the user; the interrupt itself is reported by the caller
+        for name in ("distributed", "asyncio", "tornado"):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        raise
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        for part in (client, cluster):
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    part.close()
+        # a cluster interrupted while it started is not ours to hold yet: close it now, not at exit
+        started = getattr(getattr(spec, "SpecCluster", None), "_instances", None) or set()
+        for other in set(started) - before - {cluster}:
+            with contextlib.suppress(BaseException):
+                other.close(timeout=5)
+            started.discard(other)
 
 
 def map_unordered(fn: Callable[[_T], _R], items: Sequence[_T], workers: int | None = None,

@@ -2,16 +2,21 @@
 
 Every result file the package writes (JSON, SBML, figures, Parquet, README tables) goes through
 ``atomic_path``: the content is written to a hidden temporary file beside the target and renamed onto
-it only when complete.
+it only when complete, with the permissions a new file gets under the user's umask (an existing file
+keeps its mode). A failure to write (read-only file system, disk full, a folder in the way) is an
+``OutputError`` naming the path, and leaves neither the file nor the temporary behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from ketasim.errors import OutputError
 
 __all__ = ["atomic_path", "atomic_write_text"]
 
@@ -31,17 +36,29 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     ('done', ['x.txt'])
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    if str(path) in ("", ".") or path.is_dir():
+        raise OutputError(path, "is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(path, _reason(exc)) from None
     try:
         yield Path(tmp)
         # mkstemp makes the file private (0600); a result file gets the permissions any new file would
         os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_UMASK)
         os.replace(tmp, path)
+    except OSError as exc:  # disk full while writing, the file system turned read-only, ...
+        raise OutputError(path, _reason(exc)) from None
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        with contextlib.suppress(OSError):
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -6,9 +6,15 @@ behind, and readers never see a half-written run.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +22,8 @@ import pandas as pd
 from ketasim._internal.files import atomic_path
 from ketasim._internal.meta import VERSION
 from ketasim._internal.optional import require
-from ketasim.errors import InputError
+from ketasim._internal.signals import deferred_signals
+from ketasim.errors import InputError, OutputError, StoreBusyError
 from ketasim.trials import TrialResult
 
 __all__ = ["DEFAULT_DB", "RunWriter", "Store", "list_runs", "load_run", "stored_scenario"]
@@ -35,15 +42,46 @@ CREATE TABLE IF NOT EXISTS patients (run_id VARCHAR, patient BIGINT, arm VARCHAR
 """
 
 
-class Store:
-    """``Store(path)`` opens (or creates) the DuckDB file."""
+#: How long opening a store waits while another process holds it (seconds); KETASIM_STORE_WAIT overrides.
+STORE_WAIT_S = 30.0
 
-    def __init__(self, path: str | Path = DEFAULT_DB) -> None:
+
+class Store:
+    """``Store(path)`` opens (or creates) the DuckDB file; ``read_only=True`` opens an existing one for reading.
+
+    DuckDB lets one process write a file at a time. While another process holds it, opening waits up to
+    ``wait_s`` seconds (default ``STORE_WAIT_S``, or the ``KETASIM_STORE_WAIT`` environment variable),
+    calling ``on_wait(message)`` once, then raises ``StoreBusyError`` naming the file and the holder.
+    Reading opens the file read-only, so a store on a read-only file system can be listed and reported;
+    a store that cannot be written (read-only file system, disk full) is an ``OutputError`` naming it.
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False, wait_s: float | None = None,
+                 on_wait: Callable[[str], None] | None = None) -> None:  # fmt: skip
         duckdb = require("duckdb", "the results store")
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(self.path))
-        self.con.execute(SCHEMA)
+        self.path = _store_path(path)
+        self.read_only = read_only
+        if read_only:
+            _existing(self.path)
+        else:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(self.path, exc.strerror or str(exc)) from None
+        self.con = _connect(duckdb, self.path, read_only, _wait_s(wait_s), on_wait)
+        try:
+            if read_only:
+                tables = {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+                if not set(_TABLES) <= tables:
+                    raise InputError("db", "not a ketasim results store (no runs table)", got=str(self.path))
+            else:
+                self.con.execute(SCHEMA)
+        except duckdb.Error as exc:
+            self.con.close()
+            raise OutputError(self.path, _duckdb_reason(exc)) from None
+        except BaseException:
+            self.con.close()
+            raise
 
     def close(self) -> None:
         self.con.close()
@@ -129,14 +167,18 @@ _TABLES = ("runs", "endpoints", "series", "patients")
 
 
 class RunWriter:
-    """One run's open transaction: ``add`` each chunk, then ``commit`` the result or ``rollback``."""
+    """One run's open transaction: ``add`` each chunk, then ``commit`` the result or ``rollback``.
+
+    The commit cannot be split by Ctrl-C or SIGTERM (they are held over it and raised after it), so a run
+    is stored whole or not at all; ``rollback`` after a commit, or twice, does nothing. A write the disk
+    refuses rolls the run back and raises ``OutputError`` naming the store.
+    """
 
     def __init__(self, store: Store, run_id: str, seed: int, parameter_set: str, control: str, scenario_text: str,
                  patients: pd.DataFrame) -> None:  # fmt: skip
 
         self.store, self.run_id = store, run_id
         self.con = store.con
-        self.con.execute("BEGIN TRANSACTION")
         self._meta = (
             run_id,
             time.time(),
@@ -150,34 +192,112 @@ class RunWriter:
         pats = patients.copy()
         pats["run_id"] = run_id
         pats["covariates_json"] = [json.dumps(r) for r in pats.drop(columns=["arm", "run_id"]).to_dict("records")]
-        self.con.register("tmp_pat", pats[["run_id", "patient", "arm", "covariates_json"]])
-        self.con.execute("INSERT INTO patients SELECT * FROM tmp_pat")
-        self.con.unregister("tmp_pat")
+        self._open = False
+        with self._writing():
+            self.con.execute("BEGIN TRANSACTION")
+            self._open = True
+            self.con.register("tmp_pat", pats[["run_id", "patient", "arm", "covariates_json"]])
+            self.con.execute("INSERT INTO patients SELECT * FROM tmp_pat")
+            self.con.unregister("tmp_pat")
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        import duckdb
+
+        try:
+            yield
+        except duckdb.Error as exc:
+            self.rollback()
+            raise OutputError(self.store.path, _duckdb_reason(exc)) from None
 
     def add(self, endpoints: pd.DataFrame, series: pd.DataFrame) -> None:
         long = endpoints.melt(id_vars=["patient", "arm"], var_name="name", value_name="value")
         long["value"] = pd.to_numeric(long["value"], errors="coerce").astype(float)
         long.insert(0, "run_id", self.run_id)
-        self.con.register("tmp_ep", long)
-        self.con.execute("INSERT INTO endpoints SELECT run_id, patient, arm, name, value FROM tmp_ep")
-        self.con.unregister("tmp_ep")
-        if not series.empty:
-            s = series.copy()
-            s.insert(0, "run_id", self.run_id)
-            self.con.register("tmp_s", s)
-            self.con.execute(
-                "INSERT INTO series SELECT run_id, patient, arm, time_h, madrs, synapse_density FROM tmp_s"
-            )
-            self.con.unregister("tmp_s")
+        with self._writing():
+            self.con.register("tmp_ep", long)
+            self.con.execute("INSERT INTO endpoints SELECT run_id, patient, arm, name, value FROM tmp_ep")
+            self.con.unregister("tmp_ep")
+            if not series.empty:
+                s = series.copy()
+                s.insert(0, "run_id", self.run_id)
+                self.con.register("tmp_s", s)
+                self.con.execute(
+                    "INSERT INTO series SELECT run_id, patient, arm, time_h, madrs, synapse_density FROM tmp_s"
+                )
+                self.con.unregister("tmp_s")
 
     def commit(self, result: TrialResult) -> None:
-        self.con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [*self._meta, json.dumps(result.to_json())]
-        )
-        self.con.execute("COMMIT")
+        summary = json.dumps(result.to_json())
+        with deferred_signals(), self._writing():  # whole or not at all, and the caller learns which
+            self.con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [*self._meta, summary])
+            self.con.execute("COMMIT")
+            self._open = False
 
     def rollback(self) -> None:
-        self.con.execute("ROLLBACK")
+        if not self._open:
+            return
+        self._open = False
+        with contextlib.suppress(Exception):  # a connection the disk broke may refuse even this
+            self.con.execute("ROLLBACK")
+
+
+def _store_path(path: str | Path) -> Path:
+    if not str(path).strip():
+        raise InputError("db", "must be a file name (an empty name would keep the runs in memory only)")
+    p = Path(path)
+    if p.is_dir():
+        raise InputError("db", "is a folder; give the store's file name, e.g. runs.duckdb", got=str(p))
+    return p
+
+
+def _wait_s(wait_s: float | None) -> float:
+    if wait_s is not None:
+        return float(wait_s)
+    env = os.environ.get("KETASIM_STORE_WAIT")
+    if env is None:
+        return STORE_WAIT_S
+    try:
+        value = float(env)
+    except ValueError:
+        raise InputError("KETASIM_STORE_WAIT", "must be a number of seconds >= 0", got=env) from None
+    if not 0 <= value < 1e6:
+        raise InputError("KETASIM_STORE_WAIT", "must be a number of seconds >= 0", got=env)
+    return value
+
+
+def _duckdb_reason(exc: BaseException) -> str:
+    text = str(exc).split("\n")[0]
+    for known in ("Read-only file system", "No space left on device", "Permission denied", "Disk quota exceeded"):
+        if known in text:
+            return known
+    return text.removeprefix("IO Error: ")
+
+
+def _connect(duckdb: Any, path: Path, read_only: bool, wait_s: float, on_wait: Callable[[str], None] | None) -> Any:
+    deadline = time.monotonic() + wait_s
+    told = False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            text = str(exc)
+            if "Conflicting lock" not in text:
+                if "not a valid DuckDB database" in text:
+                    raise InputError("db", "not a DuckDB results store", got=str(path)) from None
+                raise OutputError(path, _duckdb_reason(exc)) from None
+            m = re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", text)
+            holder = f"PID {m[2]}, {Path(m[1]).name}" if m else "another process"
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(
+                    f"db: the results store {path} is in use by another process ({holder}); waited {wait_s:g} s. "
+                    "Try again when it has finished, or give another --db"
+                ) from None
+            if on_wait is not None and not told:
+                on_wait(f"the results store {path} is in use by another process ({holder}); "
+                        f"waiting up to {wait_s:g} s")  # fmt: skip
+                told = True
+            time.sleep(min(0.2, max(deadline - time.monotonic(), 0.01)))
 
 
 def _existing(path: str | Path) -> Path:
@@ -188,25 +308,26 @@ def _existing(path: str | Path) -> Path:
     return p
 
 
-def list_runs(path: str | Path = DEFAULT_DB) -> pd.DataFrame:
+def list_runs(path: str | Path = DEFAULT_DB, *, on_wait: Callable[[str], None] | None = None) -> pd.DataFrame:
     """The runs of the existing store at ``path`` (``Store.runs``); InputError ``db`` if there is none."""
-    with Store(_existing(path)) as store:
+    with Store(path, read_only=True, on_wait=on_wait) as store:
         return store.runs()
 
 
 def stored_scenario(path: str | Path, run_id: str) -> str:
     """The scenario text run ``run_id`` of the existing store at ``path`` was started from ("" if none)."""
-    with Store(_existing(path)) as store:
+    with Store(path, read_only=True) as store:
         return store.scenario_text(run_id)
 
 
-def load_run(path: str | Path, run_id: str, *, parquet: str | Path | None = None) -> TrialResult:
+def load_run(path: str | Path, run_id: str, *, parquet: str | Path | None = None,
+             on_wait: Callable[[str], None] | None = None) -> TrialResult:  # fmt: skip
     """The stored run ``run_id`` of the existing store at ``path``, re-built without re-simulating.
 
     ``parquet``: also export the run's tables as Parquet files into this folder (``Store.export_parquet``).
     InputError ``db`` if there is no store at ``path``, ``run_id`` if the run is not in it.
     """
-    with Store(_existing(path)) as store:
+    with Store(path, read_only=True, on_wait=on_wait) as store:
         result = store.load(run_id)
         if parquet is not None:
             store.export_parquet(run_id, parquet)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ketasim._internal.checks import whole_number
+from ketasim._internal.signals import checkpoint
 from ketasim.dosing import Regimen
 from ketasim.engine import SolverOptions
 from ketasim.errors import InputError
@@ -143,6 +144,7 @@ class Trial:
             writer = store.begin_run(run_id, seed, params.digest(), self.control_arm, scenario_text, patients)
         try:
             for i, (endpoints, series) in enumerate(execute(chunks, workers, scheduler)):
+                checkpoint()  # an interrupt whose exception Python dropped (see _internal.signals) stops here
                 acc.add(endpoints, series)
                 if writer is not None:
                     writer.add(endpoints, series)
