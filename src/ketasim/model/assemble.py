@@ -21,7 +21,7 @@ import numpy as np
 from ketasim.dosing import Regimen, SessionKind
 from ketasim.model import _codegen, circuit, interventions, pk, receptor, signaling, symptoms, synapse
 from ketasim.model._definition import Constants, Definition, recording_varied, trace
-from ketasim.model.pk import Bolus, Infusion
+from ketasim.model.pk import Bolus, Infusion, timed_input
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient
 
@@ -227,9 +227,9 @@ class Model:
         for t in regimen.visit_times:
             boluses.append(Bolus(t, ix["expectancy"], self.placebo_session.copy()))
         for sess in regimen.sessions:
-            t0, t1, kind = sess.at_h, sess.at_h + sess.duration_h, sess.kind
+            t0, kind = sess.at_h, sess.kind
             if kind is SessionKind.MIDAZOLAM:
-                infusions.append(Infusion(t0, t1, ix["sedation"], self.midazolam_sedation / sess.duration_h))
+                timed_input(t0, sess.duration_h, ix["sedation"], self.midazolam_sedation, boluses, infusions)
             elif kind is SessionKind.ORAL_ANTIDEPRESSANT:  # daily tablets from here on, as a steady oral input
                 daily = sess.daily_mg if sess.daily_mg is not None else self.ad_daily_mg
                 rate = daily / self.pk.mw["escitalopram"] * 1e3 / 24.0
@@ -239,7 +239,7 @@ class Model:
             elif kind is SessionKind.PSYCHOTHERAPY:
                 boluses.append(Bolus(t0, ix["therapy_trace"], np.full(n, sess.intensity)))
             elif kind is SessionKind.EXERCISE:
-                infusions.append(Infusion(t0, t1, ix["exercise_bout"], np.full(n, sess.intensity / sess.duration_h)))
+                timed_input(t0, sess.duration_h, ix["exercise_bout"], np.full(n, sess.intensity), boluses, infusions)
             elif kind is SessionKind.KETOGENIC_DIET:
                 infusions.append(Infusion(t0, np.inf, ix["bhb_diet"], self.ketogenic_bhb / tau_ketosis))
             elif kind is SessionKind.BHB_SUPPLEMENT:

@@ -154,8 +154,12 @@ class Result:
         else:
             tmax = missing if ket is None else t[ket.argmax(axis=1)] - t0
             auc = missing if ket is None else np.trapezoid(ket, t, axis=1)
+        cmax = peak("ketamine_plasma")
+        # no ketamine in the run (none given, or the first dose after its end): no time of the peak
+        with np.errstate(invalid="ignore"):
+            tmax = np.where((cmax > 0) & (tmax >= 0) & (t0 <= t[-1]), tmax, np.nan)
         return {
-            "cmax_ng_ml": peak("ketamine_plasma"),
+            "cmax_ng_ml": cmax,
             "tmax_h": tmax,
             "auc_ng_h_ml": auc,
             "peak_nmda_occupancy": peak("nmda_occupancy"),
