@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from ketasim.errors import InputError
 
-__all__ = ["from_validation_error", "is_number", "read_toml_config", "whole_number"]
+__all__ = ["check_memory", "from_validation_error", "is_number", "memory_bytes", "read_toml_config", "whole_number"]
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -43,6 +43,25 @@ def whole_number(value: Any, field: str, minimum: int = 1, maximum: int | None =
         allowed = f"within {minimum}-{maximum}" if maximum is not None else f">= {minimum}"
         raise InputError(field, f"must be a whole number {allowed}", got=repr(value))
     return int(value)
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory in bytes (16 GiB where the system does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):  # not a POSIX system
+        return 16 * 2**30
+
+
+def check_memory(field: str, need: float, what: str, advice: str) -> None:
+    """Refuse (naming ``field``) a request whose ``need`` in bytes exceeds half of this machine's memory,
+    before anything is allocated: a clear limit instead of a MemoryError, or a machine swapping for hours."""
+    limit = memory_bytes() / 2
+    if need > limit:
+        raise InputError(field, f"{what} would need about {need / 2**30:,.1f} GiB, more than half of this "
+                         f"machine's memory (the limit is {limit / 2**30:,.1f} GiB); {advice}")  # fmt: skip
 
 
 def from_validation_error(exc: ValidationError, default_field: str) -> InputError:

@@ -23,7 +23,7 @@ from ketasim.model import _codegen, circuit, interventions, pk, receptor, signal
 from ketasim.model._definition import Constants, Definition, recording_varied, trace
 from ketasim.model.pk import Bolus, Infusion, timed_input
 from ketasim.parameters import ParameterSet, default_parameters
-from ketasim.patients import Patient
+from ketasim.patients import Patient, recording_factors
 
 __all__ = [
     "ITEM_OUTPUTS", "LAYERS", "SLICES", "STATE_NAMES", "Hypotheses", "Model", "assemble", "definition", "output_units",
@@ -326,6 +326,21 @@ def _external_steps(
         levels[i, : t.size] = lv
         levels[i, t.size :] = lv[-1]
     return times, levels
+
+
+_EFFECT_NAMES: dict[tuple[str, tuple[ModuleType, ...] | None], frozenset[str]] = {}
+
+
+def random_effect_names(params: ParameterSet, layers: Sequence[ModuleType] | None = None) -> frozenset[str]:
+    """Every name a patient's ``random_effects`` may hold: those the model with ``layers`` reads per
+    patient (the varied parameters, the MADRS items' thresholds, the mood fluctuation's amplitudes, ...).
+    Recorded once per parameter set and layers by assembling a model for one patient."""
+    key = (params.digest(), None if layers is None else tuple(layers))
+    if key not in _EFFECT_NAMES:
+        with recording_factors() as names:
+            Model(params, [Patient(noise_seed=0)], Hypotheses(), layers, fluctuation=True)
+        _EFFECT_NAMES[key] = frozenset(names)
+    return _EFFECT_NAMES[key]
 
 
 def varied_parameters(params: ParameterSet) -> frozenset[str]:
