@@ -19,6 +19,7 @@ from types import ModuleType
 import numpy as np
 
 from ketasim.dosing import Regimen, SessionKind
+from ketasim.errors import InputError
 from ketasim.model import _codegen, circuit, interventions, pk, receptor, signaling, symptoms, synapse
 from ketasim.model._definition import Constants, Definition, recording_varied, trace
 from ketasim.model.pk import Bolus, Infusion, timed_input
@@ -53,6 +54,11 @@ class Hypotheses:
     disinhibition: bool = True
     rest_block: bool = True
     ssri_trkb: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("disinhibition", "rest_block", "ssri_trkb"):
+            if not isinstance(getattr(self, name), bool):  # "no" would silently switch the mechanism on
+                raise InputError(f"hypotheses.{name}", "must be true or false", got=repr(getattr(self, name))[:60])
 
 
 @cache
