@@ -40,6 +40,10 @@ def test_tmax_is_nan_when_the_first_dose_is_after_the_end_of_the_run():
 def test_tmax_counts_from_the_first_dose():
     reg = ks.Regimen([ks.Dose("ketamine", "iv", "35 mg", at="1 d", duration="40 min")])
     assert ks.simulate(reg, duration="2 d").summary()["tmax_h"] == pytest.approx(40 / 60, abs=1e-9)
+    # found by tests/test_properties.py: a bolus at 7.5e-121 h is given at 0 h (the time resolution), so
+    # its peak came 7.5e-121 h "before" the first dose and Tmax was NaN
+    reg = ks.Regimen([ks.Session("midazolam"), ks.Dose("ketamine", "iv", "35 mg", at="7.5e-121 h")])
+    assert ks.simulate(reg, duration="1 h").summary()["tmax_h"] == 0.0
 
 
 @pytest.mark.parametrize(
@@ -211,6 +215,15 @@ def test_negative_zero_is_read_as_zero():
 # ---------------------------------------------------------------- 4. wrong types: InputError naming the field
 
 
+def test_hypotheses_and_solver_options_are_checked():
+    # "no" is truthy: the mechanism stayed silently on
+    _refused(lambda: ks.Hypotheses(disinhibition="no"), "hypotheses.disinhibition")
+    _refused(lambda: ks.Hypotheses(ssri_trkb=1), "hypotheses.ssri_trkb")
+    _refused(lambda: ks.SolverOptions(atol=float("inf")), "solver.atol")  # no error control at all
+    _refused(lambda: ks.SolverOptions(max_step_h=float("nan")), "solver.max_step_h")
+    _refused(lambda: ks.SolverOptions(method=["BDF"]), "solver.method")
+
+
 @pytest.mark.parametrize(
     ("call", "field"),
     [
@@ -262,9 +275,9 @@ def test_negative_zero_is_read_as_zero():
         (lambda: ks.simulate(5), "regimen"),
         (lambda: ks.Population([5]), "patients[0]"),
         (lambda: ks.Population(5), "patients"),
-        (lambda: ks.trials.Endpoints.make(visits="24 h"), "visits"),
-        (lambda: ks.trials.Endpoints.make(sbp_threshold=float("nan")), "sbp_threshold"),
-        (lambda: ks.trials.Endpoints.make(rating_noise="no"), "rating_noise"),
+        (lambda: ks.Endpoints.make(visits="24 h"), "visits"),
+        (lambda: ks.Endpoints.make(sbp_threshold=float("nan")), "sbp_threshold"),
+        (lambda: ks.Endpoints.make(rating_noise="no"), "rating_noise"),
     ],
 )
 def test_wrong_types_are_refused_naming_the_field(call, field):

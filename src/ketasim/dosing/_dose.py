@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from ketasim._internal.checks import is_number, whole_number
+from ketasim._internal.checks import as_list, is_number, whole_number
 from ketasim.errors import InputError
 from ketasim.units import QuantityLike, parse_dose_amount, parse_quantity
 
@@ -46,10 +46,7 @@ def _shifted_time(at_h: float, by_h: object, what: str) -> float:
 
 
 def _sequence(value: object, field_name: str, what: str) -> list[Any]:
-    """A list or tuple (or other iterable that is not a string or a mapping) as a list."""
-    if isinstance(value, str | bytes | dict) or not isinstance(value, Iterable):
-        raise InputError(field_name, f"must be a list of {what}", got=repr(value)[:60])
-    return list(value)
+    return as_list(value, field_name, what)
 
 
 class Drug(StrEnum):

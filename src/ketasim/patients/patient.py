@@ -14,14 +14,14 @@ ketasim.InputError: weight: must be within 20-300 kg (got '5 kg')
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ketasim._internal.checks import is_number
+from ketasim._internal.checks import as_list, is_number
 from ketasim.errors import InputError
 from ketasim.units import QuantityLike, parse_quantity
 
@@ -75,10 +75,9 @@ def _number(value: object, field_name: str, lo: float, hi: float) -> float:
 
 
 def _times(value: object, field_name: str) -> tuple[float, ...]:
-    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
-        raise InputError(field_name, "must be a list of times such as ['2 d', '9 d']", got=repr(value)[:60])
+    times = as_list(value, field_name, "times such as ['2 d', '9 d']")
     return tuple(parse_quantity(t, f"{field_name}[{i}]", "h", minimum=0, maximum=MAX_TIME_H)
-                 for i, t in enumerate(value))  # fmt: skip
+                 for i, t in enumerate(times))  # fmt: skip
 
 
 _FACTORS_READ: ContextVar[set[str] | None] = ContextVar("ketasim_factors_read", default=None)

@@ -20,7 +20,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ketasim._internal.checks import check_memory, whole_number
+from ketasim._internal.checks import as_list, check_memory, whole_number
 from ketasim.errors import InputError
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients.patient import BIOTYPES, ITEMS, Patient
@@ -71,9 +71,7 @@ class Population:
     member_ratios: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.patients, str | bytes) or not isinstance(self.patients, Iterable):
-            raise InputError("patients", "must be a sequence of ketasim.Patient", got=type(self.patients).__name__)
-        patients = tuple(self.patients)
+        patients = tuple(as_list(self.patients, "patients", "ketasim.Patient"))
         for i, p in enumerate(patients):
             if not isinstance(p, Patient):
                 raise InputError(f"patients[{i}]", "must be a ketasim.Patient", got=type(p).__name__)

@@ -7,12 +7,12 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from types import ModuleType
 
 import numpy as np
 
-from ketasim._internal.checks import check_memory
+from ketasim._internal.checks import as_list, check_memory
 from ketasim.dosing import Regimen, protocols
 from ketasim.engine import SolverOptions
 from ketasim.errors import InputError
@@ -137,10 +137,7 @@ def _outputs(
     if outputs is None:
         return None
     known = UNITS if layers is None else output_units(layers, params)
-    if not isinstance(outputs, str | Iterable) or isinstance(outputs, bytes | dict):
-        raise InputError("outputs", f"must be a list of variable names among: {', '.join(known)}",
-                         got=type(outputs).__name__)  # fmt: skip
-    names = [outputs] if isinstance(outputs, str) else list(outputs)
+    names = [outputs] if isinstance(outputs, str) else as_list(outputs, "outputs", f"names among: {', '.join(known)}")
     if not all(isinstance(o, str) for o in names):
         bad = next(o for o in names if not isinstance(o, str))
         raise InputError("outputs", f"must name variables (strings) among: {', '.join(known)}", got=repr(bad)[:60])
@@ -152,11 +149,7 @@ def _outputs(
 
 def _patients(patient: Patient | None, population: Sequence[Patient] | Population | None) -> list[Patient]:
     if population is not None:
-        pts = getattr(population, "patients", population)
-        if isinstance(pts, str | bytes | dict) or not isinstance(pts, Iterable):
-            raise InputError("population", "must be a ketasim.Population or a sequence of ketasim.Patient",
-                             got=type(population).__name__)  # fmt: skip
-        pts = list(pts)
+        pts = as_list(getattr(population, "patients", population), "population", "ketasim.Patient (or a Population)")
         if not pts or not all(isinstance(p, Patient) for p in pts):
             raise InputError("population", "must be a non-empty sequence of ketasim.Patient")
         return pts
