@@ -342,7 +342,7 @@ ENTRY_POINTS = {
                          "solver": None}),
     "simulate": (ks.simulate, {"regimen": SHORT, "patient": ks.Patient(), "duration": "4 h", "output_step": "1 h",
                                "hypotheses": None, "solver": None, "outputs": ["madrs", "ketamine_plasma"],
-                               "fluctuation": False}),
+                               "fluctuation": False, "layers": None}),
     "compare": (ks.compare, {"regimen": SHORT, "hypotheses": {"a": ks.Hypotheses()}, "duration": "4 h",
                              "output_step": "1 h"}),
 }  # fmt: skip

@@ -69,6 +69,11 @@ def simulate(
     _check_types(hypotheses=(hypotheses, Hypotheses), params=(params, ParameterSet), solver=(solver, SolverOptions))
     if not isinstance(fluctuation, bool):
         raise InputError("fluctuation", "must be true or false", got=repr(fluctuation)[:60])
+    if layers is not None:
+        layers = as_list(layers, "layers", "layer modules, e.g. (*ketasim.model.LAYERS, my_layer)")
+        if not layers or not all(isinstance(m, ModuleType) and hasattr(m, "STATES") for m in layers):
+            raise InputError("layers", "must be a non-empty list of layer modules (each with STATES, constants and "
+                             "equations), e.g. (*ketasim.model.LAYERS, my_layer)")  # fmt: skip
     duration_h = parse_quantity(duration, "duration", "h", strictly_positive=True, maximum=MAX_DURATION_H,
                                 unit_required=True)  # fmt: skip
     if duration_h < TIME_RESOLUTION_H:
