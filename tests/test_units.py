@@ -130,3 +130,93 @@ def test_a_bare_number_for_a_time_is_refused(call, field):
 def test_a_zero_output_step_is_refused_not_replaced_by_the_default():
     with pytest.raises(ks.InputError, match="output_step"):
         ks.simulate("zarate-2006-iv", duration="1 h", output_step="0 min")
+
+
+# Issue 15: quantity strings are read by a strict grammar, never evaluated as pint expressions.
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("5,0 mg", "decimal point, not a comma"),  # pint read 50 mg: a tenfold dose
+        ("5 5", "not a quantity"),  # pint read 25
+        ("5 mg 3", "not a quantity"),  # pint read 15 mg
+        ("mg", "no number"),  # pint read 1 mg
+        ("5 🙂", "not a quantity"),  # pint read 5
+        ("10**10**8 mg", "not a quantity"),  # pint hung
+        ("2*3 mg", "not a quantity"),
+        ("5 mg + 3 mg", "not a quantity"),
+        ("(5) mg", "no number"),
+        ("5 mg/(kg)", "not a quantity"),
+        ("1_000 mg", "not a quantity"),
+        ("5 bananas", "unknown unit 'bananas'"),
+        ("", "empty"),
+        ("   ", "empty"),
+        ("5 m^10", "not a quantity"),  # exponents are single digits
+        ("5" * 101 + " mg", "at most 100 characters"),
+    ],
+)
+def test_quantity_strings_follow_a_strict_grammar(text, why):
+    with pytest.raises(InputError) as info:
+        parse_quantity(text, "amount", "mg")
+    err = info.value
+    assert err.field == "amount" and why in err.message
+    if len(text) < 100:
+        assert repr(text) in str(err)
+        assert "e.g. '35 mg' or '0.5 mg/kg'" in err.message  # an example of the right form
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "expected"),
+    [
+        ("0.5 mg/kg", "mg/kg", 0.5),
+        ("0.4 mg/kg/h", "mg/kg/h", 0.4),
+        ("3 mg / kg / h", "mg/kg/h", 3.0),
+        ("150ng/mL", "ng/mL", 150.0),
+        ("0.15 ug/mL", "ng/mL", 150.0),
+        ("3 µg/kg/min", "mg/kg/h", 0.18),  # micro sign
+        ("3 μg/kg/min", "mg/kg/h", 0.18),  # Greek mu
+        ("7d", "h", 168.0),
+        ("3.5 d", "h", 84.0),
+        ("1 d", "h", 24.0),
+        ("70 kg", "kg", 70.0),
+        ("1.5 m^2", "m**2", 1.5),
+        ("1.5 m**2", "m**2", 1.5),
+        ("2 h^-1", "1/h", 2.0),
+        ("2 mg*h/L", "mg*h/L", 2.0),
+        ("+2.5e1 min", "min", 25.0),
+        (".5 h", "h", 0.5),
+        ("5. h", "h", 5.0),
+        ("2E-3 h", "h", 0.002),
+        (" 40\u00a0min ", "min", 40.0),  # any whitespace around the parts
+    ],
+)
+def test_every_valid_form_is_still_read(text, unit, expected):
+    assert parse_quantity(text, "x", unit) == pytest.approx(expected, rel=1e-12)
+
+
+def test_numbers_too_large_for_a_float_and_negative_zero():
+    with pytest.raises(InputError, match=r"^x: must be a finite number"):
+        parse_quantity(10**400, "x", "h")
+    with pytest.raises(InputError, match=r"^x: must be a finite number"):
+        parse_quantity("1e400 h", "x", "h")
+    assert str(parse_quantity(-0.0, "x", "h", minimum=0)) == "0.0"
+    assert str(parse_quantity("-0 h", "x", "h", minimum=0)) == "0.0"
+
+
+def test_quantities_of_other_registries_and_odd_magnitudes():
+    import numpy as np
+    import pint
+
+    other = pint.UnitRegistry()
+    assert parse_quantity(other.Quantity(40, "minute"), "x", "h") == pytest.approx(40 / 60)
+    assert parse_quantity(ks.units.Q_(np.float64(2.0), "h"), "x", "min") == 120.0
+    for bad in (ks.units.Q_(np.array([1.0, 2.0]), "h"), ks.units.Q_(1 + 2j, "h")):
+        with pytest.raises(InputError, match=r"^x: a quantity must hold one real number"):
+            parse_quantity(bad, "x", "h")
+
+
+def test_a_bare_number_in_a_string_stays_as_bare_as_before():
+    assert parse_quantity("4", "x", "h") == 4.0
+    with pytest.raises(InputError, match=r"^x: a bare number has no unit"):
+        parse_quantity("4", "x", "h", unit_required=True)
+    with pytest.raises(InputError, match=r"^x: a bare number has no unit"):
+        parse_quantity(4, "x", "h", unit_required=True)

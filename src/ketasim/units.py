@@ -4,16 +4,29 @@ Internally ketasim works in hours, litres, micromoles, kilograms and milligrams;
 compatible unit as a string (``"40 min"``, ``"0.5 mg/kg"``, ``"70 kg"``) or pass a bare number, which is
 read in the field's default unit.
 
+A quantity string is read with a strict grammar before pint sees it: an optional sign, ONE decimal
+number (``5``, ``0.5``, ``.5``, ``2e-3``), optional spaces, then at most ONE unit expression made of
+unit names joined by ``/`` or ``*``, each with an optional small whole exponent (``^2``, ``**-1``):
+``"0.5 mg/kg"``, ``"0.4 mg/kg/h"``, ``"150ng/mL"``, ``"7d"``, ``"1.5 m^2"``. Anything else (a decimal
+comma, two numbers, a unit without a number, an expression) is refused; pint alone would read
+``"5,0 mg"`` as 50 mg and ``"5 mg 3"`` as 15 mg.
+
 >>> parse_quantity("40 min", "duration", "h")
 0.6666666666666666
 >>> parse_quantity("5 m", "amount", "mg")
 Traceback (most recent call last):
 ...
 ketasim.InputError: amount: expected a quantity convertible to mg (got '5 m')
+>>> parse_quantity("5,0 mg", "amount", "mg")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+ketasim.InputError: amount: use a decimal point, not a comma: write one number and one unit, e.g. '35 mg' ...
 """
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any, TypeAlias
 
 import pint
@@ -21,7 +34,8 @@ import pint
 from ketasim._internal.checks import is_number
 from ketasim.errors import InputError
 
-__all__ = ["Q_", "QuantityLike", "parse_dose_amount", "parse_positive_number", "parse_quantity", "to_quantity", "ureg"]
+__all__ = ["Q_", "TIME_RESOLUTION_H", "QuantityLike", "parse_dose_amount", "parse_positive_number", "parse_quantity",
+           "to_quantity", "ureg"]  # fmt: skip
 
 ureg: pint.UnitRegistry
 try:  # pint caches its parsed definitions on disk: the second process starts ~0.3 s faster
@@ -35,30 +49,116 @@ Q_ = ureg.Quantity
 #: argument's documented unit where that is allowed.
 QuantityLike: TypeAlias = str | float | int | pint.Quantity
 
+#: The time resolution of dosing: 1 ms. Dosing events (doses, infusion starts and ends, session starts,
+#: stress steps) closer together than this are given at the same instant, and an infusion shorter than
+#: this is given whole as a bolus, so that every dose is delivered exactly (see ``ketasim.engine``).
+TIME_RESOLUTION_H = 1.0 / 3_600_000
+
+_MAX_TEXT = 100  # longer quantity strings are refused before anything reads them
+_NUMBER = r"[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|(?i:inf(?:inity)?|nan))"
+_NAME = r"(?:%|[A-Za-zµμ]+(?:_[A-Za-z]+)*)"
+_FACTOR = rf"{_NAME}(?:\s*(?:\^|\*\*)\s*[+-]?\d)?"
+_UNIT = rf"{_FACTOR}(?:\s*[/*]\s*{_FACTOR})*"
+_QUANTITY = re.compile(rf"\s*(?P<number>{_NUMBER})\s*(?P<unit>{_UNIT})?\s*")
+_NAMES = re.compile(_NAME)
+
+#: A right form per default unit, quoted when a string is refused.
+_EXAMPLES = {
+    "h": "'40 min', '2.5 h' or '7 d'",
+    "min": "'40 min' or '1.5 h'",
+    "mg": "'35 mg' or '0.5 mg/kg'",
+    "kg": "'70 kg' or '154 lb'",
+    "year": "'45 year'",
+    "mg/h": "'20 mg/h' or '0.4 mg/kg/h'",
+    "ng/mL": "'150 ng/mL' or '0.15 ug/mL'",
+    "mmHg": "'40 mmHg'",
+}
+
+
+def _example(unit: str) -> str:
+    return _EXAMPLES.get(unit, f"'2.5 {unit}'")
+
+
+def _refuse(field: str, text: str, unit: str, why: str = "") -> InputError:
+    lead = f"{why}: " if why else ""
+    return InputError(field, f"{lead}write one number and one unit, e.g. {_example(unit)}", got=repr(text))
+
+
+def _read_text(text: str, field: str, default_unit: str) -> pint.Quantity | float:
+    """A quantity string by the strict grammar (see the module doc): a Quantity, or a float for a
+    string that holds a number alone."""
+    if len(text) > _MAX_TEXT:
+        raise InputError(field, f"a quantity is at most {_MAX_TEXT} characters, e.g. {_example(default_unit)}",
+                         got=repr(text[:40] + "..."))  # fmt: skip
+    m = _QUANTITY.fullmatch(text)
+    if m is None:
+        if re.search(r"\d,\d", text):
+            raise _refuse(field, text, default_unit, "use a decimal point, not a comma")
+        if not text.strip():
+            raise _refuse(field, text, default_unit, "empty")
+        if not re.match(rf"\s*{_NUMBER}", text):
+            raise _refuse(field, text, default_unit, "no number")
+        raise _refuse(field, text, default_unit, "not a quantity")
+    number = float(m["number"])  # the grammar admits only what float() reads; inf and nan are refused later
+    if m["unit"] is None:
+        return number
+    unit = re.sub(r"\s+", "", m["unit"])
+    for name in _NAMES.findall(unit):
+        if name not in ureg:
+            raise _refuse(field, text, default_unit, f"unknown unit {name!r}")
+    try:
+        units = ureg.parse_units(unit.replace("^", "**"))
+    except Exception:  # pint raises several unrelated exception types
+        raise _refuse(field, text, default_unit, f"unknown unit {unit!r}") from None
+    return Q_(number, units)
+
 
 def to_quantity(value: QuantityLike, field: str, default_unit: str) -> pint.Quantity:
     """``value`` as a pint Quantity; a bare number (or a unitless string) is read in ``default_unit``."""
     if isinstance(value, pint.Quantity):
-        return value
-    if isinstance(value, bool):
-        raise InputError(field, f"expected a number or a quantity in {default_unit}", got=repr(value))
-    if isinstance(value, int | float):
-        return Q_(float(value), default_unit)
+        return _own_quantity(value, field, default_unit)
+    if is_number(value):
+        return Q_(_real(value, field, _type_shown(value)), default_unit)
     if isinstance(value, str):
-        try:
-            q: pint.Quantity | float = Q_(value.strip())  # a Quantity, or a bare number for a unitless string
-        except Exception as exc:  # pint raises several unrelated exception types
-            raise InputError(field, f"could not read {value!r} as a quantity") from exc
+        q = _read_text(value, field, default_unit)
         if not isinstance(q, pint.Quantity):  # a bare number in a string
-            return Q_(float(q), default_unit)
-        if not list(q.unit_items()):  # "0.5" written as a string: read in the default unit
-            return Q_(float(q.magnitude), default_unit)
+            return Q_(q, default_unit)
         return q
-    raise InputError(field, f"expected a number or a quantity string in {default_unit}", got=repr(value))
+    raise InputError(field, f"expected a number or a quantity string such as {_example(default_unit)}",
+                     got=_type_shown(value))  # fmt: skip
 
 
-def _unitless(text: str) -> bool:
-    q: pint.Quantity | float = Q_(text.strip())
+def _type_shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{type(value).__name__} {text[:40]}..."
+
+
+def _real(value: Any, field: str, shown: str) -> float:
+    """``value`` as a float (-0.0 read as 0.0); a number too large for a float is refused."""
+    try:
+        return float(value) + 0.0
+    except (OverflowError, TypeError, ValueError):
+        raise InputError(field, "must be a finite number", got=shown) from None
+
+
+def _own_quantity(q: pint.Quantity, field: str, default_unit: str) -> pint.Quantity:
+    """A pint Quantity with a real scalar magnitude, on ketasim's registry."""
+    if not is_number(q.magnitude):
+        raise InputError(field, f"a quantity must hold one real number, e.g. {_example(default_unit)}",
+                         got=_type_shown(q))  # fmt: skip
+    if q._REGISTRY is ureg:
+        return q
+    try:  # a Quantity of another registry: its units by name in ours
+        return Q_(q.magnitude, ureg.parse_units(str(q.units)))
+    except Exception:  # pint raises several unrelated exception types
+        raise InputError(field, f"units unknown to ketasim, e.g. {_example(default_unit)}", got=str(q)) from None
+
+
+def _unitless(value: object) -> bool:
+    """A string holding a number alone (or with a unit that cancels out, such as "3 mg/mg")."""
+    if not isinstance(value, str):
+        return False
+    q = _read_text(value, "value", "h")
     return not isinstance(q, pint.Quantity) or not list(q.unit_items())
 
 
@@ -80,19 +180,20 @@ def parse_quantity(
         raise InputError(field, f"a bare number has no unit; write it with one, e.g. '{value} h' or '{value} d'",
                          got=repr(value))  # fmt: skip
     if is_number(value):
-        x, shown = float(value), value  # a bare number is already in ``unit``: no need for pint
+        x, shown = _real(value, field, _type_shown(value)), value  # a bare number is already in ``unit``: no pint
     else:
         q = to_quantity(value, field, unit)
-        if unit_required and isinstance(value, str) and _unitless(value):  # "7" as a string is as bare as 7
+        if unit_required and _unitless(value):  # "7" as a string is as bare as 7
+            assert isinstance(value, str)
             raise InputError(field, f"a bare number has no unit; write it with one, e.g. '{value.strip()} h' or "
                              f"'{value.strip()} d'", got=repr(value))  # fmt: skip
         shown = value if isinstance(value, str) else f"{q:~P}"
         try:
-            x = float(q.to(unit).magnitude)
+            x = _real(q.to(unit).magnitude, field, repr(shown))
         except pint.DimensionalityError as exc:
             raise InputError(field, f"expected a quantity convertible to {unit}", got=repr(shown)) from exc
-    if x != x or x in (float("inf"), float("-inf")):
-        raise InputError(field, "must be a finite number", got=repr(shown))
+    if not math.isfinite(x):
+        raise InputError(field, "must be a finite number", got=_type_shown(shown))
     rng = _range_text(unit, minimum, maximum, strictly_positive)
     if strictly_positive and x <= 0:
         raise InputError(field, f"must be {rng}", got=repr(shown))
@@ -149,11 +250,9 @@ def parse_positive_number(value: object, field: str, maximum: float) -> float:
     >>> parse_positive_number(4, "cadss_threshold", 92)
     4.0
     """
-    import math
-
     if not is_number(value):
         raise InputError(field, f"must be a number > 0 and <= {maximum:g}", got=repr(value))
-    x = float(value)
+    x = _real(value, field, repr(value))
     if not (math.isfinite(x) and 0 < x <= maximum):
         raise InputError(field, f"must be > 0 and <= {maximum:g}", got=repr(value))
     return x

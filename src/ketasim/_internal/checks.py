@@ -10,7 +10,8 @@ from pydantic import BaseModel, ValidationError
 
 from ketasim.errors import InputError
 
-__all__ = ["from_validation_error", "is_number", "read_toml_config", "whole_number"]
+__all__ = ["as_list", "check_memory", "from_validation_error", "is_number", "memory_bytes", "read_toml_config",
+           "whole_number"]  # fmt: skip
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -43,6 +44,47 @@ def whole_number(value: Any, field: str, minimum: int = 1, maximum: int | None =
         allowed = f"within {minimum}-{maximum}" if maximum is not None else f">= {minimum}"
         raise InputError(field, f"must be a whole number {allowed}", got=repr(value))
     return int(value)
+
+
+def as_list(value: object, field: str, what: str) -> list[Any]:
+    """``value`` (a list, tuple or other iterable, not a string or a mapping) as a list, or an
+    ``InputError`` naming ``field``: "must be a list of {what}".
+
+    >>> as_list(("1 h", "2 h"), "times", "times")
+    ['1 h', '2 h']
+    >>> as_list("1 h", "times", "times such as '1 h'")
+    Traceback (most recent call last):
+    ...
+    ketasim.InputError: times: must be a list of times such as '1 h' (got '1 h')
+    """
+    from collections.abc import Mapping
+
+    if not isinstance(value, str | bytes | Mapping):
+        try:
+            return list(value)  # type: ignore[call-overload]
+        except TypeError:  # not iterable (a number, a 0-d array, a pint Quantity of one number, ...)
+            pass
+    text = repr(value)
+    raise InputError(field, f"must be a list of {what}", got=text if len(text) <= 60 else type(value).__name__)
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory in bytes (16 GiB where the system does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):  # not a POSIX system
+        return 16 * 2**30
+
+
+def check_memory(field: str, need: float, what: str, advice: str) -> None:
+    """Refuse (naming ``field``) a request whose ``need`` in bytes exceeds half of this machine's memory,
+    before anything is allocated: a clear limit instead of a MemoryError, or a machine swapping for hours."""
+    limit = memory_bytes() / 2
+    if need > limit:
+        raise InputError(field, f"{what} would need about {need / 2**30:,.1f} GiB, more than half of this "
+                         f"machine's memory (the limit is {limit / 2**30:,.1f} GiB); {advice}")  # fmt: skip
 
 
 def from_validation_error(exc: ValidationError, default_field: str) -> InputError:

@@ -14,12 +14,13 @@ ketasim.InputError: amount: intranasal esketamine is given in whole 28 mg device
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from ketasim._internal.checks import is_number, whole_number
+from ketasim._internal.checks import as_list, is_number, whole_number
 from ketasim.errors import InputError
 from ketasim.units import QuantityLike, parse_dose_amount, parse_quantity
 
@@ -30,6 +31,22 @@ __all__ = ["DEVICE_MG", "Dose", "Drug", "Regimen", "Route", "Session", "SessionK
 
 DEVICE_MG = 28.0  # esketamine base per nasal device (Spravato label); see parameters/pk.toml
 MAX_TIME_H = 24.0 * 366 * 2
+
+
+def _shifted_time(at_h: float, by_h: object, what: str) -> float:
+    """``at_h + by_h``, refused (field ``by``) where it leaves 0..MAX_TIME_H: a dose moved before the start
+    of the simulation would be silently left out of it."""
+    if not is_number(by_h) or not math.isfinite(float(by_h)):
+        raise InputError("by", "must be a finite number of hours", got=repr(by_h))
+    t = at_h + float(by_h) + 0.0
+    if not 0.0 <= t <= MAX_TIME_H:
+        raise InputError("by", f"would move the {what} at {at_h:g} h to {t:g} h; times must stay within "
+                         f"0-{MAX_TIME_H:g} h (0 = the start of the simulation)", got=repr(by_h))  # fmt: skip
+    return t
+
+
+def _sequence(value: object, field_name: str, what: str) -> list[Any]:
+    return as_list(value, field_name, what)
 
 
 class Drug(StrEnum):
@@ -150,7 +167,8 @@ class Dose:
         return self.amount * weight_kg if self.per_kg else self.amount
 
     def shifted(self, by_h: float) -> Dose:
-        return _with(self, at_h=self.at_h + by_h)
+        """The same dose ``by_h`` hours later (earlier if negative); refused if it would leave 0..2 years."""
+        return _with(self, at_h=_shifted_time(self.at_h, by_h, "dose"))
 
     @property
     def devices(self) -> int:
@@ -239,8 +257,10 @@ class Session:
         object.__setattr__(self, "daily_mg", daily)
 
     def shifted(self, by_h: float) -> Session:
+        """The same session ``by_h`` hours later (earlier if negative); refused if it would leave 0..2 years."""
         dd = None if self.daily_mg is None else f"{self.daily_mg!r} mg"
-        return Session(self.kind, f"{self.at_h + by_h!r} h", f"{self.duration_h!r} h", self.intensity, dd)
+        at = _shifted_time(self.at_h, by_h, f"{self.kind.value} session")
+        return Session(self.kind, f"{at!r} h", f"{self.duration_h!r} h", self.intensity, dd)
 
     def describe(self) -> str:
         return f"{self.kind.value} session at {self.at_h:g} h"
@@ -266,10 +286,13 @@ class Regimen:
         source: str | None = None,
         description: str | None = None,
     ) -> None:
-        items = tuple(doses)
+        items = tuple(_sequence(doses, "doses", "ketasim.Dose and ketasim.Session"))
         for i, d in enumerate(items):
             if not isinstance(d, Dose | Session):
                 raise InputError(f"doses[{i}]", "must be a ketasim.Dose or ketasim.Session", got=type(d).__name__)
+        for name_, value in (("name", name), ("source", source), ("description", description)):
+            if value is not None and not isinstance(value, str):
+                raise InputError(name_, "must be a string or None", got=repr(value)[:60])
         ds = [d for d in items if isinstance(d, Dose)]
         ss = [d for d in items if isinstance(d, Session)]
         object.__setattr__(self, "doses", tuple(sorted(ds, key=lambda d: d.at_h)))
@@ -296,19 +319,27 @@ class Regimen:
     @classmethod
     def repeat(cls, dose: Dose, every: QuantityLike, count: int) -> Regimen:
         """``count`` copies of ``dose`` spaced ``every`` apart, the first at ``dose.at``."""
-        every_h = parse_quantity(every, "every", "h", strictly_positive=True)
+        _check_dose(dose)
+        every_h = parse_quantity(every, "every", "h", strictly_positive=True, maximum=MAX_TIME_H)
         whole_number(count, "count", 1, 1000)
+        last = dose.at_h + (count - 1) * every_h
+        if last > MAX_TIME_H:
+            raise InputError("count", f"the last dose would be at {last:g} h, past {MAX_TIME_H:g} h (2 years)",
+                             got=repr(count))  # fmt: skip
         return cls(dose.shifted(i * every_h) for i in range(count))
 
     @classmethod
     def daily(cls, dose: Dose, days: int) -> Regimen:
         """``dose`` once a day for ``days`` days (e.g. an SSRI), the first at ``dose.at``."""
+        whole_number(days, "days", 1, 1000)
         return cls.repeat(dose, every="24 h", count=days)
 
     @classmethod
     def at_times(cls, dose: Dose, times: Sequence[QuantityLike]) -> Regimen:
         """Copies of ``dose`` at the given times (the dose's own ``at`` is ignored)."""
-        hours = [parse_quantity(t, f"times[{i}]", "h", minimum=0.0) for i, t in enumerate(times)]
+        _check_dose(dose)
+        hours = [parse_quantity(t, f"times[{i}]", "h", minimum=0.0, maximum=MAX_TIME_H)
+                 for i, t in enumerate(_sequence(times, "times", "times such as '0 h', '3 d'"))]  # fmt: skip
         return cls(_with(dose, at_h=h) for h in hours)
 
     @classmethod
@@ -316,17 +347,26 @@ class Regimen:
         cls, drug: str, steps: Sequence[tuple[QuantityLike, QuantityLike]], at: QuantityLike = "0 h"
     ) -> Regimen:
         """A multi-step IV infusion from ``(rate, duration)`` pairs, e.g. ``("0.4 mg/kg/h", "15 min")``."""
-        t = parse_quantity(at, "at", "h", minimum=0.0)
+        t = parse_quantity(at, "at", "h", minimum=0.0, maximum=MAX_TIME_H)
+        pairs = _sequence(steps, "steps", "(rate, duration) pairs such as ('0.4 mg/kg/h', '15 min')")
+        if not pairs:
+            raise InputError("steps", "a stepped infusion needs at least one (rate, duration) step")
         doses = []
-        for i, (rate, duration) in enumerate(steps):
-            dur = parse_quantity(duration, f"steps[{i}].duration", "h", strictly_positive=True)
+        for i, step in enumerate(pairs):
+            if isinstance(step, str | bytes | dict) or not isinstance(step, Sequence) or len(step) != 2:
+                raise InputError(f"steps[{i}]", "must be a (rate, duration) pair such as ('0.4 mg/kg/h', '15 min')",
+                                 got=repr(step)[:60])  # fmt: skip
+            rate, duration = step
+            dur = parse_quantity(duration, f"steps[{i}].duration", "h", strictly_positive=True, maximum=24 * 14)
             amount = _rate_times(rate, dur, f"steps[{i}].rate")
-            doses.append(Dose(drug, "iv", amount, duration=f"{dur} h", at=f"{t} h"))
+            if t > MAX_TIME_H:
+                raise InputError(f"steps[{i}]", f"would start at {t:g} h, past {MAX_TIME_H:g} h (2 years)")
+            doses.append(Dose(drug, "iv", amount, duration=f"{dur!r} h", at=f"{t!r} h"))
             t += dur
         return cls(doses)
 
     def shifted(self, by: QuantityLike) -> Regimen:
-        by_h = parse_quantity(by, "by", "h")
+        by_h = parse_quantity(by, "by", "h", minimum=-MAX_TIME_H, maximum=MAX_TIME_H)
         items = [d.shifted(by_h) for d in self.doses] + [s.shifted(by_h) for s in self.sessions]
         return Regimen(items, self.name, self.source, self.description)
 
@@ -337,11 +377,12 @@ class Regimen:
         >>> (len(r.doses), [s.kind.value for s in r.sessions])
         (0, ['midazolam'])
         """
+        kind_ = Session(kind).kind  # refuses an unknown kind, naming the allowed ones
         visits = sorted({(d.at_h, d.duration_h or 40 / 60) for d in self.doses})
         keep = [s for s in self.sessions if s.kind is SessionKind.ORAL_ANTIDEPRESSANT]
         return Regimen(
-            [Session(kind, f"{t} h", f"{dur} h") for t, dur in visits] + keep,
-            name=f"{self.name or 'regimen'}:{SessionKind(str(kind)).value}",
+            [Session(kind_, f"{t!r} h", f"{dur!r} h") for t, dur in visits] + keep,
+            name=f"{self.name or 'regimen'}:{kind_.value}",
             description=f"{kind} control on the schedule of {self.name or 'the regimen'}",
         )
 
@@ -368,15 +409,22 @@ class Regimen:
         return "; ".join(parts) or "no doses"
 
 
+def _check_dose(dose: object) -> None:
+    if not isinstance(dose, Dose):
+        raise InputError("dose", "must be a ketasim.Dose", got=type(dose).__name__)
+
+
 def _rate_times(rate: QuantityLike, duration_h: float, field_name: str) -> str:
+    """The amount a ``rate`` (mg/h or mg/kg/h) gives over ``duration_h``, as a Dose amount string."""
     from ketasim.units import Q_, to_quantity
 
     q = to_quantity(rate, field_name, "mg/h") * Q_(duration_h, "h")
-    try:
-        return f"{q.to('mg/kg').magnitude} mg/kg"
-    except Exception:
-        pass
-    try:
-        return f"{q.to('mg').magnitude} mg"
-    except Exception as exc:
-        raise InputError(field_name, "expected a rate in mg/h or mg/kg/h", got=repr(rate)) from exc
+    for unit in ("mg/kg", "mg"):
+        try:
+            x = float(q.to(unit).magnitude)
+        except Exception:  # pint raises several unrelated exception types
+            continue
+        if not (math.isfinite(x) and x > 0):
+            raise InputError(field_name, "must be a rate > 0 in mg/h or mg/kg/h", got=repr(rate))
+        return f"{x!r} {unit}"
+    raise InputError(field_name, "expected a rate in mg/h or mg/kg/h", got=repr(rate))

@@ -32,6 +32,9 @@ def names() -> list[str]:
 def get(name: str) -> Regimen:
     """The regimen of protocol ``name``; unknown names list the known ones."""
     lib = _library()
+    if not isinstance(name, str):
+        raise InputError("protocol", f"must be a protocol name (a string); known: {', '.join(lib)}",
+                         got=type(name).__name__)  # fmt: skip
     if name not in lib:
         raise InputError("protocol", f"unknown protocol; known: {', '.join(lib)}", got=repr(name))
     entry = lib[name]

@@ -71,6 +71,17 @@ def _integrate_model(
     bad = np.nonzero(status)[0]
     if bad.size:
         p = int(bad[0])
-        raise IntegrationError(f"integration failed for patient {p} ({bad.size} patient(s) in all): "
-                           f"{MESSAGES.get(int(status[p]), 'unknown failure')}")  # fmt: skip
+        why = MESSAGES.get(int(status[p]), "unknown failure")
+        raise IntegrationError(f"integration failed for patient {p} ({bad.size} patient(s) in all) "
+                               f"{_when(out[p], t_out)}: {why}")  # fmt: skip
     return np.transpose(out, (2, 0, 1))  # (n, P, T) view
+
+
+def _when(states: np.ndarray, t_out: np.ndarray) -> str:
+    """Where a failed patient stopped: between the last output time it reached with finite states and
+    the next (its outputs (T, n) are NaN from where it stopped)."""
+    ok = np.isfinite(states).all(axis=1)
+    k = int(np.argmin(ok)) if not ok.all() else t_out.size - 1
+    if k == 0:
+        return f"at {t_out[0]:g} h"
+    return f"between {t_out[k - 1]:g} h and {t_out[k]:g} h"

@@ -99,12 +99,12 @@ def integrate_compiled(
     n, P = y0.shape
     if n != model.n_states:
         raise InputError("y0", f"the compiled engine integrates the full model ({model.n_states} states), got {n}")
-    events = per_patient(P, boluses, infusions, model.ext_times, model.ext_levels)
+    t_out = np.ascontiguousarray(t_out, float)
+    events = per_patient(P, boluses, infusions, model.ext_times, model.ext_levels, (float(t_out[0]), float(t_out[-1])))
     code = model.code
     modes = modes_for(model, events, y0) if modal else no_modes(P, len(code.LINEAR_STATES) - code.N_PK
                                                                    + len(code.INTERFACE))  # fmt: skip
-    t_out = np.ascontiguousarray(t_out, float)
-    out = np.empty((P, t_out.size, n))
+    out = np.full((P, t_out.size, n), np.nan)  # what a failing patient leaves unwritten stays NaN
     status = np.zeros(P, np.int64)
     counts = np.zeros((P, 2), np.int64)
     stepper(model).solve_all(

@@ -3,6 +3,12 @@
 ``Model.events`` gives boluses and infusions as lists over the whole batch (one amount per patient);
 here each patient gets only its own, non-zero inputs, as flat arrays indexed by ``ptr`` (CSR style),
 so that a patient is never cut by another patient's events.
+
+Event times closer together than ``TIME_RESOLUTION_H`` (1 ms) are given at the same instant (the earlier;
+near the end of the window, at its end): the stepper cannot take a step shorter than a few units of
+floating-point resolution, so two doses 1e-15 h apart would stop it. An infusion whose start or stop
+moves keeps its amount (its rate is rescaled to the new interval), and one whose interval closes is
+given whole as a bolus: every dose is delivered exactly.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ketasim.model.pk import Bolus, Infusion
+from ketasim.units import TIME_RESOLUTION_H
 
 __all__ = ["PatientEvents", "per_patient"]
 
@@ -51,12 +58,14 @@ def per_patient(
     infusions: Sequence[Infusion],
     ext_times: np.ndarray | None = None,
     ext_levels: np.ndarray | None = None,
+    window: tuple[float, float] | None = None,
 ) -> PatientEvents:
     """Regroup batch events by patient; zero amounts and rates are dropped (they change nothing).
 
     ``ext_times`` (P, K), padded with +inf, and ``ext_levels`` (P, K, n_ext) give the piecewise-constant
     external inputs (stress load, mood fluctuation); the first levels hold from the start (as
-    ``Model.exogenous``).
+    ``Model.exogenous``). ``window``: the integration's first and last times; event times in it closer
+    together than the time resolution are merged (see the module doc).
     """
     P = n_patients
     bp, bt, bs, ba = [], [], [], []
@@ -80,10 +89,12 @@ def per_patient(
     def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
-    b_ptr, (b_time, b_state, b_amount) = _csr(P, cat(bp, np.int64), [cat(bt, float), cat(bs, np.int64), cat(ba, float)])
-    i_ptr, (i_start, i_stop, i_state, i_rate) = _csr(
-        P, cat(ip, np.int64), [cat(i0, float), cat(i1, float), cat(ist, np.int64), cat(ir, float)]
-    )
+    bolus = [cat(bp, np.int64), cat(bt, float), cat(bs, np.int64), cat(ba, float)]
+    infusion = [cat(ip, np.int64), cat(i0, float), cat(i1, float), cat(ist, np.int64), cat(ir, float)]
+    if window is not None:
+        ext_times = _merge_close_times(window, bolus, infusion, ext_times)
+    b_ptr, (b_time, b_state, b_amount) = _csr(P, bolus[0], bolus[1:])
+    i_ptr, (i_start, i_stop, i_state, i_rate) = _csr(P, infusion[0], infusion[1:])
     if ext_times is None or ext_levels is None:
         ext0 = np.zeros((P, 1))
         s_ptr, s_time, s_level = np.zeros(P + 1, np.int64), np.zeros(0), np.zeros((0, 1))
@@ -98,3 +109,51 @@ def per_patient(
         s_time, s_level = np.ascontiguousarray(times[order]), np.ascontiguousarray(levels[order], float)
     return PatientEvents(b_ptr, b_time, b_state, b_amount, i_ptr, i_start, i_stop, i_state, i_rate,
                          ext0, s_ptr, s_time, s_level)  # fmt: skip
+
+
+def _merge_close_times(
+    window: tuple[float, float], bolus: list[np.ndarray], infusion: list[np.ndarray], ext_times: np.ndarray | None
+) -> np.ndarray | None:
+    """Move event times in ``window`` that lie within the time resolution of an earlier one onto it (and
+    those just before the window's end onto the end), in place for ``bolus`` (patient, time, state,
+    amount) and ``infusion`` (patient, start, stop, state, rate); returns the external input times."""
+    t0, t_end = window
+    ext = ext_times[np.isfinite(ext_times)] if ext_times is not None else np.zeros(0)
+    every = np.concatenate([[t0, t_end], bolus[1], infusion[1], infusion[2], ext])
+    u = np.unique(every[(every >= t0) & (every <= t_end)])
+    if u.size < 2 or np.diff(u).min() >= TIME_RESOLUTION_H:
+        return ext_times  # the common case: nothing to merge
+    merged = u.copy()
+    anchor = u[0]
+    for k in range(1, u.size):
+        if u[k] - anchor < TIME_RESOLUTION_H:
+            merged[k] = anchor
+        else:
+            anchor = u[k]
+    if merged[-1] != u[-1] and merged[-1] != u[0]:  # the end fell onto an anchor just before it
+        merged[merged == merged[-1]] = u[-1]
+
+    def move(x: np.ndarray) -> np.ndarray:
+        i = np.clip(np.searchsorted(u, x), 0, u.size - 1)
+        return np.where(u[i] == x, merged[i], x)
+
+    bolus[1] = move(bolus[1])
+    start, stop = move(infusion[1]), move(infusion[2])
+    amount = infusion[4] * (infusion[2] - infusion[1])  # inf for an infusion that never stops
+    closed = stop <= start
+    with np.errstate(invalid="ignore", divide="ignore"):
+        infusion[4] = np.where(np.isfinite(amount) & ~closed, amount / (stop - start), infusion[4])
+    if closed.any():  # given whole as a bolus
+        bolus[0] = np.concatenate([bolus[0], infusion[0][closed]])
+        bolus[1] = np.concatenate([bolus[1], start[closed]])
+        bolus[2] = np.concatenate([bolus[2], infusion[3][closed]])
+        bolus[3] = np.concatenate([bolus[3], amount[closed]])
+        infusion[:] = [c[~closed] for c in (infusion[0], start, stop, infusion[3], infusion[4])]
+    else:
+        infusion[1], infusion[2] = start, stop
+    if ext_times is None:
+        return None
+    out = ext_times.copy()
+    finite = np.isfinite(out)
+    out[finite] = move(out[finite])
+    return out

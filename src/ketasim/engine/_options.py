@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,11 +42,11 @@ class SolverOptions:
     max_step_h: float = 6.0
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise InputError("solver.method", f"must be one of {', '.join(METHODS)}", got=self.method)
+        if not isinstance(self.method, str) or self.method not in METHODS:
+            raise InputError("solver.method", f"must be one of {', '.join(METHODS)}", got=repr(self.method)[:60])
         for name in ("rtol", "atol", "max_step_h"):
             value = getattr(self, name)
-            if not is_number(value) or not value > 0:
-                raise InputError(f"solver.{name}", "must be a number > 0", got=value)
+            if not is_number(value) or not 0 < value < math.inf:
+                raise InputError(f"solver.{name}", "must be a finite number > 0", got=repr(value)[:60])
         if self.rtol >= 1:
             raise InputError("solver.rtol", "must be in (0, 1)", got=self.rtol)

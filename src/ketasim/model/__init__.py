@@ -19,6 +19,7 @@ from ketasim.model.assemble import (
     assemble,
     definition,
     output_units,
+    random_effect_names,
     varied_parameters,
 )
 
@@ -45,6 +46,7 @@ __all__ = [
     "definition",
     "dim",
     "output_units",
+    "random_effect_names",
     "unit",
     "varied_parameters",
 ]

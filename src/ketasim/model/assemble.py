@@ -19,11 +19,12 @@ from types import ModuleType
 import numpy as np
 
 from ketasim.dosing import Regimen, SessionKind
+from ketasim.errors import InputError
 from ketasim.model import _codegen, circuit, interventions, pk, receptor, signaling, symptoms, synapse
 from ketasim.model._definition import Constants, Definition, recording_varied, trace
-from ketasim.model.pk import Bolus, Infusion
+from ketasim.model.pk import Bolus, Infusion, timed_input
 from ketasim.parameters import ParameterSet, default_parameters
-from ketasim.patients import Patient
+from ketasim.patients import Patient, recording_factors
 
 __all__ = [
     "ITEM_OUTPUTS", "LAYERS", "SLICES", "STATE_NAMES", "Hypotheses", "Model", "assemble", "definition", "output_units",
@@ -53,6 +54,11 @@ class Hypotheses:
     disinhibition: bool = True
     rest_block: bool = True
     ssri_trkb: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("disinhibition", "rest_block", "ssri_trkb"):
+            if not isinstance(getattr(self, name), bool):  # "no" would silently switch the mechanism on
+                raise InputError(f"hypotheses.{name}", "must be true or false", got=repr(getattr(self, name))[:60])
 
 
 @cache
@@ -227,9 +233,9 @@ class Model:
         for t in regimen.visit_times:
             boluses.append(Bolus(t, ix["expectancy"], self.placebo_session.copy()))
         for sess in regimen.sessions:
-            t0, t1, kind = sess.at_h, sess.at_h + sess.duration_h, sess.kind
+            t0, kind = sess.at_h, sess.kind
             if kind is SessionKind.MIDAZOLAM:
-                infusions.append(Infusion(t0, t1, ix["sedation"], self.midazolam_sedation / sess.duration_h))
+                timed_input(t0, sess.duration_h, ix["sedation"], self.midazolam_sedation, boluses, infusions)
             elif kind is SessionKind.ORAL_ANTIDEPRESSANT:  # daily tablets from here on, as a steady oral input
                 daily = sess.daily_mg if sess.daily_mg is not None else self.ad_daily_mg
                 rate = daily / self.pk.mw["escitalopram"] * 1e3 / 24.0
@@ -239,7 +245,7 @@ class Model:
             elif kind is SessionKind.PSYCHOTHERAPY:
                 boluses.append(Bolus(t0, ix["therapy_trace"], np.full(n, sess.intensity)))
             elif kind is SessionKind.EXERCISE:
-                infusions.append(Infusion(t0, t1, ix["exercise_bout"], np.full(n, sess.intensity / sess.duration_h)))
+                timed_input(t0, sess.duration_h, ix["exercise_bout"], np.full(n, sess.intensity), boluses, infusions)
             elif kind is SessionKind.KETOGENIC_DIET:
                 infusions.append(Infusion(t0, np.inf, ix["bhb_diet"], self.ketogenic_bhb / tau_ketosis))
             elif kind is SessionKind.BHB_SUPPLEMENT:
@@ -326,6 +332,21 @@ def _external_steps(
         levels[i, : t.size] = lv
         levels[i, t.size :] = lv[-1]
     return times, levels
+
+
+_EFFECT_NAMES: dict[tuple[str, tuple[ModuleType, ...] | None], frozenset[str]] = {}
+
+
+def random_effect_names(params: ParameterSet, layers: Sequence[ModuleType] | None = None) -> frozenset[str]:
+    """Every name a patient's ``random_effects`` may hold: those the model with ``layers`` reads per
+    patient (the varied parameters, the MADRS items' thresholds, the mood fluctuation's amplitudes, ...).
+    Recorded once per parameter set and layers by assembling a model for one patient."""
+    key = (params.digest(), None if layers is None else tuple(layers))
+    if key not in _EFFECT_NAMES:
+        with recording_factors() as names:
+            Model(params, [Patient(noise_seed=0)], Hypotheses(), layers, fluctuation=True)
+        _EFFECT_NAMES[key] = frozenset(names)
+    return _EFFECT_NAMES[key]
 
 
 def varied_parameters(params: ParameterSet) -> frozenset[str]:

@@ -19,8 +19,10 @@ import numpy as np
 from ketasim.dosing import Dose, Drug, Regimen, Route
 from ketasim.errors import ModelError
 from ketasim.model._definition import Constants, Equations, State
+from ketasim.units import TIME_RESOLUTION_H
 
-__all__ = ["COMPARTMENT", "STATES", "VOLUME", "Bolus", "Infusion", "PKModel", "build", "constants", "equations"]
+__all__ = ["COMPARTMENT", "STATES", "VOLUME", "Bolus", "Infusion", "PKModel", "build", "constants", "equations",
+           "timed_input"]  # fmt: skip
 
 #: Each PK amount (µmol) and the volume its concentration is read against (a constant of this layer;
 #: the SBML compartment of the species). Depots and the sink have no volume.
@@ -63,6 +65,19 @@ class Infusion:
     stop: float
     state: int
     rate: np.ndarray
+
+
+def timed_input(
+    t: float, duration: float, state: int, amount: np.ndarray, bol: list[Bolus], inf: list[Infusion]
+) -> None:
+    """``amount`` into ``state`` at a constant rate over [t, t + duration), delivered exactly: the rate is
+    taken over the interval as floating point holds it (at 8,000 h an interval shorter than 2e-12 h is no
+    interval at all), and an input shorter than ``TIME_RESOLUTION_H`` (1 ms) is given whole as a bolus."""
+    span = (t + duration) - t
+    if span < TIME_RESOLUTION_H:
+        bol.append(Bolus(t, state, np.asarray(amount, float)))
+    else:
+        inf.append(Infusion(t, t + duration, state, amount / span))
 
 
 @dataclass(frozen=True)
@@ -121,7 +136,7 @@ class PKModel:
         if dose.route is Route.IV:
             for state in ("s_central", "r_central"):
                 if dose.duration_h:
-                    inf.append(Infusion(t, t + dose.duration_h, IDX[state], 0.5 * a / dose.duration_h))
+                    timed_input(t, dose.duration_h, IDX[state], 0.5 * a, bol, inf)
                 else:
                     bol.append(Bolus(t, IDX[state], 0.5 * a))
         elif dose.route is Route.IM:
@@ -138,7 +153,7 @@ class PKModel:
         if dose.route is Route.IV:
             a = self._umol(dose)
             if dose.duration_h:
-                inf.append(Infusion(t, t + dose.duration_h, IDX["esk_central"], a / dose.duration_h))
+                timed_input(t, dose.duration_h, IDX["esk_central"], a, bol, inf)
             else:
                 bol.append(Bolus(t, IDX["esk_central"], a))
         elif dose.route is Route.IM:
@@ -161,7 +176,7 @@ class PKModel:
     ) -> None:
         # Gut-wall loss is immediate; the escaping part enters its depot at a zero-order rate.
         bol.append(Bolus(t, SINK, (1 - self.fgut) * a))
-        inf.append(Infusion(t, t + duration, depot, self.fgut * a / duration))
+        timed_input(t, duration, depot, self.fgut * a, bol, inf)
 
 
 _MOLAR_MASS = ("ketamine", "norketamine", "hnk", "psilocybin", "psilocin", "escitalopram")

@@ -13,16 +13,22 @@ ketasim.InputError: weight: must be within 20-300 kg (got '5 kg')
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ketasim._internal.checks import is_number
+from ketasim._internal.checks import as_list, is_number
 from ketasim.errors import InputError
 from ketasim.units import QuantityLike, parse_quantity
 
-__all__ = ["BIOTYPES", "CYP2B6_GENOTYPES", "ITEMS", "Patient"]
+__all__ = ["BIOTYPES", "CYP2B6_GENOTYPES", "ITEMS", "MAX_TIME_H", "Patient", "recording_factors"]
+
+#: The latest time a patient's schedule (psychotherapy sessions, stress steps) may name: 2 years.
+MAX_TIME_H = 24.0 * 366 * 2
 
 CYP2B6_GENOTYPES = ("*1/*1", "*1/*6", "*6/*6")
 ANCESTRIES = ("non_asian", "asian", "japanese")
@@ -58,11 +64,35 @@ def _bool(value: object, field_name: str) -> bool:
 
 def _number(value: object, field_name: str, lo: float, hi: float) -> float:
     if not is_number(value):
-        raise InputError(field_name, f"must be a number within {lo:g}-{hi:g}", got=repr(value))
-    x = float(value)
+        raise InputError(field_name, f"must be a number within {lo:g}-{hi:g}", got=repr(value)[:60])
+    try:
+        x = float(value) + 0.0  # -0.0 read as 0.0
+    except OverflowError:
+        x = math.inf
     if not lo <= x <= hi:
-        raise InputError(field_name, f"must be within {lo:g}-{hi:g}", got=repr(value))
+        raise InputError(field_name, f"must be within {lo:g}-{hi:g}", got=repr(value)[:60])
     return x
+
+
+def _times(value: object, field_name: str) -> tuple[float, ...]:
+    times = as_list(value, field_name, "times such as ['2 d', '9 d']")
+    return tuple(parse_quantity(t, f"{field_name}[{i}]", "h", minimum=0, maximum=MAX_TIME_H)
+                 for i, t in enumerate(times))  # fmt: skip
+
+
+_FACTORS_READ: ContextVar[set[str] | None] = ContextVar("ketasim_factors_read", default=None)
+
+
+@contextmanager
+def recording_factors() -> Iterator[set[str]]:
+    """Collect the name of every random effect that ``Patient.factor`` is asked for (the names a model
+    reads; see ``ketasim.model.random_effect_names``)."""
+    names: set[str] = set()
+    token = _FACTORS_READ.set(names)
+    try:
+        yield names
+    finally:
+        _FACTORS_READ.reset(token)
 
 
 @dataclass(frozen=True, init=False)
@@ -128,15 +158,19 @@ class Patient:
         s(self, "madrs_baseline", _number(madrs_baseline, "madrs_baseline", 0, 60))
         s(self, "stress_steps", _stress(stress_load))
         s(self, "supportive_environment", _number(supportive_environment, "supportive_environment", 0, 1))
-        sessions = tuple(parse_quantity(t, f"psychotherapy[{i}]", "h", minimum=0) for i, t in enumerate(psychotherapy))
-        s(self, "psychotherapy_h", tuple(sorted(sessions)))
+        s(self, "psychotherapy_h", tuple(sorted(_times(psychotherapy, "psychotherapy"))))
         s(self, "alcohol_use_disorder", _bool(alcohol_use_disorder, "alcohol_use_disorder"))
         s(self, "family_history_alcohol", _bool(family_history_alcohol, "family_history_alcohol"))
         s(self, "symptom_profile", _number(symptom_profile, "symptom_profile", -1, 1))
         s(self, "biotype", _choice(biotype, "biotype", BIOTYPES))
-        re = dict(random_effects or {})
-        for k, v in re.items():
-            _number(v, f"random_effects[{k}]", 1e-3, 1e3)
+        if random_effects is not None and not isinstance(random_effects, Mapping):
+            raise InputError("random_effects", "must be a mapping from a parameter name to a factor, e.g. "
+                             "{'ke0': 1.2}", got=repr(random_effects)[:60])  # fmt: skip
+        re: dict[str, float] = {}
+        for k, v in (random_effects or {}).items():
+            if not isinstance(k, str):
+                raise InputError("random_effects", "names must be strings (parameter names)", got=repr(k)[:60])
+            re[k] = _number(v, f"random_effects[{k}]", 1e-3, 1e3)
         s(self, "random_effects", re)
         if noise_seed is not None and not (isinstance(noise_seed, int | np.integer) and not isinstance(noise_seed, bool)
                                            and 0 <= noise_seed < 2**63):  # fmt: skip
@@ -150,18 +184,22 @@ class Patient:
 
     def factor(self, name: str) -> float:
         """The patient's multiplicative random effect on parameter ``name`` (1 if none)."""
+        seen = _FACTORS_READ.get()
+        if seen is not None:
+            seen.add(name)
         return float(self.random_effects.get(name, 1.0))
 
 
 def _stress(value: object) -> tuple[tuple[float, float], ...]:
     if is_number(value):
         return ((0.0, _number(value, "stress_load", 0, 3)),)
-    if isinstance(value, Sequence) and not isinstance(value, str) and value:
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes) and value:
         steps = []
         for i, item in enumerate(value):
-            if not (isinstance(item, Sequence) and len(item) == 2):
-                raise InputError(f"stress_load[{i}]", "must be a (time, level) pair", got=repr(item))
-            t = parse_quantity(item[0], f"stress_load[{i}].time", "h", minimum=0)
+            if not (isinstance(item, Sequence) and not isinstance(item, str | bytes) and len(item) == 2):
+                raise InputError(f"stress_load[{i}]", "must be a (time, level) pair", got=repr(item)[:60])
+            t = parse_quantity(item[0], f"stress_load[{i}].time", "h", minimum=0, maximum=MAX_TIME_H)
             steps.append((t, _number(item[1], f"stress_load[{i}].level", 0, 3)))
         return tuple(sorted(steps))
-    raise InputError("stress_load", "must be a number within 0-3 or a list of (time, level) steps", got=repr(value))
+    raise InputError("stress_load", "must be a number within 0-3 or a list of (time, level) steps",
+                     got=repr(value)[:60])  # fmt: skip

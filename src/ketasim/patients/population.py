@@ -29,12 +29,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ketasim._internal.checks import whole_number
+from ketasim._internal.checks import as_list, check_memory, whole_number
 from ketasim.errors import InputError
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients.patient import BIOTYPES, ITEMS, Patient
 
-__all__ = ["COHORTS", "NETWORK_VARIABILITY", "PD_VARIABILITY", "Population"]
+__all__ = ["COHORTS", "MAX_SEED", "NETWORK_VARIABILITY", "PD_VARIABILITY", "Population"]
 
 COHORTS = ("trd", "trd_prior", "mdd", "healthy")
 # Pharmacodynamic parameters given log-normal variability with the population's default PD CV.
@@ -48,6 +48,10 @@ PD_VARIABILITY = (
 )
 # Symptom-network traits given log-normal variability with their own CVs (``iiv_<name>_cv``).
 NETWORK_VARIABILITY = ("network_stiffness", "symptom_threshold", "rumination_coupling")
+#: Seeds are 63-bit (what numpy and the results store hold).
+MAX_SEED = 2**63 - 1
+#: About what one sampled patient occupies in memory (covariates and some 60 random effects), bytes.
+PATIENT_BYTES = 8_000
 PATIENT_FIELDS = (
     "weight", "sex", "age", "cyp2b6", "ancestry", "madrs_baseline", "stress_load", "supportive_environment",
     "psychotherapy", "alcohol_use_disorder", "family_history_alcohol", "symptom_profile", "biotype", "noise_seed",
@@ -65,6 +69,17 @@ class Population:
     #: plausible patient in every ensemble member relative to the member he was drawn with (columns). A
     #: statistic reweighted by column k is the trial as ensemble member k would have it (model uncertainty).
     member_ratios: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        patients = tuple(as_list(self.patients, "patients", "ketasim.Patient"))
+        for i, p in enumerate(patients):
+            if not isinstance(p, Patient):
+                raise InputError(f"patients[{i}]", "must be a ketasim.Patient", got=type(p).__name__)
+        object.__setattr__(self, "patients", patients)
+        if self.seed is not None:
+            whole_number(self.seed, "seed", 0, MAX_SEED)
+        if not isinstance(self.cohort, str):
+            raise InputError("cohort", "must be a string", got=type(self.cohort).__name__)
 
     def __len__(self) -> int:
         return len(self.patients)
@@ -94,7 +109,8 @@ class Population:
         ``trd_prior`` draws the same cohort from its prior distributions, before calibration.
         """
         whole_number(n, "n", 1, 10_000_000)
-        whole_number(seed, "seed", 0)
+        whole_number(seed, "seed", 0, MAX_SEED)
+        check_memory("n", n * PATIENT_BYTES, f"{n:,} patients", "sample fewer")
         if cohort not in COHORTS:
             raise InputError("cohort", f"must be one of: {', '.join(COHORTS)}", got=repr(cohort))
         for key in overrides:

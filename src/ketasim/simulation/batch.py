@@ -14,12 +14,13 @@ import numpy as np
 
 from ketasim.dosing import Regimen
 from ketasim.engine import SolverOptions, integrate
-from ketasim.model import Hypotheses, Model, assemble
+from ketasim.errors import InputError
+from ketasim.model import Hypotheses, Model, assemble, random_effect_names
 from ketasim.model.pk import Bolus, Infusion
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient
 
-__all__ = ["Batch", "run_batch"]
+__all__ = ["Batch", "check_random_effects", "run_batch"]
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,9 @@ def run_batch(
     """
     regs = [regimens] if isinstance(regimens, Regimen) else list(regimens)
     n = len(patients)
-    model = assemble(
-        params or default_parameters(), [p for _ in regs for p in patients], hypotheses, layers, fluctuation
-    )
+    params = params or default_parameters()
+    check_random_effects(patients, params, layers)
+    model = assemble(params, [p for _ in regs for p in patients], hypotheses, layers, fluctuation)
     if len(regs) == 1:
         boluses, infusions = model.events(regs[0])
     else:
@@ -76,3 +77,15 @@ def run_batch(
             infusions.extend(Infusion(i.start, i.stop, i.state, np.asarray(i.rate, float) * mask) for i in i_k)
     y = integrate(model, model.initial(), boluses, infusions, t, solver)
     return Batch(model, t, y)
+
+
+def check_random_effects(
+    patients: Sequence[Patient], params: ParameterSet, layers: Sequence[ModuleType] | None = None
+) -> None:
+    """Refuse a random effect the model does not read (a misspelt name would silently change nothing)."""
+    names = set().union(*(p.random_effects for p in patients)) if patients else set()
+    known = random_effect_names(params, layers)
+    unknown = sorted(names - known)
+    if unknown:
+        raise InputError(f"random_effects[{unknown[0]}]", f"the model has no per-patient parameter {unknown[0]!r}; "
+                         f"random effects may name: {', '.join(sorted(known))}", got=repr(unknown[0]))  # fmt: skip

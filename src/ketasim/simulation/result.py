@@ -19,6 +19,7 @@ from ketasim.model import output_units
 from ketasim.model.symptoms import ITEMS
 from ketasim.simulation.batch import Batch
 from ketasim.simulation.plot import ReferencePoint, plot_chain
+from ketasim.units import TIME_RESOLUTION_H
 
 __all__ = ["SUMMARY_KEYS", "UNITS", "Result"]
 
@@ -154,8 +155,14 @@ class Result:
         else:
             tmax = missing if ket is None else t[ket.argmax(axis=1)] - t0
             auc = missing if ket is None else np.trapezoid(ket, t, axis=1)
+        cmax = peak("ketamine_plasma")
+        # no ketamine in the run (none given, or the first dose after its end): no time of the peak. A dose
+        # within the time resolution (1 ms) of another event is given with it, so its peak may come first.
+        with np.errstate(invalid="ignore"):
+            ok = (cmax > 0) & (tmax > -TIME_RESOLUTION_H) & (t0 <= t[-1])
+            tmax = np.where(ok, np.maximum(tmax, 0.0), np.nan)
         return {
-            "cmax_ng_ml": peak("ketamine_plasma"),
+            "cmax_ng_ml": cmax,
             "tmax_h": tmax,
             "auc_ng_h_ml": auc,
             "peak_nmda_occupancy": peak("nmda_occupancy"),

@@ -12,6 +12,7 @@ from types import ModuleType
 
 import numpy as np
 
+from ketasim._internal.checks import as_list, check_memory
 from ketasim.dosing import Regimen, protocols
 from ketasim.engine import SolverOptions
 from ketasim.errors import InputError
@@ -21,7 +22,7 @@ from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient, Population
 from ketasim.simulation.batch import run_batch
 from ketasim.simulation.result import UNITS, Result
-from ketasim.units import QuantityLike, parse_quantity
+from ketasim.units import TIME_RESOLUTION_H, QuantityLike, parse_quantity
 
 __all__ = ["CHUNK_BYTES", "MAX_DURATION_H", "simulate"]
 
@@ -48,8 +49,10 @@ def simulate(
 ) -> Result:
     """Simulate ``regimen`` (a Regimen or a protocol name) for one patient or a population.
 
-    ``duration`` counts from time 0 (the first dose is usually at 0). ``output_step`` defaults to 1 min
-    for one patient and 10 min for several. ``outputs`` keeps only the named variables (see
+    ``duration`` counts from time 0 (the first dose is usually at 0), at least 1 ms (the time
+    resolution). ``output_step`` defaults to 1 min for one patient and 10 min for several (the run's
+    duration if shorter), and may be no shorter than 1 ms. Outputs that would take more than half of
+    this machine's memory are refused before anything runs. ``outputs`` keeps only the named variables (see
     ``ketasim.simulation.result.UNITS``; all by default), which bounds memory for large populations on fine grids.
     ``fluctuation=False`` turns the patients' day-to-day mood fluctuation off (the smooth course; a
     patient without a ``noise_seed`` has none anyway). ``layers`` runs a model with other layer modules
@@ -63,14 +66,37 @@ def simulate(
     if patient is not None and population is not None:
         raise InputError("patient", "give either patient or population, not both")
     patients = _patients(patient, population)
+    _check_types(hypotheses=(hypotheses, Hypotheses), params=(params, ParameterSet), solver=(solver, SolverOptions))
+    if not isinstance(fluctuation, bool):
+        raise InputError("fluctuation", "must be true or false", got=repr(fluctuation)[:60])
+    if layers is not None:
+        layers = as_list(layers, "layers", "layer modules, e.g. (*ketasim.model.LAYERS, my_layer)")
+        if not layers or not all(isinstance(m, ModuleType) and hasattr(m, "STATES") for m in layers):
+            raise InputError("layers", "must be a non-empty list of layer modules (each with STATES, constants and "
+                             "equations), e.g. (*ketasim.model.LAYERS, my_layer)")  # fmt: skip
     duration_h = parse_quantity(duration, "duration", "h", strictly_positive=True, maximum=MAX_DURATION_H,
                                 unit_required=True)  # fmt: skip
-    default_step = "1 min" if len(patients) == 1 else "10 min"
-    step = default_step if output_step is None else output_step
-    step_h = parse_quantity(step, "output_step", "h", strictly_positive=True, maximum=duration_h, unit_required=True)
+    if duration_h < TIME_RESOLUTION_H:
+        raise InputError("duration", "must be at least 1 ms (the time resolution)", got=repr(duration))
+    if output_step is None:  # the default step, no longer than the run
+        step_h = min(parse_quantity("1 min" if len(patients) == 1 else "10 min", "output_step", "h"), duration_h)
+    else:
+        step_h = parse_quantity(output_step, "output_step", "h", strictly_positive=True, maximum=duration_h,
+                                unit_required=True)  # fmt: skip
+        if step_h < TIME_RESOLUTION_H:
+            raise InputError("output_step", "must be at least 1 ms (the time resolution)", got=repr(output_step))
     params = params or default_parameters()
     keep = _outputs(outputs, layers, params)
     hyp = hypotheses or Hypotheses()
+    # what the run holds: the outputs kept, and the states of at least one patient in flight
+    n_states = sum(len(m.STATES) for m in layers) if layers is not None else len(STATE_NAMES)
+    n_times = int(duration_h / step_h) + 2
+    n_values = sum(10 if k == "madrs_items" else 1 for k in (keep or _all_outputs(layers, params)))
+    check_memory("population" if len(patients) > 1 else "output_step",
+                 8.0 * n_times * (len(patients) * n_values + n_states),
+                 f"{len(patients):,} patient(s) x {n_times:,} output times x {n_values} values",
+                 "keep fewer variables with outputs=[...], use a coarser output_step, or simulate fewer patients "
+                 "at a time")  # fmt: skip
     t = np.arange(0.0, duration_h + 1e-9, step_h)
     if t[-1] < duration_h - 1e-9:
         t = np.append(t, duration_h)
@@ -85,7 +111,6 @@ def simulate(
     on_grid = np.minimum(np.abs(extra - t[i - 1]), np.abs(extra - t[i])) < 1e-9  # already an output time
     tf = np.union1d(t, extra[~on_grid])
     # Patients in chunks so that the state trajectories in flight stay near CHUNK_BYTES
-    n_states = sum(len(m.STATES) for m in layers) if layers is not None else len(STATE_NAMES)
     size = max(1, CHUNK_BYTES // (n_states * tf.size * 8))
     parts = []
     for start in range(0, len(patients), size):
@@ -101,13 +126,26 @@ def simulate(
 _PEAK_GRID_H = np.r_[np.arange(0.0, 2.0, 1 / 60), np.arange(2.0, 24.0, 0.25), np.arange(24.0, 48.0 + 1e-9, 1.0)]
 
 
+def _check_types(**given: tuple[object, type]) -> None:
+    for name, (value, kind) in given.items():
+        if value is not None and not isinstance(value, kind):
+            raise InputError(name, f"must be a ketasim.{kind.__name__} or None", got=type(value).__name__)
+
+
+def _all_outputs(layers: Sequence[ModuleType] | None, params: ParameterSet) -> tuple[str, ...]:
+    return tuple(UNITS if layers is None else output_units(layers, params))
+
+
 def _outputs(
     outputs: Sequence[str] | None, layers: Sequence[ModuleType] | None, params: ParameterSet
 ) -> tuple[str, ...] | None:
     if outputs is None:
         return None
     known = UNITS if layers is None else output_units(layers, params)
-    names = [outputs] if isinstance(outputs, str) else list(outputs)
+    names = [outputs] if isinstance(outputs, str) else as_list(outputs, "outputs", f"names among: {', '.join(known)}")
+    if not all(isinstance(o, str) for o in names):
+        bad = next(o for o in names if not isinstance(o, str))
+        raise InputError("outputs", f"must name variables (strings) among: {', '.join(known)}", got=repr(bad)[:60])
     unknown = [o for o in names if o not in known]
     if unknown or not names:
         raise InputError("outputs", f"must name variables among: {', '.join(known)}", got=", ".join(unknown) or "none")
@@ -116,7 +154,7 @@ def _outputs(
 
 def _patients(patient: Patient | None, population: Sequence[Patient] | Population | None) -> list[Patient]:
     if population is not None:
-        pts = list(getattr(population, "patients", population))
+        pts = as_list(getattr(population, "patients", population), "population", "ketasim.Patient (or a Population)")
         if not pts or not all(isinstance(p, Patient) for p in pts):
             raise InputError("population", "must be a non-empty sequence of ketasim.Patient")
         return pts

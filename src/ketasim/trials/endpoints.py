@@ -11,6 +11,8 @@ from ketasim.units import QuantityLike, parse_quantity
 
 __all__ = ["Endpoints", "label_time"]
 
+MAX_TIME_H = 24.0 * 366 * 2  # as every other time a user gives (2 years)
+
 
 def label_time(hours: float) -> str:
     """Endpoint suffix for a visit time: '4h', '24h', '7d', '28d'.
@@ -60,12 +62,19 @@ class Endpoints:
         screening: QuantityLike = 0.0,
         entry_minimum: float | None = None,
     ) -> Endpoints:
-        hours = tuple(
-            sorted({parse_quantity(v, f"visits[{i}]", "h", strictly_positive=True) for i, v in enumerate(visits)})
-        )
-        if remission_threshold not in (10, 12):
-            raise InputError("remission_threshold", "must be 10 or 12 (MADRS)", got=remission_threshold)
-        rf = None if relapse_from is None else parse_quantity(relapse_from, "relapse_from", "h", minimum=0)
+        if isinstance(visits, str | bytes) or not isinstance(visits, Sequence):
+            raise InputError("visits", "must be a list of visit times such as ['24 h', '7 d']", got=repr(visits)[:60])
+        hours = tuple(sorted({parse_quantity(v, f"visits[{i}]", "h", strictly_positive=True, maximum=MAX_TIME_H)
+                              for i, v in enumerate(visits)}))  # fmt: skip
+        if not is_number(remission_threshold) or remission_threshold not in (10, 12):
+            raise InputError("remission_threshold", "must be 10 or 12 (MADRS)", got=repr(remission_threshold))
+        if not is_number(sbp_threshold) or not 0 < sbp_threshold <= 200:
+            raise InputError("sbp_threshold", "must be a number of mmHg within 0-200 (0 excluded)",
+                             got=repr(sbp_threshold)[:60])  # fmt: skip
+        if not isinstance(rating_noise, bool):
+            raise InputError("rating_noise", "must be true or false", got=repr(rating_noise)[:60])
+        rf = (None if relapse_from is None
+              else parse_quantity(relapse_from, "relapse_from", "h", minimum=0, maximum=MAX_TIME_H))  # fmt: skip
         lead = parse_quantity(screening, "screening", "h", minimum=0, maximum=24 * 90)
         if entry_minimum is not None and not (is_number(entry_minimum) and 0 <= entry_minimum <= 60):
             raise InputError("entry_minimum", "must be a MADRS score within 0-60", got=repr(entry_minimum))

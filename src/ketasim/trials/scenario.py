@@ -55,7 +55,7 @@ class Scenario(_Strict):
     name: str
     description: str = ""
     duration: str = "7 d"
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
     series_step: str = "6 h"
     control: str | None = None
     population: PopulationSpec
