@@ -773,7 +773,9 @@ def main(argv: list[str] | None = None) -> None:
             code = app(args=argv, standalone_mode=False)
     except KetasimError as exc:
         # escaped: a message may hold brackets (".[sbml]", "[0, 3000]") that rich would read as markup
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        # control characters echoed from the input (a newline, U+0085) would break the one line: shown escaped
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(exc))
+        err_console.print(f"[red]error:[/red] {escape(text)}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt as exc:  # outside a command (while parsing arguments)
         code = 143 if isinstance(exc, Terminated) else 130

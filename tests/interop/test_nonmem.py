@@ -40,7 +40,9 @@ def zarate():
 
 
 def _read(path):
-    return pd.read_csv(path, na_values=["."], engine="python")  # exact floats on pandas 2 as on 3
+    # pandas 3 reads floats back exactly by default; pandas 2 (the lower bound) only when asked
+    exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+    return pd.read_csv(path, na_values=["."], **exact)
 
 
 # ---------------------------------------------------------------- export: the numbers

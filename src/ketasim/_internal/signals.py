@@ -14,6 +14,7 @@ all and the caller learns which.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,13 +51,19 @@ def interrupts_as_exceptions() -> Iterator[list[int]]:
         _received.append(signum)
         raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
+    def unraisable(info: Any) -> None:  # the interrupt Python dropped: checkpoint() raises it again
+        if not isinstance(info.exc_value, KeyboardInterrupt):
+            old_hook(info)
+
     old = {s: signal.signal(s, handle) for s in _STOP}
+    old_hook, sys.unraisablehook = sys.unraisablehook, unraisable
     _received.clear()
     try:
         yield _received
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
+        sys.unraisablehook = old_hook
 
 
 def checkpoint() -> None:

@@ -243,7 +243,7 @@ class RunWriter:
 
 
 def _store_path(path: str | Path) -> Path:
-    if not str(path).strip():
+    if str(path).strip() in ("", "."):  # the command line reads --db '' as "."
         raise InputError("db", "must be a file name (an empty name would keep the runs in memory only)")
     p = Path(path)
     if p.is_dir():
