@@ -11,23 +11,12 @@ import sys
 import pytest
 
 import ketasim as ks
-from ketasim.cli import main
+from _cli import cli
 from ketasim.parameters import default_parameters
 
 REQUIRED = ("zarate-2006-iv", "murrough-2013-six-infusions", "spravato-induction-56mg", "spravato-induction-84mg")
 SUMMARY_KEYS = {"cmax_ng_ml", "tmax_h", "auc_ng_h_ml", "madrs_24h"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    """Run ``ketasim argv`` in-process through the console entry point; returns (status, stdout, stderr)."""
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def run_module(*argv: str, cwd=None) -> subprocess.CompletedProcess:

@@ -6,17 +6,7 @@ import json
 
 import pytest
 
-from ketasim.cli import main
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from _cli import cli
 
 
 def test_tci_json_holds_the_target(capsys):

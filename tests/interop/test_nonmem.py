@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import ketasim as ks
+from _cli import cli
 from ketasim.cli import main
 from ketasim.interop import population_description, regimen_from_nonmem, regimens_from_nonmem, to_nonmem
 from ketasim.interop.nonmem import (
@@ -370,16 +371,6 @@ def test_described_covariate_formulas_are_the_models():
 # ---------------------------------------------------------------- command line
 
 
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def test_cli_export_nonmem_writes_the_population(capsys, tmp_path):
     out = tmp_path / "study.csv"
     code, text, err = cli(capsys, "export-nonmem", str(out), "--protocol", "zarate-2006-iv", "--patients", "3",
@@ -441,7 +432,6 @@ def test_cli_help_names_the_new_options(capsys):
 
 def test_export_nonmem_refuses_a_bare_observation_interval(tmp_path, capsys):
     """Issue 14: a bare number for a time silently meant hours; `--every 1` is refused like `duration=7`."""
-    from ketasim.cli import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["export-nonmem", str(tmp_path / "s.csv"), "--every", "1"])

@@ -18,22 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from ketasim.cli import main
+from _cli import cli
 from ketasim.errors import OutputError
 from ketasim.interop.store import Store, list_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = str(ROOT / "examples" / "murrough2013_ketamine_vs_midazolam.toml")
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _one_line_error(code: int, err: str) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 from ketasim.plotting import finish_figure, mark_doses, mark_observed, mark_threshold, pyplot
 from ketasim.trials.reference import ReferenceValue, parse_reference
 
-__all__ = ["plot_trial"]
+__all__ = ["mean_baselines", "plot_trial"]
 
 
 def plot_trial(result: Any, path: str | Path | None = None,
@@ -45,8 +45,8 @@ def _reference(reference: Mapping[str, Any] | Iterable[ReferenceValue] | None, a
     return list(reference)
 
 
-def _baselines(result: Any) -> dict[str, float]:
-    """Mean baseline rating per arm over the analysis set."""
+def mean_baselines(result: Any) -> dict[str, float]:
+    """Each arm's mean baseline rating over the analysis set (what ``madrs_change_*`` is measured from)."""
     ep = result.endpoints
     if ep.empty or "madrs_baseline" not in ep:
         return {}
@@ -57,7 +57,7 @@ def _baselines(result: Any) -> dict[str, float]:
 
 def _madrs_panel(ax: Any, result: Any, refs: list[ReferenceValue]) -> dict[str, str]:
     colors: dict[str, str] = {}
-    base = _baselines(result)
+    base = mean_baselines(result)
     for i, (arm, g) in enumerate(result.series.groupby("arm", sort=False)):
         arm = str(arm)
         g = g.sort_values("time_h")

@@ -22,6 +22,7 @@ import numpy as np
 
 from ketasim.analysis.validation._validate import Row
 from ketasim.plotting import mark_doses, mark_observed, pyplot, save_figure
+from ketasim.trials.plot import mean_baselines
 
 __all__ = ["plot_validation", "study_figure"]
 
@@ -89,16 +90,6 @@ def _visit_hours(label: str) -> float:
     return float(label[:-1]) * (24 if label.endswith("d") else 1)
 
 
-def _baselines(result: Any) -> dict[str, float]:
-    """Each arm's mean baseline rating over the analysis set (what ``madrs_change_*`` is measured from)."""
-    ep = result.endpoints
-    if ep.empty or "madrs_baseline" not in ep:
-        return {}
-    if "included" in ep:
-        ep = ep[ep["included"].astype(bool)]
-    return {str(a): float(g.mean()) for a, g in ep.groupby("arm", sort=False)["madrs_baseline"]}
-
-
 def _predictive_check(rows: list[Row], result: Any) -> Any:
     plt = pyplot()
     rate_rows = [r for r in rows if r.quantity.startswith(("response_", "remission_"))]
@@ -119,7 +110,7 @@ def _predictive_check(rows: list[Row], result: Any) -> Any:
 
 def _change_panel(ax1: Any, rows: list[Row], result: Any) -> dict[str, str]:
     colors: dict[str, str] = {}
-    baselines = _baselines(result)
+    baselines = mean_baselines(result)
     for arm, g in result.series.groupby("arm", sort=False):
         g = g.sort_values("time_h")
         t = g["time_h"].to_numpy()
