@@ -1,11 +1,13 @@
 """Validation against published data: reference rows, predicted beside observed, tolerances."""
 
 from ketasim.analysis.validation._validate import (
+    PK_METRICS,
     Row,
     markdown_table,
     observed_se,
     predict_study,
     reference_studies,
+    rows_for,
     rows_frame,
     study_endpoints,
     study_regimens,
@@ -17,6 +19,7 @@ from ketasim.analysis.validation.points import PANEL_QUANTITIES, reference_point
 
 __all__ = [
     "PANEL_QUANTITIES",
+    "PK_METRICS",
     "Row",
     "markdown_table",
     "observed_se",
@@ -24,6 +27,7 @@ __all__ = [
     "predict_study",
     "reference_points",
     "reference_studies",
+    "rows_for",
     "rows_frame",
     "study_endpoints",
     "study_figure",

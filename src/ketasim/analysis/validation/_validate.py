@@ -50,6 +50,8 @@ class Row:
     definition: str
     citation: str
     observed_se: float
+    band: tuple[float, float] | None = None  # 5-95% of the virtual subjects (population PK studies)
+    site: str = ""  # where the published concentrations were sampled (PK studies)
 
     @property
     def error(self) -> float:
@@ -72,6 +74,9 @@ class Row:
             "calibrated": self.calibrated,
             "definition": self.definition,
             "citation": self.citation,
+            "predicted_p05": None if self.band is None else self.band[0],
+            "predicted_p95": None if self.band is None else self.band[1],
+            "site": self.site or None,
         }
 
 
@@ -129,6 +134,89 @@ def _auc(regimen: Regimen, params: ParameterSet) -> float:
     return float(np.trapezoid(res.dataset["esketamine_plasma"].values[0], res.dataset["time"].values))
 
 
+#: What a population PK study's row can ask for (``quantity``), of its ``analyte`` (an output name).
+PK_METRICS = ("cmax_ng_ml", "tmax_h", "clearance_l_h", "clearance_ml_min_kg", "half_life_h", "bioavailability")
+
+
+Predictions = dict[tuple[str, str | None], tuple[float, ...]]
+
+
+def _pk_population(study: Mapping[str, Any], seed: int, params: ParameterSet) -> Predictions:
+    """A PK study given as its doses and subjects: every row's metric computed per virtual subject, the
+    median as the prediction (value, 0, 5th, 95th percentile).
+
+    ``subjects = {n, cohort, ...overrides}`` draws the subjects (default 100 from the ``healthy`` cohort,
+    with the published inter-individual variability; ``cohort = "typical"``: the typical subject); a row's ``analyte`` names the output (default
+    ``ketamine_plasma``), ``after`` the start of the window its peak is taken in. Clearance is the dose of
+    the analyte (half of a racemic dose for one enantiomer) over its AUC to infinity (the terminal phase
+    extrapolated); the half-life is from a log-linear fit from ``terminal_from`` (default 8 h) to the
+    end; bioavailability is the AUC over that of the same amount given IV to the same subjects.
+    """
+    subj = dict(study.get("subjects", {}))
+    n, cohort = int(subj.pop("n", 100)), str(subj.pop("cohort", "healthy"))
+    if cohort == "typical":  # the typical subject of the given covariates, without variability
+        pop = Population(tuple(Patient(**subj) for _ in range(n)))
+    else:
+        pop = Population.sample(n, seed, cohort, params=params, **subj)
+    regimen = Regimen([Dose(**d) for d in study["doses"]], name=study["id"])
+    duration = study.get("duration", "2 d")
+    analytes = sorted({r.get("analyte", "ketamine_plasma") for r in study["row"]})
+    res = simulate(regimen, population=pop, duration=duration, output_step="30 s", params=params, outputs=analytes)
+    t = res.dataset["time"].values
+    weights = np.array([p.weight_kg for p in pop.patients], float)
+    iv_auc: dict[str, np.ndarray] = {}
+    out: Predictions = {}
+    for row in study["row"]:
+        q, analyte = row["quantity"], row.get("analyte", "ketamine_plasma")
+        if q not in PK_METRICS:
+            raise InputError(f"{study['id']}.row.quantity", f"must be one of {', '.join(PK_METRICS)}", got=q)
+        c = res.dataset[analyte].values
+        if q in ("cmax_ng_ml", "tmax_h"):
+            m = t >= parse_quantity(row.get("after", "0 h"), "after", "h", unit_required=True) - 1e-9
+            values = c[:, m].max(axis=1) if q == "cmax_ng_ml" else t[m][c[:, m].argmax(axis=1)] - t[m][0]
+        elif q == "half_life_h":
+            values = np.log(2) / _terminal_rate(t, c, row)
+        else:
+            auc = _auc_inf(t, c, row)
+            if q == "bioavailability":
+                if analyte not in iv_auc:
+                    iv = Regimen([Dose(d["drug"], "iv", d["amount"], duration="1 min") for d in study["doses"]])
+                    ref = simulate(iv, population=pop, duration=duration, output_step="30 s", params=params,
+                                   outputs=[analyte])  # fmt: skip
+                    iv_auc[analyte] = _auc_inf(t, ref.dataset[analyte].values, row)
+                values = auc / iv_auc[analyte]
+            else:
+                dose_mg = _analyte_dose_mg(regimen, analyte, weights)
+                values = dose_mg * 1e3 / auc  # mg / (ug h/L) x 1000 = L/h (ng/mL = ug/L)
+                if q == "clearance_ml_min_kg":
+                    values = values * 1000 / 60 / weights
+        lo, med, hi = np.nanpercentile(values, [5, 50, 95])
+        out[(q, row.get("arm", analyte))] = (float(med), 0.0, float(lo), float(hi))
+    return out
+
+
+def _terminal_rate(t: np.ndarray, c: np.ndarray, row: Mapping[str, Any]) -> np.ndarray:
+    start = parse_quantity(row.get("terminal_from", "8 h"), "terminal_from", "h", unit_required=True)
+    m = (t >= start) & np.all(c > 0, axis=0)
+    slopes = np.polyfit(t[m], np.log(c[:, m].T), 1)[0]
+    return -slopes
+
+
+def _auc_inf(t: np.ndarray, c: np.ndarray, row: Mapping[str, Any]) -> np.ndarray:
+    return np.trapezoid(c, t, axis=1) + c[:, -1] / _terminal_rate(t, c, row)
+
+
+def _analyte_dose_mg(regimen: Regimen, analyte: str, weights: np.ndarray) -> np.ndarray:
+    """The amount of ``analyte`` the regimen gives (mg per subject): an enantiomer is half a racemic dose."""
+    share = {"ketamine_plasma": {"ketamine": 1.0, "esketamine": 1.0},
+             "esketamine_plasma": {"ketamine": 0.5, "esketamine": 1.0},
+             "arketamine_plasma": {"ketamine": 0.5, "esketamine": 0.0}}[analyte]  # fmt: skip
+    total = np.zeros(weights.shape)
+    for d in regimen.doses:
+        total = total + share[d.drug.value] * np.asarray(d.amount_mg(weights), float)
+    return total
+
+
 # ------------------------------------------------------------------ trial studies
 
 
@@ -157,7 +245,7 @@ def _study_trial(study: Mapping[str, Any], n_per_arm: int, seed: int, params: Pa
 
 def _trial_predictions(
     study: Mapping[str, Any], n_per_arm: int, seed: int, params: ParameterSet, keep: dict[str, Any] | None = None
-) -> dict[tuple[str, str | None], tuple[float, float]]:
+) -> Predictions:
     """Each quantity as a virtual trial of the study's design measures it: ratings with noise, the entry
     criteria applied at screening and baseline, estimates over the analysis set (value, Monte-Carlo SE).
     ``keep`` receives the ``TrialResult`` under the study's id (for the predictive-check figures)."""
@@ -165,7 +253,7 @@ def _trial_predictions(
     result = trial.run(seed)
     if keep is not None:
         keep[study["id"]] = result
-    preds: dict[tuple[str, str | None], tuple[float, float]] = {}
+    preds: Predictions = {}
     for arm, summary in result.arms.items():
         n = max(summary["n"]["estimate"], 1.0)
         for key, est in summary.items():
@@ -193,9 +281,12 @@ def predict_study(
     seed: int = 20261127,
     params: ParameterSet | None = None,
     keep: dict[str, Any] | None = None,
-) -> dict[tuple[str, str | None], tuple[float, float]]:
-    """Model predictions (value, Monte-Carlo SE) for every quantity the study's rows ask for."""
+) -> Predictions:
+    """Model predictions (value, Monte-Carlo SE[, 5th, 95th percentile]) for every quantity the study's rows
+    ask for."""
     p = params or default_parameters()
+    if study["kind"] == "pk" and "doses" in study:
+        return _pk_population(study, seed, p)
     if study["kind"] == "pk":
         reg = protocols.get(study["protocol"])
         return {(r["quantity"], None): (_pk_quantity(r["quantity"], reg, p), 0.0) for r in study["row"]}
@@ -212,11 +303,13 @@ def predict_study(
     raise InputError("kind", f"unknown study kind {study['kind']!r}")
 
 
-def rows_for(study: Mapping[str, Any], preds: Mapping[tuple[str, str | None], tuple[float, float]]) -> list[Row]:
+def rows_for(study: Mapping[str, Any], preds: Mapping[tuple[str, str | None], tuple[float, ...]]) -> list[Row]:
     out = []
     for r in study["row"]:
-        key = (r["quantity"], r.get("arm"))
-        pred, mc_se = preds.get(key, (math.nan, 0.0))
+        key = (r["quantity"], r.get("arm", r.get("analyte")))  # a PK row is told apart by its analyte
+        found = preds.get(key, (math.nan, 0.0))
+        pred, mc_se = found[0], found[1]
+        band = (float(found[2]), float(found[3])) if len(found) == 4 else None
         obs = float(r["observed"])
         if "rel_tolerance" in r:
             tol = abs(obs) * float(r["rel_tolerance"])
@@ -228,7 +321,7 @@ def rows_for(study: Mapping[str, Any], preds: Mapping[tuple[str, str | None], tu
             Row(
                 study["id"],
                 r["quantity"],
-                r.get("arm"),
+                key[1],
                 obs,
                 float(pred),
                 float(tol),
@@ -236,6 +329,8 @@ def rows_for(study: Mapping[str, Any], preds: Mapping[tuple[str, str | None], tu
                 r.get("definition", ""),
                 study["citation"],
                 observed_se(r),
+                band,
+                str(study.get("site", "")),
             )
         )
     return out

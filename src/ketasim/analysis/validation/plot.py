@@ -54,7 +54,8 @@ def study_figure(rows: list[Row], result: Any = None) -> Any:
     fig, axes = plt.subplots(1, len(rows), figsize=(max(4.5, 2.6 * len(rows)), 4.4), squeeze=False)
     for k, (ax, r) in enumerate(zip(axes[0], rows, strict=True)):
         _row_panel(ax, r, legend=k == 0)
-    fig.suptitle(f"{rows[0].study}: {rows[0].citation[:110]}", fontsize=8)
+    site = f"\nsampled: {rows[0].site}" if rows[0].site else ""
+    fig.suptitle(f"{rows[0].study}: {rows[0].citation[:110]}{site}", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -70,8 +71,10 @@ def _row_panel(ax: Any, r: Row, *, legend: bool) -> None:
            label="tolerance band (pass if the model is inside)")  # fmt: skip
     mark_observed(ax, [-0.1], [r.observed], [r.observed - half], [r.observed + half], color="k",
                   label="published (95% CI where published)")  # fmt: skip
+    if r.band is not None:  # a population PK study: the spread of its virtual subjects
+        ax.vlines(0.1, *r.band, color="tab:gray", lw=6, alpha=0.5, zorder=6, label="model: 5-95% of virtual subjects")
     ax.scatter([0.1], [r.predicted], marker="D", c="tab:green" if r.passed else "tab:red", zorder=7,
-               label="model (green: pass, red: fail)")  # fmt: skip
+               label="model (median where a band is drawn; green: pass, red: fail)")  # fmt: skip
     ax.set_xlim(-0.6, 0.6)
     ax.set_xticks([0])
     ax.set_xticklabels([f"{r.arm or ''}{' (cal.)' if r.calibrated else ''}"], fontsize=7)
