@@ -146,7 +146,8 @@ def _pk_population(study: Mapping[str, Any], seed: int, params: ParameterSet) ->
     median as the prediction (value, 0, 5th, 95th percentile).
 
     ``subjects = {n, cohort, ...overrides}`` draws the subjects (default 100 from the ``healthy`` cohort,
-    with the published inter-individual variability; ``cohort = "typical"``: the typical subject); a row's ``analyte`` names the output (default
+    with the published inter-individual variability; ``cohort = "typical"``: the typical subject); a row's
+    ``analyte`` names the output (default
     ``ketamine_plasma``), ``after`` the start of the window its peak is taken in. Clearance is the dose of
     the analyte (half of a racemic dose for one enantiomer) over its AUC to infinity (the terminal phase
     extrapolated); the half-life is from a log-linear fit from ``terminal_from`` (default 8 h) to the
