@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ketasim._internal.signals import Terminated, deferred_signals, interrupts_as_exceptions
+from ketasim._internal.signals import Terminated, checkpoint, deferred_signals, interrupts_as_exceptions
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = str(ROOT / "examples" / "murrough2013_ketamine_vs_midazolam.toml")
@@ -101,6 +101,7 @@ def test_a_signal_during_the_commit_is_raised_after_it_and_the_run_is_whole(tmp_
 
 
 def test_deferred_signals_hold_and_then_raise_the_first_signal():
+    before = signal.getsignal(signal.SIGINT)
     with interrupts_as_exceptions() as received:
         done = []
         with pytest.raises(Terminated), deferred_signals():
@@ -108,5 +109,6 @@ def test_deferred_signals_hold_and_then_raise_the_first_signal():
             time.sleep(0.05)
             done.append(True)  # the block ran to its end
         assert done == [True] and received == [signal.SIGTERM]
-    # outside: Python's own handling is back
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # outside: the handling before the block is back, and nothing received is left to raise
+    assert signal.getsignal(signal.SIGINT) is before
+    checkpoint()

@@ -55,15 +55,18 @@ def interrupts_as_exceptions() -> Iterator[list[int]]:
         if not isinstance(info.exc_value, KeyboardInterrupt):
             old_hook(info)
 
+    global _received
+    received: list[int] = []
     old = {s: signal.signal(s, handle) for s in _STOP}
     old_hook, sys.unraisablehook = sys.unraisablehook, unraisable
-    _received.clear()
+    _received = received
     try:
-        yield _received
+        yield received  # the caller may read it after the block
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
         sys.unraisablehook = old_hook
+        _received = []  # a later block (or checkpoint outside one) starts clean
 
 
 def checkpoint() -> None:

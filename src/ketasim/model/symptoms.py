@@ -91,7 +91,8 @@ def constants(k: Constants) -> None:
                        0.98)  # fmt: skip
     k.set("synaptic_share", share, "1", "part of the depressive drive carried by synapse loss (by biotype)")
     stress = np.array([p.stress_load for p in patients])
-    stress0 = k.set("stress0", np.where(stress > 0, stress, 1.0), "1", "pre-treatment stress load (1 if none)")
+    # a load of a millionth is none: dividing by a subnormal one would overflow (found by hypothesis)
+    stress0 = k.set("stress0", np.where(stress > 1e-6, stress, 1.0), "1", "pre-treatment stress load (1 if none)")
     deficit0 = np.maximum(1 - k["density0"], 0.0) / (1 - k["reference_density"])
     drive0 = share * deficit0 + (1 - share) * stress / stress0
 
