@@ -404,3 +404,32 @@ def test_esketamine_has_no_weight_or_sex_effect():
     amounts, _ = run(m, Regimen([Dose("ketamine", "iv", "35 mg", duration="40 min")]), t)
     c = conc(m, amounts, "ketamine_plasma")
     assert c[1].max() < 0.7 * c[0].max()
+
+
+# ---------------------------------------------------------------- (e) dose range and products (issue 16)
+
+
+@pytest.mark.parametrize(("drug", "route", "duration"), [("ketamine", "iv", "40 min"), ("ketamine", "iv", None),
+                                                         ("ketamine", "im", None), ("ketamine", "oral", None),
+                                                         ("esketamine", "iv", "40 min"), ("esketamine", "oral", None)])  # fmt: skip
+def test_concentrations_scale_with_the_dose_from_antidepressant_to_anaesthetic_doses(drug, route, duration):
+    """Linear kinetics from 0.1 mg/kg to an induction dose of 2 mg/kg: twentyfold dose, twentyfold
+    concentrations of every analyte at every time (no published non-linearity in this range is modelled)."""
+    m = build(Patient(weight="70 kg"))
+    t = np.arange(0.0, 12.0 + 1e-9, 1 / 12)
+    out = []
+    for amount in ("0.1 mg/kg", "2 mg/kg"):
+        dose = Dose(drug, route, amount, duration=duration) if duration else Dose(drug, route, amount)
+        amounts, _ = run(m, Regimen([dose]), t)
+        out.append(np.stack([conc(m, amounts, s)[0] for s in ("ketamine_plasma", "esketamine_plasma")]))
+    np.testing.assert_allclose(out[1], 20 * out[0], rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 16: S-ketamine has one disposition per product today (Perez-Ruixo 2021 "
+                   "for esketamine, Fanta 2015 for racemic); when it has one, this passes and the marker must go")  # fmt: skip
+def test_the_same_s_ketamine_infusion_gives_the_same_s_ketamine_whatever_the_product():
+    m = build(Patient(weight="70 kg"))
+    t = np.arange(0.0, 8.0 + 1e-9, 1 / 12)
+    esk, _ = run(m, Regimen([Dose("esketamine", "iv", "20 mg", duration="40 min")]), t)
+    rac, _ = run(m, Regimen([Dose("ketamine", "iv", "40 mg", duration="40 min")]), t)
+    np.testing.assert_allclose(conc(m, esk, "esketamine_plasma")[0], conc(m, rac, "esketamine_plasma")[0], rtol=0.02)
