@@ -236,3 +236,23 @@ def test_the_first_run_on_a_machine_says_that_it_compiles(tmp_path):
     assert first.keys() == second.keys()
     for k, v in first.items():  # the freshly compiled and the cached kernel agree (to rounding)
         assert v == second[k] or v == pytest.approx(second[k], rel=1e-9), k
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["simulate", "--days", "1", "--plot", "{tmp}/f.txt"], "plot: the file name must end in a figure format"),
+        (["trial", "{tmp}/latin1.toml"], "scenario: not UTF-8 text"),
+        (["trial", "{tmp}/deep.toml"], "scenario: nested too deeply"),
+        (["calibrate", "{tmp}/latin1.toml"], "config: not UTF-8 text"),
+    ],
+)
+def test_files_that_are_not_what_they_should_be_are_one_line(capsys, tmp_path, argv, says):
+    """Issue 15: an unsupported figure suffix (found only after the run), a scenario in Latin-1 and a deeply
+    nested one gave tracebacks."""
+    (tmp_path / "latin1.toml").write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    (tmp_path / "deep.toml").write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
+    code, _, err = cli(capsys, *[a.format(tmp=tmp_path) for a in argv])
+    assert code == 2 and "Traceback" not in err
+    assert says in err and len([x for x in err.splitlines() if x.strip()]) == 1
+    assert not (tmp_path / "f.txt").exists()

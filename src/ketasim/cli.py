@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ketasim.errors import InputError, KetasimError
+from ketasim.plotting import check_figure_path
 
 if TYPE_CHECKING:
     from ketasim.clinical.tci import TargetLike
@@ -123,6 +124,8 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
 ) -> None:
     """Simulate one patient through the whole causal chain and print the headline metrics."""
+    if plot is not None:  # before any work: a wrong suffix found after an hour's run would waste it
+        check_figure_path(plot)
     from ketasim import Hypotheses, Patient, protocols
     from ketasim import simulate as run
     from ketasim._internal.files import atomic_write_text
@@ -238,6 +241,8 @@ def trial(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: run_id, arms, comparisons.")] = False,
 ) -> None:
     """Run an in-silico randomised trial from a scenario file and store it."""
+    if plot is not None:  # before any work: a wrong suffix found after an hour's run would waste it
+        check_figure_path(plot)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
     from ketasim.interop.store import Store
@@ -299,6 +304,8 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Re-render a stored run's table and figure without re-simulating."""
+    if plot is not None:  # before any work: a wrong suffix found after an hour's run would waste it
+        check_figure_path(plot)
     from ketasim.interop.store import load_run, stored_scenario
 
     res = load_run(db, run_id, parquet=parquet, on_wait=_tell)
@@ -457,6 +464,8 @@ def sensitivity(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of indices.")] = False,
 ) -> None:
     """Global Sobol sensitivity (first and total order, 95% CI) of outputs to uncertain parameters."""
+    if plot is not None:  # before any work: a wrong suffix found after an hour's run would waste it
+        check_figure_path(plot)
     from rich.progress import Progress
 
     from ketasim.analysis.sensitivity import DEFAULT_OUTPUTS, DEFAULT_PARAMETERS, READABLE_CONF, sobol_model

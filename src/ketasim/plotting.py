@@ -19,9 +19,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ketasim._internal.files import atomic_path
+from ketasim.errors import InputError
 
 __all__ = [
     "TIME_AXIS_LINEAR_H",
+    "check_figure_path",
     "finish_figure",
     "mark_doses",
     "mark_observed",
@@ -45,8 +47,22 @@ def pyplot() -> Any:
     return plt
 
 
+def check_figure_path(path: str | Path, field: str = "plot") -> Path:
+    """``path`` if its suffix names a format matplotlib writes (PNG, SVG, PDF, ...), else an ``InputError``
+    naming ``field`` (checked before any work, not after it)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in formats:
+        raise InputError(field, f"the file name must end in a figure format: {', '.join('.' + f for f in formats)}",
+                         got=str(path))  # fmt: skip
+    return Path(path)
+
+
 def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
     """Write the figure atomically (format from the suffix: PNG, SVG, PDF); no half-written file is ever visible."""
+    check_figure_path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi)
     return Path(path)

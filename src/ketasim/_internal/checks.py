@@ -10,8 +10,8 @@ from pydantic import BaseModel, ValidationError
 
 from ketasim.errors import InputError
 
-__all__ = ["as_list", "check_memory", "from_validation_error", "is_number", "memory_bytes", "read_toml_config",
-           "whole_number"]  # fmt: skip
+__all__ = ["as_list", "check_memory", "from_validation_error", "is_number", "memory_bytes", "parse_toml", "read_text",
+           "read_toml_config", "whole_number"]  # fmt: skip
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -94,14 +94,30 @@ def from_validation_error(exc: ValidationError, default_field: str) -> InputErro
     return InputError(loc or default_field, err["msg"])
 
 
+def read_text(path: str | Path, field: str) -> str:
+    """A UTF-8 text file; an unreadable or undecodable one is an ``InputError`` naming ``field``."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(field, f"cannot read file ({exc.strerror or exc})", got=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(field, f"not UTF-8 text (byte {exc.start})", got=str(path)) from None
+
+
+def parse_toml(text: str, field: str) -> dict[str, Any]:
+    """TOML text as a dict; malformed or absurdly nested text is an ``InputError`` naming ``field``."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(field, f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise InputError(field, "nested too deeply to be a ketasim file") from None
+
+
 def read_toml_config(path: str | Path, model: type[_M], field: str = "config") -> _M:
     """A TOML file validated as ``model``; unreadable, malformed or invalid files raise one
     ``InputError`` naming ``field`` (or the invalid key)."""
     try:
-        return model(**tomllib.loads(Path(path).read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise InputError(field, f"cannot read file ({exc.strerror})", got=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(field, f"not valid TOML: {exc}") from None
+        return model(**parse_toml(read_text(path, field), field))
     except ValidationError as exc:
         raise from_validation_error(exc, field) from None

@@ -197,8 +197,10 @@ class ParameterSet(Mapping[str, Parameter]):
 def _read_toml(path: Path | Traversable) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ParameterError(f"{path.name}: not valid TOML ({exc})") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"{path.name}: not valid TOML text ({exc})") from None
+    except RecursionError:
+        raise ParameterError(f"{path.name}: nested too deeply to be a parameter file") from None
 
 
 def load_parameter_set(directory: Path | None = None) -> ParameterSet:

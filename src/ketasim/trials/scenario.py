@@ -6,13 +6,12 @@ one ``InputError`` naming the field, e.g. ``arms.ketamine.doses[0].amount: must 
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ketasim._internal.checks import from_validation_error
+from ketasim._internal.checks import from_validation_error, parse_toml, read_text
 from ketasim.dosing import Dose, Regimen, Session, protocols
 from ketasim.errors import InputError
 from ketasim.patients import Population
@@ -134,20 +133,13 @@ def _item(where: str, cls: type[Dose] | type[Session], spec: dict[str, Any]) -> 
 
 def load_scenario(path: str | Path) -> tuple[Scenario, str]:
     """Read and fully validate a scenario; returns it with its text (kept for provenance)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError("scenario", f"cannot read file ({exc.strerror})", got=str(p)) from None
+    text = read_text(path, "scenario")
     return parse_scenario(text), text
 
 
 def parse_scenario(text: str) -> Scenario:
     """A scenario from its TOML text (e.g. the text a results store kept), fully validated."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError("scenario", f"not valid TOML: {exc}") from None
+    data = parse_toml(text, "scenario")
     try:
         sc = Scenario(**data)
     except ValidationError as exc:
