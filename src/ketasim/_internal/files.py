@@ -20,8 +20,19 @@ from ketasim.errors import OutputError
 
 __all__ = ["atomic_path", "atomic_write_text"]
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+def _umask() -> int:
+    """The process's umask now (the user may change it after import): from /proc where Linux shows it,
+    which is safe beside other threads; else set and restored at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager
@@ -47,7 +58,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield Path(tmp)
         # mkstemp makes the file private (0600); a result file gets the permissions any new file would
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_UMASK)
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
         os.replace(tmp, path)
     except OSError as exc:  # disk full while writing, the file system turned read-only, ...
         raise OutputError(path, _reason(exc)) from None
