@@ -102,7 +102,9 @@ class Patient:
     Covariates (PK): ``weight`` (20-300 kg), ``sex``, ``age`` (18-100 y), ``cyp2b6`` genotype,
     ``ancestry`` (non_asian / asian / japanese; esketamine PK covariates of Perez-Ruixo 2021).
 
-    Depression and modifiers: ``madrs_baseline`` (pre-treatment MADRS, 0-60), ``stress_load`` (chronic
+    Depression and modifiers: ``madrs_baseline`` (pre-treatment MADRS, 0-60; the model's scores start at
+    its floor, ``madrs_floor`` = 2 points, what a healthy unstressed person scores, so a baseline below
+    it is read as the floor), ``stress_load`` (chronic
     stress driving synapse loss: 0 none, 1 typical treatment-resistant depression, up to 3; or a list of
     ``(time, level)`` steps, the first level holding before the simulation starts),
     ``supportive_environment`` (0-1; lowers stress-driven synapse elimination), ``psychotherapy`` (session
