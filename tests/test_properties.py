@@ -119,6 +119,8 @@ DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
        tail=st.sampled_from(TAILS), pad=st.sampled_from(SPACES))  # fmt: skip
 def test_a_quantity_string_is_its_number_times_its_unit_or_refused(number, space, unit, tail, pad):
     text = f"{pad}{number}{space}{unit}{tail}{pad}"
+    if DECIMAL.fullmatch(text.strip()):  # the "unit" only added digits ("0.0" + "0" is the number "0.00")
+        number, space, unit, tail = text.strip(), "", "", ""
     unit_part = f"{unit}{tail}".strip()
     target, factor = UNIT_FACTORS.get(unit_part, ("mg", 1.0 if unit_part == "" else None))
     got = _outcome(lambda: parse_quantity(text, "amount", target))

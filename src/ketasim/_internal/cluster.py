@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,25 +20,44 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 
+@contextlib.contextmanager
+def _stderr_to_devnull() -> Iterator[None]:
+    """File descriptor 2 on /dev/null over the block (processes started in it keep it)."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _local_cluster(dist: Any, n: int) -> Any:
     """``n`` local worker processes that leave Ctrl-C and SIGTERM to this process.
 
     A terminal's Ctrl-C reaches the whole process group; this process stops the workers and rolls the run
     back, and workers that took the interrupt too would only print tracebacks. A worker inherits the
     signal dispositions of the process that starts it: with the ``forkserver`` method that is the fork
-    server, which is started here, for a few milliseconds, with both signals ignored.
+    server, which is started here, for a few milliseconds, with both signals ignored -- and with its
+    standard error on /dev/null, so that a worker still starting when the run is stopped dies quietly
+    (what goes wrong in a chunk reaches this process as the chunk's exception, not on the workers' stderr).
     """
     from multiprocessing import forkserver
 
     import dask
 
-    with ignoring_interrupts():
+    with ignoring_interrupts(), _stderr_to_devnull():
         forkserver.ensure_running()
-    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
-        # the workers log at CRITICAL only: what goes wrong in a chunk reaches this process as its exception
-        return dist.LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.CRITICAL
-        )
+    # set for the process, not for this call: the nanny also starts (and restarts) workers later, from its
+    # own thread; a method the user chose is kept
+    key = "distributed.worker.multiprocessing-method"
+    if dask.config.get(key) == "spawn":
+        dask.config.set({key: "forkserver"})
+    # the workers log at CRITICAL only: what goes wrong in a chunk reaches this process as its exception
+    return dist.LocalCluster(
+        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.CRITICAL
+    )
 
 
 @contextmanager

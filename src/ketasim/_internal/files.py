@@ -20,6 +20,7 @@ from ketasim.errors import OutputError
 
 __all__ = ["atomic_path", "atomic_write_text"]
 
+
 def _umask() -> int:
     """The process's umask now (the user may change it after import): from /proc where Linux shows it,
     which is safe beside other threads; else set and restored at once."""
