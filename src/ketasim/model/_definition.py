@@ -28,15 +28,15 @@ matrix (``pk.build``), so they carry no ``rate``; the definition knows them as `
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol
 
 import numpy as np
 
+from ketasim._internal.recording import Recorder
 from ketasim.errors import ModelError
 from ketasim.parameters import ParameterSet
 from ketasim.patients import Patient
@@ -88,18 +88,12 @@ class LayerModule(Protocol):
 
 # ----------------------------------------------------------------------------------------- constants
 
-_VARIED: ContextVar[set[str] | None] = ContextVar("ketasim_varied_parameters", default=None)
+_VARIED = Recorder("ketasim_varied_parameters")
 
 
-@contextmanager
-def recording_varied() -> Iterator[set[str]]:
+def recording_varied() -> AbstractContextManager[set[str]]:
     """Collect the registry names read with ``Constants.vary`` (those that differ between patients)."""
-    names: set[str] = set()
-    token = _VARIED.set(names)
-    try:
-        yield names
-    finally:
-        _VARIED.reset(token)
+    return _VARIED.recording()
 
 
 class Constants:
@@ -138,9 +132,7 @@ class Constants:
     def read(self, name: str, unit: str) -> np.ndarray:
         """Registry parameter ``name`` in ``unit`` with each patient's random effect, not registered as
         a constant of the equations (dosing and event amounts)."""
-        names = _VARIED.get()
-        if names is not None:
-            names.add(name)
+        _VARIED.note(name)
         base = self.params.value(name, unit)
         return np.array([base * p.factor(name) for p in self.patients], float)
 

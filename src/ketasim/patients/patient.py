@@ -14,14 +14,14 @@ ketasim.InputError: weight: must be within 20-300 kg (got '5 kg')
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ketasim._internal.checks import as_list, is_number
+from ketasim._internal.recording import Recorder
 from ketasim.errors import InputError
 from ketasim.units import QuantityLike, parse_quantity
 
@@ -80,19 +80,13 @@ def _times(value: object, field_name: str) -> tuple[float, ...]:
                  for i, t in enumerate(times))  # fmt: skip
 
 
-_FACTORS_READ: ContextVar[set[str] | None] = ContextVar("ketasim_factors_read", default=None)
+_FACTORS_READ = Recorder("ketasim_factors_read")
 
 
-@contextmanager
-def recording_factors() -> Iterator[set[str]]:
+def recording_factors() -> AbstractContextManager[set[str]]:
     """Collect the name of every random effect that ``Patient.factor`` is asked for (the names a model
     reads; see ``ketasim.model.random_effect_names``)."""
-    names: set[str] = set()
-    token = _FACTORS_READ.set(names)
-    try:
-        yield names
-    finally:
-        _FACTORS_READ.reset(token)
+    return _FACTORS_READ.recording()
 
 
 @dataclass(frozen=True, init=False)
@@ -186,9 +180,7 @@ class Patient:
 
     def factor(self, name: str) -> float:
         """The patient's multiplicative random effect on parameter ``name`` (1 if none)."""
-        seen = _FACTORS_READ.get()
-        if seen is not None:
-            seen.add(name)
+        _FACTORS_READ.note(name)
         return float(self.random_effects.get(name, 1.0))
 
 
