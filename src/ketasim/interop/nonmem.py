@@ -69,6 +69,7 @@ from ketasim._internal.jsonable import dumps
 from ketasim._internal.meta import VERSION
 from ketasim.dosing import Dose, Drug, Regimen, Route
 from ketasim.errors import InputError
+from ketasim.model.pk import ESK_AGE_FROM_Y, ESK_QH_FLOOR_L_H, REFERENCE_WEIGHT_KG
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import ANCESTRIES, CYP2B6_GENOTYPES, ITEMS, NETWORK_VARIABILITY, PD_VARIABILITY, Patient
 from ketasim.simulation import Result
@@ -425,13 +426,6 @@ def _drug(df: pd.DataFrame, pos: int, default: Drug | None) -> Drug:
 
 # ------------------------------------------------------------------------------------- population model
 
-# Constants of the covariate model that ``ketasim.model.pk`` writes in its code rather than reading from
-# the registry (tests/interop/test_nonmem.py checks them against the assembled model):
-#: the reference weight of the allometric scaling (the registry's "at 70 kg"),
-REFERENCE_WEIGHT_KG = 70.0
-#: the age above which esketamine's hepatic blood flow falls (Perez-Ruixo 2021), and the flow's floor.
-ESK_AGE_FROM_Y = 60.0
-ESK_QH_FLOOR_L_H = 1.0
 _W, _A, _F = f"{REFERENCE_WEIGHT_KG:g} kg", f"{ESK_AGE_FROM_Y:g} years", f"{ESK_QH_FLOOR_L_H:g} L/h"
 
 _RACEMIC_VOLUMES = ("rac_s_v1", "rac_s_vp1", "rac_s_vp2", "nk_v1", "nk_vp", "hnk_v1", "hnk_vp")

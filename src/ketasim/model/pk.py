@@ -21,8 +21,8 @@ from ketasim.errors import ModelError
 from ketasim.model._definition import Constants, Equations, State
 from ketasim.units import TIME_RESOLUTION_H
 
-__all__ = ["COMPARTMENT", "STATES", "VOLUME", "Bolus", "Infusion", "PKModel", "build", "constants", "equations",
-           "timed_input"]  # fmt: skip
+__all__ = ["COMPARTMENT", "ESK_AGE_FROM_Y", "ESK_QH_FLOOR_L_H", "REFERENCE_WEIGHT_KG", "STATES", "VOLUME", "Bolus",
+           "Infusion", "PKModel", "build", "constants", "equations", "timed_input"]  # fmt: skip
 
 #: Each PK amount (µmol) and the volume its concentration is read against (a constant of this layer;
 #: the SBML compartment of the species). Depots and the sink have no volume.
@@ -46,6 +46,14 @@ STATES: dict[str, State] = {
 IDX = {name: i for i, name in enumerate(STATES)}
 N = len(STATES)
 SINK = IDX["eliminated"]
+
+# Constants of the covariate model written in the code rather than read from the registry (the NONMEM
+# population description prints them from here):
+#: the reference weight of the allometric scaling (the registry's values are "at 70 kg"),
+REFERENCE_WEIGHT_KG = 70.0
+#: the age above which esketamine's hepatic blood flow falls (Perez-Ruixo 2021), and the flow's floor.
+ESK_AGE_FROM_Y = 60.0
+ESK_QH_FLOOR_L_H = 1.0
 
 
 @dataclass(frozen=True)
@@ -185,7 +193,7 @@ _MOLAR_MASS = ("ketamine", "norketamine", "hnk", "psilocybin", "psilocin", "esci
 def constants(k: Constants) -> None:
     """Volumes (with covariates) and molar masses: what the concentrations read."""
     w = k.attr("weight_kg")
-    fv = (w / 70.0) ** k.params.value("allometric_exponent_v")
+    fv = (w / REFERENCE_WEIGHT_KG) ** k.params.value("allometric_exponent_v")
     for name, registry in (
         ("rac_v1", "rac_s_v1"),
         ("rac_vp1", "rac_s_vp1"),
@@ -239,7 +247,7 @@ def build(k: Constants) -> PKModel:
     multiplier = {"*1/*1": 1.0, "*1/*6": params.value("cyp2b6_im_cl_multiplier"),
                   "*6/*6": params.value("cyp2b6_pm_cl_multiplier")}  # fmt: skip
     cyp = np.array([multiplier[p.cyp2b6] for p in patients])
-    fcl = (w / 70.0) ** params.value("allometric_exponent_cl")
+    fcl = (w / REFERENCE_WEIGHT_KG) ** params.value("allometric_exponent_cl")
     sex_cl = np.where(female, params.value("female_cl_multiplier"), 1.0)
     vol = {name: k[name] for name in set(COMPARTMENT.values()) if name is not None}
     v = k.read
@@ -301,7 +309,8 @@ def build(k: Constants) -> PKModel:
     flow("hnk_central", hnk_cl / vol["hnk_v1"], [])
 
     # Esketamine (Perez-Ruixo 2021): no weight or sex effect was found, so none is applied.
-    qh = np.maximum(v("esk_qh", "L/h") - params.value("esk_age_qh_slope", "L/h/year") * np.maximum(age - 60, 0), 1.0)
+    age_slope = params.value("esk_age_qh_slope", "L/h/year")
+    qh = np.maximum(v("esk_qh", "L/h") - age_slope * np.maximum(age - ESK_AGE_FROM_Y, 0), ESK_QH_FLOOR_L_H)
     kel = v("esk_kel", "1/h") * np.where(asian, params.value("esk_asian_kel"), 1.0) * cyp
     kmet = v("esk_kmet", "1/h") * cyp
     cln = v("nesk_cl", "L/h") * np.where(asian, params.value("esk_asian_cln"), 1.0)

@@ -9,7 +9,7 @@ from ketasim._internal.checks import is_number
 from ketasim.errors import InputError
 from ketasim.units import QuantityLike, parse_quantity
 
-__all__ = ["Endpoints", "label_time"]
+__all__ = ["Endpoints", "label_hours", "label_time"]
 
 MAX_TIME_H = 24.0 * 366 * 2  # as every other time a user gives (2 years)
 
@@ -21,6 +21,15 @@ def label_time(hours: float) -> str:
     ['4h', '24h', '7d', '28d']
     """
     return f"{hours:g}h" if hours < 48 else f"{hours / 24:g}d"
+
+
+def label_hours(label: str) -> float:
+    """The visit time of an endpoint suffix, the inverse of ``label_time``.
+
+    >>> [label_hours(s) for s in ("4h", "24h", "7d")]
+    [4.0, 24.0, 168.0]
+    """
+    return float(label[:-1]) * (24 if label.endswith("d") else 1)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ketasim.plotting import finish_figure, mark_doses, mark_observed, mark_threshold, pyplot
+from ketasim.trials.endpoints import label_hours
 from ketasim.trials.reference import ReferenceValue, parse_reference
 
 __all__ = ["mean_baselines", "plot_trial"]
@@ -109,7 +110,7 @@ def _rates_panel(ax: Any, result: Any, refs: list[ReferenceValue], colors: Mappi
     rate_refs = [r for r in refs if r.arm is not None and r.endpoint.startswith(("response_", "remission_"))]
     keys = {k for d in result.arms.values() for k in d if k.startswith(("response_", "remission_"))}
     keys |= {r.endpoint for r in rate_refs}
-    groups = sorted(keys, key=lambda k: (k.startswith("remission_"), _visit_key(k.split("_", 1)[1])))
+    groups = sorted(keys, key=lambda k: (k.startswith("remission_"), label_hours(k.split("_", 1)[1])))
     arms = list(result.arms)
     width = 0.8 / max(len(arms), 1)
     for i, arm in enumerate(arms):
@@ -133,7 +134,3 @@ def _rates_panel(ax: Any, result: Any, refs: list[ReferenceValue], colors: Mappi
     ax.set_title("response (≥ 50% fall) and remission per visit", loc="left", fontsize=10)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
-
-
-def _visit_key(label: str) -> float:
-    return float(label[:-1]) * (24 if label.endswith("d") else 1)

@@ -22,6 +22,7 @@ import numpy as np
 
 from ketasim.analysis.validation._validate import Row
 from ketasim.plotting import mark_doses, mark_observed, pyplot, save_figure
+from ketasim.trials.endpoints import label_hours
 from ketasim.trials.plot import mean_baselines
 
 __all__ = ["plot_validation", "study_figure"]
@@ -89,10 +90,6 @@ def _published_n(row: Row) -> float:
     return 50.0 if row.observed_se <= 0 else float(row.observed_se) ** -2
 
 
-def _visit_hours(label: str) -> float:
-    return float(label[:-1]) * (24 if label.endswith("d") else 1)
-
-
 def _predictive_check(rows: list[Row], result: Any) -> Any:
     plt = pyplot()
     rate_rows = [r for r in rows if r.quantity.startswith(("response_", "remission_"))]
@@ -130,7 +127,7 @@ def _change_panel(ax1: Any, rows: list[Row], result: Any) -> dict[str, str]:
         ax1.fill_between(t / 24, change - half, change + half, color=color, alpha=0.2, lw=0,
                          label=f"{arm}: where a trial of the published size would fall (±1.96 x {size})")  # fmt: skip
         if rows_arm:
-            hours = [_visit_hours(r.quantity.rsplit("_", 1)[1]) for r in rows_arm]
+            hours = [label_hours(r.quantity.rsplit("_", 1)[1]) for r in rows_arm]
             obs = [r.observed for r in rows_arm]
             half_obs = [1.96 * r.observed_se if r.observed_se > 0 else np.nan for r in rows_arm]
             mark_observed(ax1, [h / 24 for h in hours], obs, np.subtract(obs, half_obs), np.add(obs, half_obs),
