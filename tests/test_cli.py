@@ -107,7 +107,7 @@ def test_params_pk_json(capsys):
         assert (r["source"] is None) != (r["assumption"] is None), r["name"]
         assert r["unit"]
     names = {r["name"] for r in rows}
-    assert {"rac_s_cl", "esk_vc", "esk_frn"} <= names
+    assert {"r_cl", "esk_vc", "esk_frn"} <= names
     assert "ke0" not in names  # a receptor-layer parameter
 
 
@@ -120,7 +120,7 @@ def test_params_all_json(capsys):
 def test_params_table(capsys):
     code, out, _ = cli(capsys, "params", "--layer", "receptor")
     assert code == 0
-    assert "ke0" in out and "rac_s_cl" not in out
+    assert "ke0" in out and "r_cl" not in out
 
 
 def test_protocols_json(capsys):

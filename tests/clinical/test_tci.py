@@ -18,7 +18,7 @@ TOL = 0.03  # 3% of target
 PATIENTS = [
     ks.Patient(weight="70 kg", sex="male"),
     ks.Patient(weight="110 kg", sex="female", cyp2b6="*6/*6", age=70),
-    ks.Patient(weight="50 kg", sex="female", cyp2b6="*1/*6", random_effects={"rac_s_cl": 1.5, "ke0": 0.6}),
+    ks.Patient(weight="50 kg", sex="female", cyp2b6="*1/*6", random_effects={"r_cl": 1.5, "ke0": 0.6}),
 ]
 
 

@@ -21,7 +21,7 @@ import pytest
 import ketasim as ks
 from ketasim.engine import SolverOptions, integrate
 from ketasim.errors import ModelError
-from ketasim.model import LAYERS, State, _codegen, _definition, assemble, check, definition, receptor
+from ketasim.model import LAYERS, State, _codegen, _definition, assemble, check, definition, pk, receptor
 from ketasim.parameters import default_parameters
 
 DATA = Path(__file__).parents[1] / "data"
@@ -44,17 +44,24 @@ UPSTREAM = {"pk", "receptor", "interventions", "circuit", "signaling", "synapse"
 PROTEIN_FORMATION_GAIN_2FB6217 = 0.480091
 
 
-@pytest.mark.parametrize("scenario", list(ref_script.SCENARIOS))
+#: Issue 16 changed the ketamine PK on purpose (one disposition per enantiomer, the heart-lung mixing
+#: compartment of the arterial output), so only scenarios without ketamine still have a hand-written
+#: counterpart; the new PK is checked against analytic solutions in test_pk.py.
+WITHOUT_KETAMINE = ["comparators-14d"]
+
+
+@pytest.mark.parametrize("scenario", WITHOUT_KETAMINE)
 def test_trajectories_stay_within_solver_tolerance_of_the_hand_written_engine(reference, scenario):
     """Both integrated at rtol 1e-9: every output of the layers before symptoms within 1e-6 relative
-    wherever above 1e-6 of its peak."""
+    wherever above 1e-6 of its peak (outputs added since, such as the arterial ones, have no counterpart)."""
     regimen, duration = ref_script.SCENARIOS[scenario]
     params = default_parameters().replace(protein_formation_gain=PROTEIN_FORMATION_GAIN_2FB6217)
     res = ks.simulate(regimen, population=ref_script.patients(), duration=duration, output_step="2 h",
                       solver=ref_script.TRAJ_SOLVER, params=params)  # fmt: skip
     np.testing.assert_array_equal(res.dataset["time"].values, reference[f"traj/{scenario}/time"])
     layer_of = {**definition().state_layer, **{s.name: s.layer for s in definition().signals}}
-    upstream = [v for v in res.dataset.data_vars if layer_of.get(str(v)) in UPSTREAM]
+    upstream = [v for v in res.dataset.data_vars
+                if layer_of.get(str(v)) in UPSTREAM and f"traj/{scenario}/{v}" in reference]  # fmt: skip
     assert {"ketamine_plasma", "nmda_occupancy", "glutamate", "synapse_density"} <= set(upstream)
     checked = 0
     for var in upstream:
@@ -63,7 +70,7 @@ def test_trajectories_stay_within_solver_tolerance_of_the_hand_written_engine(re
         mask = np.abs(old) > 1e-6 * peak
         assert np.all(np.abs(new - old)[mask] <= 1e-6 * np.abs(old)[mask]), var
         checked += int(mask.sum())
-    assert checked > 5_000  # values compared (the shortest scenario, 4 days of eight patients, has ~7,800)
+    assert checked > 5_000  # values compared
 
 
 # ------------------------------------------------------------------ the definition and its back ends
@@ -102,7 +109,8 @@ def test_every_equation_is_dimensionally_consistent_and_a_wrong_unit_is_caught()
 
 def test_the_linear_block_is_found_from_the_equations():
     code = assemble(default_parameters(), [ks.Patient()]).code
-    assert code.LINEAR_STATES[code.N_PK :] == tuple(receptor.STATES)  # the effect sites, driven by PK
+    # the forearm tissue levels and the effect sites, driven by PK
+    assert code.LINEAR_STATES[code.N_PK :] == (*pk.ARM, *receptor.STATES)
     assert code.INTERFACE == ("psilocin_plasma", "escitalopram_plasma")  # what the rest reads of PK
     assert {"ketamine_plasma", "s_ketamine_um"} <= set(code.LINEAR_SIGNALS)
 
@@ -110,11 +118,12 @@ def test_the_linear_block_is_found_from_the_equations():
 def test_concentration_map_is_the_pk_layers_equation():
     model = assemble(default_parameters(), [ks.Patient(weight="90 kg")])
     C = model.concentration_map(["ketamine_plasma", "s_ketamine_um"])[0]
-    v1, mw = model.constants["rac_v1"][0], model.constants["mw_ketamine"][0]
+    v1, vc, mw = model.constants["rac_v1"][0], model.constants["esk_vc"][0], model.constants["mw_ketamine"][0]
     pk_names = model.state_names[: model.code.N_PK]
-    assert C[0, pk_names.index("s_central")] == pytest.approx(mw / v1, rel=1e-15)
+    assert C[0, pk_names.index("s_central")] == pytest.approx(mw / vc, rel=1e-15)
     assert C[0, pk_names.index("r_central")] == pytest.approx(mw / v1, rel=1e-15)
-    assert C[1, pk_names.index("r_central")] == 0.0 and C[1, pk_names.index("s_central")] == pytest.approx(1 / v1)
+    assert C[1, pk_names.index("r_central")] == 0.0 and C[1, pk_names.index("s_central")] == pytest.approx(1 / vc)
+    assert C[0, pk_names.index("s_mixing")] == 0.0  # venous plasma: drug still in the heart and lungs is not in it
     with pytest.raises(KeyError, match="madrs"):
         model.concentration_map(["madrs"])
 

@@ -43,8 +43,8 @@ def test_metabolites_block_less_than_parent():
 
 def test_effect_site_lags_plasma_with_half_life_of_6_minutes():
     m = model()
-    v1 = m.constants["rac_v1"][0]
-    dy = m.rates(m.state(s_central=1.0 * v1))  # 1 µM S-ketamine in plasma, empty brain
+    vc = m.constants["esk_vc"][0]
+    dy = m.rates(m.state(s_central=1.0 * vc))  # 1 µM S-ketamine in plasma, empty brain
     # dCe/dt at Ce = 0 is ke0 * fu * C: ke0 = ln 2 / 6.1 min
     assert dy["ce_s_ketamine"][0] == pytest.approx(np.log(2) / (6.1 / 60) * 0.55, rel=0.01)
 

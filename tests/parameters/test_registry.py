@@ -89,11 +89,11 @@ def test_every_source_key_is_in_the_bibliography():
 
 def test_value_converts_units_and_citation_is_readable():
     p = default_parameters()
-    assert p.value("rac_s_cl") == 95.2
-    assert p.value("rac_s_cl", "L/min") == pytest.approx(95.2 / 60, rel=1e-12)
+    assert p.value("r_cl") == 79.0
+    assert p.value("r_cl", "L/min") == pytest.approx(79.0 / 60, rel=1e-12)
     assert p.value("device_interval", "h") == pytest.approx(5 / 60, rel=1e-12)
     assert p.value("hnk_cl", "L/h") == pytest.approx(0.933 * 60, rel=1e-12)
-    assert p.citation("rac_s_cl").short().startswith("Fanta S")
+    assert p.citation("r_cl").short().startswith("Persson J")
     with pytest.raises(ParameterError, match="nope"):
         p["nope"]
 
@@ -134,36 +134,36 @@ def test_copy_of_shipped_set_loads_identically(tmp_path):
 
 def test_missing_unit_is_refused(tmp_path):
     d = _copy(tmp_path)
-    _edit_table(d / "pk.toml", "rac_s_v1", lambda b: re.sub(r"^unit = .*\n", "", b, flags=re.M))
-    with pytest.raises(ParameterError, match=r"rac_s_v1.*unit"):
+    _edit_table(d / "pk.toml", "r_v1", lambda b: re.sub(r"^unit = .*\n", "", b, flags=re.M))
+    with pytest.raises(ParameterError, match=r"r_v1.*unit"):
         load_parameter_set(d)
 
 
 def test_unparseable_unit_is_refused(tmp_path):
     d = _copy(tmp_path)
-    _edit_table(d / "pk.toml", "rac_s_cl", lambda b: re.sub(r"^unit = .*$", 'unit = "furlongz/h"', b, flags=re.M))
-    with pytest.raises(ParameterError, match=r"rac_s_cl.*unit"):
+    _edit_table(d / "pk.toml", "r_cl", lambda b: re.sub(r"^unit = .*$", 'unit = "furlongz/h"', b, flags=re.M))
+    with pytest.raises(ParameterError, match=r"r_cl.*unit"):
         load_parameter_set(d)
 
 
 def test_missing_source_is_refused(tmp_path):
     d = _copy(tmp_path)
-    _edit_table(d / "pk.toml", "rac_s_v1", lambda b: re.sub(r"^source = .*\n", "", b, flags=re.M))
-    with pytest.raises(ParameterError, match=r"rac_s_v1.*source"):
+    _edit_table(d / "pk.toml", "r_v1", lambda b: re.sub(r"^source = .*\n", "", b, flags=re.M))
+    with pytest.raises(ParameterError, match=r"r_v1.*source"):
         load_parameter_set(d)
 
 
 def test_both_source_and_assumption_is_refused(tmp_path):
     d = _copy(tmp_path)
-    _edit_table(d / "pk.toml", "rac_s_v1", lambda b: b + 'assumption = "also a guess"\n')
-    with pytest.raises(ParameterError, match=r"rac_s_v1"):
+    _edit_table(d / "pk.toml", "r_v1", lambda b: b + 'assumption = "also a guess"\n')
+    with pytest.raises(ParameterError, match=r"r_v1"):
         load_parameter_set(d)
 
 
 def test_unknown_citation_key_is_refused(tmp_path):
     d = _copy(tmp_path)
-    _edit_table(d / "pk.toml", "rac_s_v1", lambda b: re.sub(r"^source = .*$", 'source = "nobody1999"', b, flags=re.M))
-    with pytest.raises(ParameterError, match=r"rac_s_v1.*nobody1999"):
+    _edit_table(d / "pk.toml", "r_v1", lambda b: re.sub(r"^source = .*$", 'source = "nobody1999"', b, flags=re.M))
+    with pytest.raises(ParameterError, match=r"r_v1.*nobody1999"):
         load_parameter_set(d)
 
 
@@ -177,10 +177,10 @@ def test_missing_bibliography_is_refused(tmp_path):
 def test_duplicate_parameter_is_refused(tmp_path):
     d = _copy(tmp_path)
     (d / "zz_extra.toml").write_text(
-        'layer = "pk"\n[rac_s_cl]\nvalue = 1\nunit = "L/h"\ndescription = "dup"\nsource = "fanta2015"\n',
+        'layer = "pk"\n[r_cl]\nvalue = 1\nunit = "L/h"\ndescription = "dup"\nsource = "fanta2015"\n',
         encoding="utf-8",
     )
-    with pytest.raises(ParameterError, match=r"rac_s_cl.*twice"):
+    with pytest.raises(ParameterError, match=r"r_cl.*twice"):
         load_parameter_set(d)
 
 
@@ -200,31 +200,31 @@ def test_unknown_layer_is_refused(tmp_path):
 def test_replace_returns_a_new_set_and_changes_the_digest():
     p = default_parameters()
     before = p.digest()
-    old = p.value("rac_s_cl")
-    q = p.replace(rac_s_cl=2 * old)
+    old = p.value("r_cl")
+    q = p.replace(r_cl=2 * old)
     assert q is not p
-    assert q.value("rac_s_cl") == 2 * old
-    assert q.value("rac_s_cl", "L/min") == pytest.approx(2 * old / 60, rel=1e-12)
-    assert p.value("rac_s_cl") == old  # original unchanged
-    assert p.value("rac_s_cl", "L/min") == pytest.approx(old / 60, rel=1e-12)
+    assert q.value("r_cl") == 2 * old
+    assert q.value("r_cl", "L/min") == pytest.approx(2 * old / 60, rel=1e-12)
+    assert p.value("r_cl") == old  # original unchanged
+    assert p.value("r_cl", "L/min") == pytest.approx(old / 60, rel=1e-12)
     assert p.digest() == before
     assert q.digest() != before
     assert len(q) == len(p)
     # unit and provenance carried over
-    assert q["rac_s_cl"].unit == p["rac_s_cl"].unit and q["rac_s_cl"].source == p["rac_s_cl"].source
+    assert q["r_cl"].unit == p["r_cl"].unit and q["r_cl"].source == p["r_cl"].source
     # other parameters untouched
-    assert all(q[n] == p[n] for n in p if n != "rac_s_cl")
+    assert all(q[n] == p[n] for n in p if n != "r_cl")
     # same values -> same digest
-    assert p.replace(rac_s_cl=old).digest() == before
+    assert p.replace(r_cl=old).digest() == before
     with pytest.raises(ParameterError, match="not_a_parameter"):
         p.replace(not_a_parameter=1.0)
 
 
 def test_parameters_are_frozen():
-    prm = default_parameters()["rac_s_cl"]
+    prm = default_parameters()["r_cl"]
     with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen-instance error
         prm.value = 1.0  # type: ignore[misc]
-    assert default_parameters().value("rac_s_cl") == 95.2
+    assert default_parameters().value("r_cl") == 79.0
 
 
 def test_with_parameters_adds_validated_rows_and_refuses_clashes():

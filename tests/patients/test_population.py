@@ -37,8 +37,8 @@ def test_calibrated_trd_cohort_keeps_the_covariates_it_was_not_weighted_on():
 
 def test_random_effects_are_lognormal_with_registry_cv():
     pop = Population.sample(3000, seed=2)
-    x = np.log([p.factor("rac_s_cl") for p in pop])
-    cv = ks.default_parameters()["rac_s_cl"].iiv_cv
+    x = np.log([p.factor("r_cl") for p in pop])
+    cv = ks.default_parameters()["r_cl"].iiv_cv
     assert x.mean() == pytest.approx(0.0, abs=0.02)
     assert x.std() == pytest.approx(np.sqrt(np.log1p(cv * cv)), rel=0.06)
 

@@ -6,11 +6,13 @@ effects included) and returns the result as a ``Regimen`` of consecutive IV infu
 ``ketasim.simulate`` then plays back through the full mechanistic model.
 
 How each update interval's constant rate is chosen (the model is stepped exactly with matrix
-exponentials; racemic ketamine enters ``s_central`` and ``r_central`` half each, esketamine enters
-``esk_central``):
+exponentials; an IV infusion enters the heart-lung mixing compartments, ``s_mixing`` and ``r_mixing``
+half each for racemic ketamine, ``s_mixing`` for esketamine):
 
-* ``site="plasma"``: the rate that makes the predicted plasma concentration at the end of the
-  interval equal the target.
+* ``site="plasma"``: the largest rate that keeps the predicted plasma concentration at or below the
+  target over the interval and the 2 minutes after it, assuming the infusion stops after this
+  interval: at the end of the interval, or a few seconds later, when drug still passing the heart
+  and lungs has arrived.
 * ``site="effect"``: the largest rate that keeps the predicted effect-site concentration at or below
   the target at every future time over a 30-min look-ahead, assuming the infusion stops after this
   interval. This is the classic effect-site TCI idea of aiming the *peak* of the effect-site curve at
@@ -91,6 +93,7 @@ MAX_TARGET_NG_ML = 3000.0  # just above the anaesthetic range 1200-2400 ng/mL (Z
 DEFAULT_MAX_RATE_MG_H = 1200.0  # assumption: pump limit (see module docstring)
 DEFAULT_UPDATE_S = 10.0  # assumption: TCI pump update interval
 LOOKAHEAD_H = 0.5  # effect-site look-ahead horizon (several ke0 half-lives of 6 min)
+PLASMA_LOOKAHEAD_H = 2.0 / 60.0  # plasma: the heart-lung transit (seconds) and a margin
 MAX_DURATION_H = 48.0
 MAX_RATE_LIMIT_MG_H = 1.0e5
 EFFECT_SWITCH = 0.002  # effect-site mode: hold plasma once Ce is within 0.2% of target
@@ -143,17 +146,20 @@ def tci_schedule(
     delta = dt / m
     E, G = _discretise(A, b, delta)
     E_dt, G_dt = _discretise(A, b, dt)  # one full update interval
-    if site_ == "effect":
-        J = m * max(3, math.ceil(LOOKAHEAD_H / dt))
-        free_rows = np.empty((J, A.shape[0]))  # c . E^j, j = 1..J
-        pulse = np.empty(J)  # response to a unit rate held for one update interval
-        row, p = c.copy(), np.zeros(A.shape[0])
-        for j in range(J):
-            row = row @ E
-            p = E @ p + (G if j < m else 0.0)
-            free_rows[j] = row
-            pulse[j] = c @ p
-        usable = pulse > 1e-12 * pulse.max()
+    # Both sites aim the peak of the predicted curve (the infusion assumed to stop after this interval)
+    # at the target; for plasma over a short look-ahead, because drug still in the heart and lungs at
+    # the end of an interval reaches plasma seconds later.
+    horizon = LOOKAHEAD_H if site_ == "effect" else PLASMA_LOOKAHEAD_H
+    J = m * max(3, math.ceil(horizon / dt))
+    free_rows = np.empty((J, A.shape[0]))  # c . E^j, j = 1..J
+    pulse = np.empty(J)  # response to a unit rate held for one update interval
+    row, p = c.copy(), np.zeros(A.shape[0])
+    for j in range(J):
+        row = row @ E
+        p = E @ p + (G if j < m else 0.0)
+        free_rows[j] = row
+        pulse[j] = c @ p
+    usable = pulse > 1e-12 * pulse.max()
     z = np.zeros(A.shape[0])
     rates = np.zeros(n_up)
     maintaining, last_tgt = False, 0.0
@@ -162,7 +168,8 @@ def tci_schedule(
         # simply cut off where the infusion ends.
         tgt = _target_at(steps, float(times[k]))
         if site_ == "plasma":
-            r = (tgt - c @ (E_dt @ z)) / (c @ G_dt)
+            f = free_rows @ z
+            r = float(np.min((tgt - f[usable]) / pulse[usable]))
         else:
             ce_now = float(c @ z)
             if tgt != last_tgt:

@@ -428,34 +428,34 @@ def _drug(df: pd.DataFrame, pos: int, default: Drug | None) -> Drug:
 
 _W, _A, _F = f"{REFERENCE_WEIGHT_KG:g} kg", f"{ESK_AGE_FROM_Y:g} years", f"{ESK_QH_FLOOR_L_H:g} L/h"
 
-_RACEMIC_VOLUMES = ("rac_s_v1", "rac_s_vp1", "rac_s_vp2", "nk_v1", "nk_vp", "hnk_v1", "hnk_vp")
-_RACEMIC_FLOWS = ("rac_s_cl", "rac_s_q1", "rac_s_q2", "nk_cl", "nk_q", "hnk_cl", "hnk_q")
+_RACEMIC_VOLUMES = ("r_v1", "r_vp1", "r_vp2", "nk_v1", "nk_vp", "hnk_v1", "hnk_vp", "pk_mixing_volume")
+_RACEMIC_FLOWS = ("r_cl", "r_q1", "r_q2", "nk_cl", "nk_q", "hnk_cl", "hnk_q", "pk_total_flow")
 # The covariate model of ketasim.model.pk.build/constants, parameter by parameter (the numbers are the
 # registry's; tests/interop/test_nonmem.py checks these formulas against the assembled model).
 _COVARIATES: tuple[dict[str, Any], ...] = (
     {
         "covariate": "WT",
         "parameters": list(_RACEMIC_VOLUMES),
-        "formula": f"V_i = V_TV * (WT / {_W}) ** allometric_exponent_v  (racemic model: S and R volumes, "
-        "norketamine, hydroxynorketamine)",
+        "formula": f"V_i = V_TV * (WT / {_W}) ** allometric_exponent_v  (R-ketamine, R-norketamine, "
+        "hydroxynorketamine, heart-lung mixing volume)",
         "coefficients": ["allometric_exponent_v"],
     },
     {
         "covariate": "WT",
         "parameters": list(_RACEMIC_FLOWS),
-        "formula": f"CL_i = CL_TV * (WT / {_W}) ** allometric_exponent_cl  (racemic model clearances and "
-        "inter-compartmental clearances; R-ketamine clearance = rac_r_cl_ratio * S-ketamine clearance)",
+        "formula": f"CL_i = CL_TV * (WT / {_W}) ** allometric_exponent_cl  (R-ketamine, R-norketamine and "
+        "hydroxynorketamine clearances and inter-compartmental clearances, pharmacokinetic flow)",
         "coefficients": ["allometric_exponent_cl"],
     },
     {
         "covariate": "SEX",
-        "parameters": ["rac_s_cl", "nk_cl"],
-        "formula": "CL_i = CL_i * female_cl_multiplier if SEX = 1 (female)  (racemic model only)",
+        "parameters": ["r_cl", "nk_cl"],
+        "formula": "CL_i = CL_i * female_cl_multiplier if SEX = 1 (female)  (R-ketamine model only)",
         "coefficients": ["female_cl_multiplier"],
     },
     {
         "covariate": "CYP2B6",
-        "parameters": ["rac_s_cl", "esk_kel", "esk_kmet"],
+        "parameters": ["r_cl", "esk_kel", "esk_kmet"],
         "formula": "P_i = P_i * (1 if CYP2B6 = 0 (*1/*1); cyp2b6_im_cl_multiplier if 1 (*1/*6); "
         "cyp2b6_pm_cl_multiplier if 2 (*6/*6))",
         "coefficients": ["cyp2b6_im_cl_multiplier", "cyp2b6_pm_cl_multiplier"],
@@ -463,20 +463,20 @@ _COVARIATES: tuple[dict[str, Any], ...] = (
     {
         "covariate": "AGE",
         "parameters": ["esk_qh"],
-        "formula": f"QH_i = max(QH_TV - esk_age_qh_slope * max(AGE - {_A}, 0), {_F})  (esketamine)",
+        "formula": f"QH_i = max(QH_TV - esk_age_qh_slope * max(AGE - {_A}, 0), {_F})  (S-ketamine)",
         "coefficients": ["esk_age_qh_slope"],
     },
     {
         "covariate": "ANCESTRY",
         "parameters": ["esk_kel", "nesk_cl"],
         "formula": "kel_i = kel_i * esk_asian_kel and CLn_i = CLn_i * esk_asian_cln if ANCESTRY >= 1 (Asian, "
-        "Japanese included)  (esketamine)",
+        "Japanese included)  (S-ketamine)",
         "coefficients": ["esk_asian_kel", "esk_asian_cln"],
     },
     {
         "covariate": "ANCESTRY",
         "parameters": ["esk_frn"],
-        "formula": "frn_i = min(frn_i * esk_japanese_frn, 1) if ANCESTRY = 2 (Japanese)  (esketamine)",
+        "formula": "frn_i = min(frn_i * esk_japanese_frn, 1) if ANCESTRY = 2 (Japanese)  (esketamine nasal spray)",
         "coefficients": ["esk_japanese_frn"],
     },
 )

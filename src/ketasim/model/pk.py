@@ -1,11 +1,18 @@
-"""Layer 1 — pharmacokinetics: doses in, venous plasma concentrations out.
+"""Layer 1 — pharmacokinetics: doses in, venous and arterial plasma concentrations out.
 
-Two published population models, chosen per product (see ``parameters/pk.toml``): racemic ketamine
-follows Fanta 2015 / Otto 2021 with separate S and R enantiomers, norketamine and hydroxynorketamine;
-esketamine follows Perez-Ruixo 2021 with its hepato-portal first-pass compartment and nasal, swallowed
-and oral inputs. Both are linear, so the layer is one matrix ``K`` per patient: dA/dt = K A + u(t).
-Amounts are in micromoles so that parent -> metabolite conversion conserves moles; one ``eliminated``
-sink collects everything that leaves, so dose = body + eliminated holds exactly.
+One disposition per enantiomer, whatever the product (see ``parameters/pk.toml``): S-ketamine, given
+as esketamine or as half of racemic ketamine, follows Perez-Ruixo 2021 (central, two peripheral and a
+hepato-portal compartment through which swallowed drug passes first), with its S-norketamine;
+R-ketamine follows Fanta 2015's disposition with the R/S clearance ratio of Persson 2002, with the
+Otto 2021 norketamine model; hydroxynorketamine follows Simons 2022. Products and routes differ only in
+how the drug gets in (nasal, swallowed, oral, intramuscular depots; bioavailability; devices).
+Both published models were fitted to venous plasma, so the central concentrations are venous. Drug
+entering venous blood passes a heart-lung mixing compartment (Henthorn 2018's total pharmacokinetic
+flow) before it reaches arterial blood, and the forearm exchanges with tissue: the arterial outputs
+add the partially mixed drug and the arm's uptake or release (see ``equations``).
+All of it is linear, so the layer is one matrix ``K`` per patient: dA/dt = K A + u(t). Amounts are in
+micromoles so that parent -> metabolite conversion conserves moles; one ``eliminated`` sink collects
+everything that leaves, so dose = body + eliminated holds exactly.
 """
 
 from __future__ import annotations
@@ -27,24 +34,28 @@ __all__ = ["COMPARTMENT", "ESK_AGE_FROM_Y", "ESK_QH_FLOOR_L_H", "REFERENCE_WEIGH
 #: Each PK amount (µmol) and the volume its concentration is read against (a constant of this layer;
 #: the SBML compartment of the species). Depots and the sink have no volume.
 COMPARTMENT: dict[str, str | None] = {
-    "rac_depot_im": None, "rac_depot_gut": None, "rac_depot_nasal": None,
-    "s_central": "rac_v1", "s_periph1": "rac_vp1", "s_periph2": "rac_vp2",
+    "rac_depot_im": None, "rac_depot_nasal": None, "r_depot_gut": None,
+    "s_depot_nasal": None, "s_depot_swallowed": None, "s_depot_oral": None, "s_depot_im": None,
+    "s_mixing": "pk_v_mixing", "r_mixing": "pk_v_mixing",
+    "s_central": "esk_vc", "s_periph1": "esk_vp1", "s_periph2": "esk_vp2", "s_liver": "esk_vh",
+    "snk_central": "nesk_vc", "snk_periph": "nesk_vp",
     "r_central": "rac_v1", "r_periph1": "rac_vp1", "r_periph2": "rac_vp2",
-    "snk_central": "nk_v1", "snk_periph": "nk_vp", "rnk_central": "nk_v1", "rnk_periph": "nk_vp",
-    "esk_depot_nasal": None, "esk_depot_swallowed": None, "esk_depot_oral": None, "esk_depot_im": None,
-    "esk_central": "esk_vc", "esk_periph1": "esk_vp1", "esk_periph2": "esk_vp2", "esk_liver": "esk_vh",
-    "nesk_central": "nesk_vc", "nesk_periph": "nesk_vp",
+    "rnk_central": "nk_v1", "rnk_periph": "nk_vp",
     "hnk_central": "hnk_v1", "hnk_periph": "hnk_vp",
     "psilocybin_gut": None, "psilocin_central": "psilocin_v", "ssri_gut": None, "ssri_central": "ssri_v",
     "eliminated": None,
 }  # fmt: skip
 #: The volume of each amount that has one.
 VOLUME: dict[str, str] = {state: volume for state, volume in COMPARTMENT.items() if volume is not None}
+#: The forearm's tissue level of each parent, against which arterial blood exchanges (µM): not an
+#: amount (its mass is negligible), so it carries a rate (``equations``) and no flow.
+ARM = {"s_arm": "S-ketamine", "r_arm": "R-ketamine"}
 STATES: dict[str, State] = {
-    name: State("umol", f"amount in {name.replace('_', ' ')}", compartmental=True) for name in COMPARTMENT
+    **{name: State("umol", f"amount in {name.replace('_', ' ')}", compartmental=True) for name in COMPARTMENT},
+    **{name: State("uM", f"{drug} level of forearm tissue, seen by venous blood") for name, drug in ARM.items()},
 }
-IDX = {name: i for i, name in enumerate(STATES)}
-N = len(STATES)
+IDX = {name: i for i, name in enumerate(COMPARTMENT)}
+N = len(COMPARTMENT)
 SINK = IDX["eliminated"]
 
 # Constants of the covariate model written in the code rather than read from the registry (the NONMEM
@@ -141,8 +152,8 @@ class PKModel:
     def _racemic(self, dose: Dose, bol: list[Bolus], inf: list[Infusion]) -> None:
         a = self._umol(dose)
         t = dose.at_h
-        if dose.route is Route.IV:
-            for state in ("s_central", "r_central"):
+        if dose.route is Route.IV:  # into venous blood: through the heart-lung mixing compartment
+            for state in ("s_mixing", "r_mixing"):
                 if dose.duration_h:
                     timed_input(t, dose.duration_h, IDX[state], 0.5 * a, bol, inf)
                 else:
@@ -151,33 +162,40 @@ class PKModel:
             bol.append(Bolus(t, IDX["rac_depot_im"], self.rac_f_im * a))
             bol.append(Bolus(t, SINK, (1 - self.rac_f_im) * a))
         elif dose.route is Route.ORAL:
-            bol.append(Bolus(t, IDX["rac_depot_gut"], a))
+            self._swallow_racemate(t, a, IDX["s_depot_oral"], self.d_oral, bol, inf)
         else:  # intranasal: mucosal part, the rest is swallowed
             bol.append(Bolus(t, IDX["rac_depot_nasal"], self.rac_frn * a))
-            bol.append(Bolus(t, IDX["rac_depot_gut"], (1 - self.rac_frn) * a))
+            self._swallow_racemate(t, (1 - self.rac_frn) * a, IDX["s_depot_swallowed"], self.d_swallowed, bol, inf)
+
+    def _swallow_racemate(
+        self, t: float, a: np.ndarray, s_depot: int, duration: float, bol: list[Bolus], inf: list[Infusion]
+    ) -> None:
+        # S-ketamine takes the S-ketamine model's gut and liver; R-ketamine its own oral route
+        self._swallow(t, 0.5 * a, s_depot, duration, bol, inf)
+        bol.append(Bolus(t, IDX["r_depot_gut"], 0.5 * a))
 
     def _esketamine(self, dose: Dose, bol: list[Bolus], inf: list[Infusion]) -> None:
         t = dose.at_h
         if dose.route is Route.IV:
             a = self._umol(dose)
             if dose.duration_h:
-                timed_input(t, dose.duration_h, IDX["esk_central"], a, bol, inf)
+                timed_input(t, dose.duration_h, IDX["s_mixing"], a, bol, inf)
             else:
-                bol.append(Bolus(t, IDX["esk_central"], a))
+                bol.append(Bolus(t, IDX["s_mixing"], a))
         elif dose.route is Route.IM:
             a = self._umol(dose)
-            bol.append(Bolus(t, IDX["esk_depot_im"], self.esk_f_im * a))
+            bol.append(Bolus(t, IDX["s_depot_im"], self.esk_f_im * a))
             bol.append(Bolus(t, SINK, (1 - self.esk_f_im) * a))
         elif dose.route is Route.ORAL:
             a = self._umol(dose)
-            self._swallow(t, a, IDX["esk_depot_oral"], self.d_oral, bol, inf)
+            self._swallow(t, a, IDX["s_depot_oral"], self.d_oral, bol, inf)
         else:
             device = self._umol(dose, self.device_mg)
             for k in range(dose.devices):
                 tk = t + k * self.device_interval_h
                 frn = self.frn if k == 0 else np.minimum(self.frn * self.frn_later, 1.0)
-                bol.append(Bolus(tk, IDX["esk_depot_nasal"], frn * device))
-                self._swallow(tk, (1 - frn) * device, IDX["esk_depot_swallowed"], self.d_swallowed, bol, inf)
+                bol.append(Bolus(tk, IDX["s_depot_nasal"], frn * device))
+                self._swallow(tk, (1 - frn) * device, IDX["s_depot_swallowed"], self.d_swallowed, bol, inf)
 
     def _swallow(
         self, t: float, a: np.ndarray, depot: int, duration: float, bol: list[Bolus], inf: list[Infusion]
@@ -191,13 +209,13 @@ _MOLAR_MASS = ("ketamine", "norketamine", "hnk", "psilocybin", "psilocin", "esci
 
 
 def constants(k: Constants) -> None:
-    """Volumes (with covariates) and molar masses: what the concentrations read."""
+    """Volumes (with covariates), molar masses and the sampling-site constants the concentrations read."""
     w = k.attr("weight_kg")
     fv = (w / REFERENCE_WEIGHT_KG) ** k.params.value("allometric_exponent_v")
     for name, registry in (
-        ("rac_v1", "rac_s_v1"),
-        ("rac_vp1", "rac_s_vp1"),
-        ("rac_vp2", "rac_s_vp2"),
+        ("rac_v1", "r_v1"),
+        ("rac_vp1", "r_vp1"),
+        ("rac_vp2", "r_vp2"),
         ("nk_v1", "nk_v1"),
         ("nk_vp", "nk_vp"),
         ("hnk_v1", "hnk_v1"),
@@ -208,28 +226,50 @@ def constants(k: Constants) -> None:
         k.vary(name, "L")
     k.vary("psilocin_v", "L", registry="psilocin_v_f")
     k.vary("ssri_v", "L", registry="escitalopram_v_f")
+    k.set("pk_v_mixing", k.read("pk_mixing_volume", "L") * fv, "L", "heart-lung mixing volume (allometric)")
+    k.fixed("arm_rate", "1/h", registry="arm_equilibration_rate")
     for drug in _MOLAR_MASS:
         k.fixed(f"mw_{drug}", "g/mol")
 
 
 def equations(eq: Equations) -> None:
-    """Venous plasma concentrations: amount / volume (µM), and in ng/mL for reporting."""
+    """Plasma concentrations (µM, and ng/mL for reporting) at the two sampling sites.
+
+    Venous (forearm) plasma is the central compartment, as the published models were fitted. Arterial
+    plasma adds two things venous samples miss: drug that entered venous blood and has passed only the
+    heart-lung mixing compartment (Henthorn 2018's partially mixed drug; during an infusion at rate R it
+    is R / total pharmacokinetic flow), and the forearm's uptake while concentrations rise and its
+    release after (venous blood leaves the arm at the tissue's level, which lags; arterial = venous +
+    (venous - arm tissue)): higher than venous during an infusion, lower after it. Metabolites enter
+    no venous blood from outside and change slowly, so their arterial and venous levels are taken equal.
+    """
     x, c = eq.x, eq.c
 
     def conc(*states: str) -> Any:
         return sum(x[s] / c[VOLUME[s]] for s in states)
 
-    s_ket = eq.define("s_ketamine_um", conc("s_central", "esk_central"), "uM", "S-ketamine, both products")
-    r_ket = eq.define("r_ketamine_um", conc("r_central"), "uM", "R-ketamine")
-    s_nk = eq.define("s_norketamine_um", conc("snk_central", "nesk_central"), "uM", "S-norketamine")
+    s_ket = eq.define("s_ketamine_um", conc("s_central"), "uM", "S-ketamine, venous plasma, both products")
+    r_ket = eq.define("r_ketamine_um", conc("r_central"), "uM", "R-ketamine, venous plasma")
+    eq.rate("s_arm", c.arm_rate * (s_ket - x.s_arm))
+    eq.rate("r_arm", c.arm_rate * (r_ket - x.r_arm))
+    s_art = eq.define("s_ketamine_arterial_um", s_ket + conc("s_mixing") + (s_ket - x.s_arm), "uM",
+                      "S-ketamine, arterial plasma")  # fmt: skip
+    r_art = eq.define("r_ketamine_arterial_um", r_ket + conc("r_mixing") + (r_ket - x.r_arm), "uM",
+                      "R-ketamine, arterial plasma")  # fmt: skip
+    s_nk = eq.define("s_norketamine_um", conc("snk_central"), "uM", "S-norketamine")
     r_nk = eq.define("r_norketamine_um", conc("rnk_central"), "uM", "R-norketamine")
     hnk = eq.define("hnk_um", conc("hnk_central"), "uM", "hydroxynorketamine")
     ng = "ng/mL"
-    eq.output("ketamine_plasma", (s_ket + r_ket) * c.mw_ketamine, ng, ng, "ketamine (S + R), venous plasma")
-    eq.output("esketamine_plasma", s_ket * c.mw_ketamine, ng, ng, "S-ketamine, venous plasma")
-    eq.output("arketamine_plasma", r_ket * c.mw_ketamine, ng, ng, "R-ketamine, venous plasma")
-    eq.output("norketamine_plasma", (s_nk + r_nk) * c.mw_norketamine, ng, ng, "norketamine, venous plasma")
-    eq.output("hydroxynorketamine_plasma", hnk * c.mw_hnk, ng, ng, "hydroxynorketamine, venous plasma")
+    mw = c.mw_ketamine
+    for site, s, r in (("plasma", s_ket, r_ket), ("arterial", s_art, r_art)):
+        where = "venous" if site == "plasma" else "arterial"
+        eq.output(f"ketamine_{site}", (s + r) * mw, ng, ng, f"ketamine (S + R), {where} plasma")
+        eq.output(f"esketamine_{site}", s * mw, ng, ng, f"S-ketamine, {where} plasma")
+        eq.output(f"arketamine_{site}", r * mw, ng, ng, f"R-ketamine, {where} plasma")
+    for site in ("plasma", "arterial"):
+        where = "venous" if site == "plasma" else "arterial (taken equal to venous)"
+        eq.output(f"norketamine_{site}", (s_nk + r_nk) * c.mw_norketamine, ng, ng, f"norketamine, {where} plasma")
+        eq.output(f"hydroxynorketamine_{site}", hnk * c.mw_hnk, ng, ng, f"hydroxynorketamine, {where} plasma")
     eq.output("psilocin_plasma", conc("psilocin_central") * c.mw_psilocin, ng, ng, "psilocin, plasma")
     eq.output("escitalopram_plasma", conc("ssri_central") * c.mw_escitalopram, ng, ng, "escitalopram, plasma")
 
@@ -251,11 +291,10 @@ def build(k: Constants) -> PKModel:
     sex_cl = np.where(female, params.value("female_cl_multiplier"), 1.0)
     vol = {name: k[name] for name in set(COMPARTMENT.values()) if name is not None}
     v = k.read
-    s_cl = v("rac_s_cl", "L/h") * fcl * sex_cl * cyp
-    r_cl = s_cl * params.value("rac_r_cl_ratio")
+    r_cl = v("r_cl", "L/h") * fcl * sex_cl * cyp
     nk_cl = v("nk_cl", "L/h") * fcl * sex_cl
     hnk_cl = v("hnk_cl", "L/h") * fcl
-    fm_nk = params.value("rac_fm_nk")
+    fm_nk = params.value("r_fm_nk")
     fm_hnk = params.value("fm_hnk")
 
     K = np.zeros((P, N, N))
@@ -272,64 +311,59 @@ def build(k: Constants) -> PKModel:
             raise ModelError(f"flow fractions from {src} exceed 1")
         K[:, SINK, i] += rate * (1 - total)  # whatever is not routed elsewhere is eliminated
 
-    # Racemic absorption: depots hold racemate; each enantiomer receives half.
+    # Drug entering venous blood mixes in the heart and lungs before it reaches the arteries.
+    k_mix = v("pk_total_flow", "L/h") * fcl / vol["pk_v_mixing"]
+    flow("s_mixing", k_mix, [("s_central", 1.0)])
+    flow("r_mixing", k_mix, [("r_central", 1.0)])
+
+    # Racemic absorption: depots hold racemate; each enantiomer receives half. Swallowed S-ketamine
+    # takes the S-ketamine model's gut and liver (in ``inputs``), swallowed R-ketamine ``r_depot_gut``.
     f_oral = v("rac_f_oral", "1")
-    fm_fp = params.value("rac_fm_nk_first_pass")
-    flow("rac_depot_im", v("rac_ka_im", "1/h"), [("s_central", 0.5), ("r_central", 0.5)])
-    flow(
-        "rac_depot_gut",
-        v("rac_ka_oral", "1/h"),
-        [
-            ("s_central", 0.5 * f_oral),
-            ("r_central", 0.5 * f_oral),
-            ("snk_central", 0.5 * (1 - f_oral) * fm_fp),
-            ("rnk_central", 0.5 * (1 - f_oral) * fm_fp),
-        ],
-    )
-    flow("rac_depot_nasal", v("rac_ka_intranasal", "1/h"), [("s_central", 0.5), ("r_central", 0.5)])
+    flow("rac_depot_im", v("rac_ka_im", "1/h"), [("s_mixing", 0.5), ("r_mixing", 0.5)])
+    flow("rac_depot_nasal", v("rac_ka_intranasal", "1/h"), [("s_mixing", 0.5), ("r_mixing", 0.5)])
+    flow("r_depot_gut", v("rac_ka_oral", "1/h"),
+         [("r_central", f_oral), ("rnk_central", (1 - f_oral) * params.value("rac_fm_nk_first_pass"))])  # fmt: skip
 
-    # Racemic disposition, one enantiomer at a time.
-    q1, q2 = v("rac_s_q1", "L/h") * fcl, v("rac_s_q2", "L/h") * fcl
-    for e, cl, nk in (("s", s_cl, "snk"), ("r", r_cl, "rnk")):
-        c, p1, p2 = f"{e}_central", f"{e}_periph1", f"{e}_periph2"
-        flow(c, q1 / vol["rac_v1"], [(p1, 1.0)])
-        flow(c, q2 / vol["rac_v1"], [(p2, 1.0)])
-        flow(p1, q1 / vol["rac_vp1"], [(c, 1.0)])
-        flow(p2, q2 / vol["rac_vp2"], [(c, 1.0)])
-        flow(c, cl / vol["rac_v1"], [(f"{nk}_central", fm_nk)])
-        nq = v("nk_q", "L/h") * fcl
-        flow(f"{nk}_central", nq / vol["nk_v1"], [(f"{nk}_periph", 1.0)])
-        flow(f"{nk}_periph", nq / vol["nk_vp"], [(f"{nk}_central", 1.0)])
-        flow(f"{nk}_central", nk_cl / vol["nk_v1"], [("hnk_central", fm_hnk)])
+    # R-ketamine (Fanta 2015's disposition, Persson 2002's R/S clearance ratio) and its norketamine.
+    q1, q2 = v("r_q1", "L/h") * fcl, v("r_q2", "L/h") * fcl
+    flow("r_central", q1 / vol["rac_v1"], [("r_periph1", 1.0)])
+    flow("r_central", q2 / vol["rac_v1"], [("r_periph2", 1.0)])
+    flow("r_periph1", q1 / vol["rac_vp1"], [("r_central", 1.0)])
+    flow("r_periph2", q2 / vol["rac_vp2"], [("r_central", 1.0)])
+    flow("r_central", r_cl / vol["rac_v1"], [("rnk_central", fm_nk)])
+    nq = v("nk_q", "L/h") * fcl
+    flow("rnk_central", nq / vol["nk_v1"], [("rnk_periph", 1.0)])
+    flow("rnk_periph", nq / vol["nk_vp"], [("rnk_central", 1.0)])
+    flow("rnk_central", nk_cl / vol["nk_v1"], [("hnk_central", fm_hnk)])
 
-    # Hydroxynorketamine (shared by both products).
+    # Hydroxynorketamine (from both enantiomers).
     hq = v("hnk_q", "L/h") * fcl
     flow("hnk_central", hq / vol["hnk_v1"], [("hnk_periph", 1.0)])
     flow("hnk_periph", hq / vol["hnk_vp"], [("hnk_central", 1.0)])
     flow("hnk_central", hnk_cl / vol["hnk_v1"], [])
 
-    # Esketamine (Perez-Ruixo 2021): no weight or sex effect was found, so none is applied.
+    # S-ketamine, either product (Perez-Ruixo 2021): no weight or sex effect was found, so none is applied.
     age_slope = params.value("esk_age_qh_slope", "L/h/year")
     qh = np.maximum(v("esk_qh", "L/h") - age_slope * np.maximum(age - ESK_AGE_FROM_Y, 0), ESK_QH_FLOOR_L_H)
     kel = v("esk_kel", "1/h") * np.where(asian, params.value("esk_asian_kel"), 1.0) * cyp
     kmet = v("esk_kmet", "1/h") * cyp
     cln = v("nesk_cl", "L/h") * np.where(asian, params.value("esk_asian_cln"), 1.0)
     eq1, eq2 = v("esk_q1", "L/h"), v("esk_q2", "L/h")
-    flow("esk_depot_nasal", v("esk_ka_nasal", "1/h"), [("esk_central", 1.0)])
-    flow("esk_depot_swallowed", v("esk_ka_swallowed", "1/h"), [("esk_liver", 1.0)])
-    flow("esk_depot_oral", v("esk_ka_oral", "1/h"), [("esk_liver", 1.0)])
-    flow("esk_depot_im", v("esk_ka_im", "1/h"), [("esk_central", 1.0)])
-    flow("esk_central", eq1 / vol["esk_vc"], [("esk_periph1", 1.0)])
-    flow("esk_central", eq2 / vol["esk_vc"], [("esk_periph2", 1.0)])
-    flow("esk_central", qh / vol["esk_vc"], [("esk_liver", 1.0)])
-    flow("esk_periph1", eq1 / vol["esk_vp1"], [("esk_central", 1.0)])
-    flow("esk_periph2", eq2 / vol["esk_vp2"], [("esk_central", 1.0)])
-    flow("esk_liver", qh / vol["esk_vh"], [("esk_central", 1.0)])
-    flow("esk_liver", kel + kmet, [("nesk_central", kmet / (kel + kmet))])
+    flow("s_depot_nasal", v("esk_ka_nasal", "1/h"), [("s_mixing", 1.0)])
+    flow("s_depot_swallowed", v("esk_ka_swallowed", "1/h"), [("s_liver", 1.0)])
+    flow("s_depot_oral", v("esk_ka_oral", "1/h"), [("s_liver", 1.0)])
+    flow("s_depot_im", v("esk_ka_im", "1/h"), [("s_mixing", 1.0)])
+    flow("s_central", eq1 / vol["esk_vc"], [("s_periph1", 1.0)])
+    flow("s_central", eq2 / vol["esk_vc"], [("s_periph2", 1.0)])
+    flow("s_central", qh / vol["esk_vc"], [("s_liver", 1.0)])
+    flow("s_periph1", eq1 / vol["esk_vp1"], [("s_central", 1.0)])
+    flow("s_periph2", eq2 / vol["esk_vp2"], [("s_central", 1.0)])
+    flow("s_liver", qh / vol["esk_vh"], [("s_central", 1.0)])
+    flow("s_liver", kel + kmet, [("snk_central", kmet / (kel + kmet))])
     nq3 = v("nesk_q", "L/h")
-    flow("nesk_central", nq3 / vol["nesk_vc"], [("nesk_periph", 1.0)])
-    flow("nesk_periph", nq3 / vol["nesk_vp"], [("nesk_central", 1.0)])
-    flow("nesk_central", cln / vol["nesk_vc"], [("hnk_central", fm_hnk)])
+    flow("snk_central", nq3 / vol["nesk_vc"], [("snk_periph", 1.0)])
+    flow("snk_periph", nq3 / vol["nesk_vp"], [("snk_central", 1.0)])
+    flow("snk_central", cln / vol["nesk_vc"], [("hnk_central", fm_hnk)])
 
     # Comparators: one-compartment oral models (apparent volumes; bioavailability inside V/F).
     flow("psilocybin_gut", v("psilocin_ka", "1/h"), [("psilocin_central", 1.0)])
@@ -337,8 +371,10 @@ def build(k: Constants) -> PKModel:
     flow("ssri_gut", v("escitalopram_ka", "1/h"), [("ssri_central", 1.0)])
     flow("ssri_central", v("escitalopram_cl_f", "L/h") / vol["ssri_v"], [])
 
-    f_in = v("rac_f_intranasal", "1")
-    rac_frn = np.clip((f_in - f_oral) / (1 - f_oral), 0.0, 1.0)  # so nasal + swallowed = total F
+    # the nasal share of a racemic intranasal dose, so that nasal + swallowed = the published total F
+    # (the swallowed part's availability: the mean of R's and S's, the latter through gut and liver)
+    f_swallowed = 0.5 * (f_oral + v("esk_fgut", "1") * qh / (qh + (kel + kmet) * vol["esk_vh"]))
+    rac_frn = np.clip((v("rac_f_intranasal", "1") - f_swallowed) / (1 - f_swallowed), 0.0, 1.0)
     frn = np.clip(v("esk_frn", "1") * np.where(japanese, params.value("esk_japanese_frn"), 1.0), 0.0, 1.0)
     return PKModel(
         K=K,

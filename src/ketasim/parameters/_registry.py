@@ -4,9 +4,9 @@ Every parameter carries a value, a unit pint understands, its layer and either a
 ``sources.toml``) or an ``assumption`` (one line of reasoning). The loader refuses anything else.
 
 >>> p = default_parameters()
->>> round(p.value("rac_s_cl", "L/min"), 4)
-1.5867
->>> p.citation("rac_s_cl").short()
+>>> round(p.value("r_v1", "mL"))
+133000
+>>> p.citation("r_v1").short()
 'Fanta S, Kinnunen M, Backman JT, Kalso E 2015, Eur J Clin Pharmacol 71(4):441-447'
 """
 
