@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ketasim.errors import InputError, KetasimError
+from ketasim.errors import InputError, KetasimError, OutputError
 from ketasim.plotting import check_figure_path
 
 if TYPE_CHECKING:
@@ -328,7 +328,13 @@ def validate(
     quick: Annotated[
         bool, typer.Option("--quick", help="40 virtual patients per arm instead of the study's n.")
     ] = False,
-    plots: Annotated[Path | None, typer.Option(help="Write one overlay figure per study into this folder.")] = None,
+    plots: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write one overlay figure per study into this folder, and pk.png: every PK study's "
+            "published values over the model's median and 5-95% band, one panel per study."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, one object per row.")] = False,
     params_dir: Annotated[Path | None, typer.Option("--params", help="Use this parameter-set folder.")] = None,
     readme: Annotated[Path | None, typer.Option(help="Rewrite the generated validation table in this README.")] = None,
@@ -342,6 +348,8 @@ def validate(
     from ketasim.parameters import load_parameter_set
 
     params = load_parameter_set(params_dir) if params_dir else None
+    if plots is not None and plots.exists() and not plots.is_dir():  # said now, not after minutes of validating
+        raise OutputError(plots, "is a file; --plots takes a folder")
     results: dict[str, Any] = {}
     with Progress(console=err_console, transient=True, disable=as_json) as bar:
         task = bar.add_task("validating", total=None)

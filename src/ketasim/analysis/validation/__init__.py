@@ -14,15 +14,18 @@ from ketasim.analysis.validation._validate import (
     update_readme,
     validate,
 )
-from ketasim.analysis.validation.plot import plot_validation, study_figure
+from ketasim.analysis.validation.plot import PK_FIGURE, pk_figure, plot_pk, plot_validation, study_figure
 from ketasim.analysis.validation.points import PANEL_QUANTITIES, reference_points
 
 __all__ = [
     "PANEL_QUANTITIES",
+    "PK_FIGURE",
     "PK_METRICS",
     "Row",
     "markdown_table",
     "observed_se",
+    "pk_figure",
+    "plot_pk",
     "plot_validation",
     "predict_study",
     "reference_points",

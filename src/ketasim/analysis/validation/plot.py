@@ -10,6 +10,9 @@ rating (as the endpoint is), on which response (a 50% fall from each patient's b
 (an absolute score) have no line: the panel says so instead. Other studies get one small panel per row,
 published value (95% CI) beside the model and the row's tolerance band, each on its own y-axis (a
 bioavailability and a half-life share no scale).
+
+Beside them, ``plot_validation`` writes ``pk.png``: every PK study in one figure, one panel per study, each
+row as model / published value on a shared log axis (``pk_figure``, in ``_pk_figure``).
 """
 
 from __future__ import annotations
@@ -20,21 +23,29 @@ from typing import Any
 
 import numpy as np
 
+from ketasim.analysis.validation._pk_figure import PK_FIGURE, pk_figure, plot_pk
 from ketasim.analysis.validation._validate import Row
+from ketasim.errors import OutputError
 from ketasim.plotting import mark_doses, mark_observed, pyplot, save_figure
 from ketasim.trials.endpoints import label_hours
 from ketasim.trials.plot import mean_baselines
 
-__all__ = ["plot_validation", "study_figure"]
+__all__ = ["PK_FIGURE", "pk_figure", "plot_pk", "plot_validation", "study_figure"]
 
 
 def plot_validation(rows: Iterable[Row], directory: str | Path, results: Mapping[str, Any] | None = None) -> list[Path]:
-    """One figure per study (``study_figure``) written into ``directory``; ``results``: the trial results
-    ``validate`` kept."""
+    """One figure per study (``study_figure``) written into ``directory``, and ``pk.png`` (``pk_figure``,
+    where some row is of a PK study); ``results``: the trial results ``validate`` kept."""
     plt = pyplot()
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise OutputError(out, "is a file; give a folder for the validation figures")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(out, exc.strerror or type(exc).__name__) from None
     paths = []
+    rows = list(rows)
     by_study: dict[str, list[Row]] = {}
     for r in rows:
         by_study.setdefault(r.study, []).append(r)
@@ -44,6 +55,9 @@ def plot_validation(rows: Iterable[Row], directory: str | Path, results: Mapping
         save_figure(fig, p)
         plt.close(fig)
         paths.append(p)
+    pk = plot_pk(rows, out / PK_FIGURE)
+    if pk is not None:
+        paths.append(pk)
     return paths
 
 
