@@ -192,3 +192,12 @@ def test_a_row_missing_what_its_metric_needs_is_refused_naming_the_field(row, fi
     study = _study([{"drug": "ketamine", "route": "iv", "amount": "10 mg"}], [row], duration="1 d")
     with pytest.raises(InputError, match=field):
         predict_study(study)
+
+
+def test_auc_until_a_time_is_the_partial_integral():
+    from ketasim.analysis.validation._validate import _auc_to
+
+    t = np.arange(0, 48.0001, 0.05)
+    c = (100.0 * np.exp(-0.3 * t))[None, :]
+    assert _auc_to(t, c, {"until": "8 h"})[0] == pytest.approx(100 / 0.3 * (1 - np.exp(-2.4)), rel=1e-3)
+    assert _auc_to(t, c, {})[0] == pytest.approx(100 / 0.3, rel=1e-3)

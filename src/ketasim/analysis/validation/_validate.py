@@ -163,16 +163,17 @@ def _pk_population(study: Mapping[str, Any], seed: int, params: ParameterSet) ->
     ``_arterial`` twin), ``after`` the start of the window its peak is taken in. The metrics:
 
     - ``cmax_ng_ml``, ``tmax_h``: the peak and its time (from ``after``, default 0 h);
-    - ``auc_ng_h_ml``: the AUC to infinity (the terminal phase extrapolated from ``terminal_from``, default 8 h);
+    - ``auc_ng_h_ml``: the AUC to infinity (the terminal phase extrapolated from ``terminal_from``, default
+      8 h), or to ``until`` where the row gives it (as in AUC 0-8 h);
     - ``concentration_ng_ml``: the concentration at ``at`` (required, e.g. ``"2 h"``);
-    - ``metabolite_ratio``: ``analyte`` over ``over`` (both outputs), of the AUC to infinity, or of the
-      concentration at ``at`` where the row gives ``at``;
+    - ``metabolite_ratio``: ``analyte`` over ``over`` (both outputs), of their AUCs (as ``auc_ng_h_ml``), or
+      of the concentrations at ``at`` where the row gives ``at``;
     - ``clearance_l_h``, ``clearance_ml_min_kg``: the dose of the analyte (half a racemic dose for one
       enantiomer) over its AUC to infinity;
     - ``half_life_h``: ln 2 over the log-linear slope from ``terminal_from`` to the end;
     - ``bioavailability``: the AUC over that of the same amount given IV to the same subjects;
-    - ``cv_cmax``, ``cv_auc``: SD / mean of the peak or of the AUC to infinity across the virtual subjects
-      (the prediction is this one value, without a band).
+    - ``cv_cmax``, ``cv_auc``: SD / mean of the peak or of the AUC (as ``auc_ng_h_ml``) across all the
+      subjects; its band: 5-95% of the CV in subsets of the published size (the row's ``n``, default 20).
     """
     subj = dict(study.get("subjects", {}))
     n, cohort = int(subj.pop("n", 100)), str(subj.pop("cohort", "healthy"))
@@ -211,7 +212,7 @@ def _pk_population(study: Mapping[str, Any], seed: int, params: ParameterSet) ->
         elif q == "half_life_h":
             values = np.log(2) / _terminal_rate(t, c, row)
         elif q == "auc_ng_h_ml":
-            values = _auc_inf(t, c, row)
+            values = _auc_to(t, c, row)
         elif q == "concentration_ng_ml":
             values = _concentration_at(t, c, row, field)
         elif q == "metabolite_ratio":
@@ -220,10 +221,11 @@ def _pk_population(study: Mapping[str, Any], seed: int, params: ParameterSet) ->
             if "at" in row:
                 values = _concentration_at(t, c, row, field) / _concentration_at(t, conc[row["over"]], row, field)
             else:
-                values = _auc_inf(t, c, row) / _auc_inf(t, conc[row["over"]], row)
+                values = _auc_to(t, c, row) / _auc_to(t, conc[row["over"]], row)
         elif q in ("cv_cmax", "cv_auc"):
-            cv = _cv(c.max(axis=1) if q == "cv_cmax" else _auc_inf(t, c, row))
-            out[(q, row.get("arm", analyte))] = (cv, 0.0)
+            x = c.max(axis=1) if q == "cv_cmax" else _auc_to(t, c, row)
+            lo, hi = _cv_band(x, int(row.get("n", 20)), seed)
+            out[(q, row.get("arm", analyte))] = (_cv(x), 0.0, lo, hi)
             continue
         else:
             auc = _auc_inf(t, c, row)
@@ -249,6 +251,15 @@ def _cv(values: np.ndarray) -> float:
     return float(np.std(values, ddof=1) / np.mean(values))
 
 
+def _cv_band(values: np.ndarray, n: int, seed: int, draws: int = 400) -> tuple[float, float]:
+    """5th and 95th percentile of the CV of ``n`` subjects drawn (without replacement) from ``values``."""
+    rng = np.random.default_rng(seed)
+    k = min(max(n, 2), values.size)
+    cvs = [_cv(rng.choice(values, size=k, replace=False)) for _ in range(draws)]
+    lo, hi = np.percentile(cvs, [5, 95])
+    return float(lo), float(hi)
+
+
 def _concentration_at(t: np.ndarray, c: np.ndarray, row: Mapping[str, Any], field: str) -> np.ndarray:
     if "at" not in row:
         raise InputError(f"{field}.at", "a concentration at a fixed time needs 'at' (e.g. \"2 h\")")
@@ -265,6 +276,14 @@ def _terminal_rate(t: np.ndarray, c: np.ndarray, row: Mapping[str, Any]) -> np.n
 
 def _auc_inf(t: np.ndarray, c: np.ndarray, row: Mapping[str, Any]) -> np.ndarray:
     return np.trapezoid(c, t, axis=1) + c[:, -1] / _terminal_rate(t, c, row)
+
+
+def _auc_to(t: np.ndarray, c: np.ndarray, row: Mapping[str, Any]) -> np.ndarray:
+    """The AUC to the row's ``until`` (the trapezoid over the simulated grid), else to infinity."""
+    if "until" not in row:
+        return _auc_inf(t, c, row)
+    m = t <= parse_quantity(row["until"], "until", "h", unit_required=True) + 1e-9
+    return np.trapezoid(c[:, m], t[m], axis=1)
 
 
 #: The share of each product's dose that is the analyte (an enantiomer is half a racemic dose).
