@@ -8,6 +8,7 @@ R-ketamine 0.83 of it), oral bioavailability the registry's F.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from ketasim.analysis.validation import predict_study, reference_studies, rows_for, study_figure
@@ -67,3 +68,136 @@ def test_unknown_pk_metric_is_refused_naming_the_study():
     )
     with pytest.raises(InputError, match=r"t\.row\.quantity"):
         predict_study(study)
+
+
+# ------------------------------------------------------------------ the metrics of issue 16 part 5
+
+
+def test_auc_to_infinity_is_the_analyte_dose_over_its_clearance():
+    """Any linear disposition: AUC(0-inf) = dose / CL; the S-ketamine in 1 mg/kg racemate is 35 mg."""
+    p = default_parameters()
+    study = _study([{"drug": "ketamine", "route": "iv", "amount": "1 mg/kg", "duration": "10 s"}],
+                   [{"quantity": "auc_ng_h_ml", "analyte": "esketamine_plasma", "observed": 1.0}])  # fmt: skip
+    auc = predict_study(study, params=p)[("auc_ng_h_ml", "esketamine_plasma")][0]
+    assert auc == pytest.approx(35.0 * 1000 / p.value("rac_s_cl", "L/h"), rel=0.01)  # mg/(L/h) -> ng h/mL
+
+
+def test_auc_and_concentration_helpers_on_a_one_compartment_bolus():
+    from ketasim.analysis.validation._validate import _auc_inf, _concentration_at
+
+    t = np.arange(0, 48.0001, 0.05)
+    c0, k = np.array([[100.0], [40.0]]), np.array([[0.3], [0.1]])
+    c = c0 * np.exp(-k * t)
+    assert _auc_inf(t, c, {}) == pytest.approx((c0 / k).ravel(), rel=1e-3)
+    at2 = _concentration_at(t, c, {"at": "2 h"}, "f")
+    assert at2 == pytest.approx((c0 * np.exp(-k * 2)).ravel(), rel=1e-6)
+    assert _concentration_at(t, c, {"at": "90 min"}, "f") == pytest.approx((c0 * np.exp(-k * 1.5)).ravel(), rel=1e-6)
+
+
+def test_metabolite_ratio_of_two_known_curves():
+    """Parent C0 e^{-k t}; metabolite formed from all of it and cleared at rate km: AUC_m/AUC_p = k/km
+    (unit volumes), and at a time t the Bateman ratio k/(km - k) (e^{-k t} - e^{-km t}) / e^{-k t}."""
+    from ketasim.analysis.validation._validate import _auc_inf
+
+    t = np.arange(0, 96.0001, 0.02)
+    k, km = 0.4, 0.1
+    parent = 10 * np.exp(-k * t)[None, :]
+    metabolite = (10 * k / (km - k) * (np.exp(-k * t) - np.exp(-km * t)))[None, :]
+    assert (_auc_inf(t, metabolite, {"terminal_from": "48 h"}) / _auc_inf(t, parent, {}))[0] == pytest.approx(
+        k / km, rel=2e-3
+    )
+    p = default_parameters()  # the model: the norketamine/ketamine ratio at 2 h, from the same two outputs
+    study = _study([{"drug": "ketamine", "route": "iv", "amount": "0.5 mg/kg", "duration": "40 min"}],
+                   [{"quantity": "metabolite_ratio", "analyte": "norketamine_plasma", "over": "ketamine_plasma",
+                     "at": "2 h", "observed": 1.0},
+                    {"quantity": "concentration_ng_ml", "analyte": "ketamine_plasma", "at": "2 h", "observed": 1.0},
+                    {"quantity": "concentration_ng_ml", "analyte": "norketamine_plasma", "at": "2 h",
+                     "observed": 1.0}])  # fmt: skip
+    preds = predict_study(study, params=p)
+    ratio = preds[("metabolite_ratio", "norketamine_plasma")][0]
+    nk = preds[("concentration_ng_ml", "norketamine_plasma")][0]
+    ket = preds[("concentration_ng_ml", "ketamine_plasma")][0]
+    assert ratio == pytest.approx(nk / ket, rel=1e-9)
+    assert 0 < ratio < 5
+
+
+def test_cv_of_a_lognormal_with_known_sigma():
+    from ketasim.analysis.validation._validate import _cv
+
+    sigma = 0.4
+    x = np.random.default_rng(1).lognormal(0.0, sigma, 200_000)
+    assert _cv(x) == pytest.approx(np.sqrt(np.exp(sigma**2) - 1), rel=0.01)
+
+
+def test_cv_of_auc_after_iv_is_the_clearance_variability():
+    """IV racemate, fixed covariates: AUC = dose / CL, so its CV is that of 1/CL, the registry's iiv_cv
+    (log-normal); a typical cohort has none."""
+    p = default_parameters()
+    fixed = {"weight": "70 kg", "sex": "male", "cyp2b6": "*1/*1", "age": 40}
+    study = {**_study([{"drug": "ketamine", "route": "iv", "amount": "0.5 mg/kg", "duration": "40 min"}],
+                      [{"quantity": "cv_auc", "analyte": "esketamine_plasma", "observed": 0.2},
+                       {"quantity": "cv_cmax", "analyte": "esketamine_plasma", "observed": 0.2}]),
+             "subjects": {"n": 400, "cohort": "healthy", **fixed}}  # fmt: skip
+    preds = predict_study(study, params=p)
+    assert preds[("cv_auc", "esketamine_plasma")][0] == pytest.approx(p["rac_s_cl"].iiv_cv, abs=0.025)
+    assert preds[("cv_cmax", "esketamine_plasma")][0] > 0.05
+    typical = predict_study(_study(study["doses"], study["row"]), params=p)
+    assert typical[("cv_auc", "esketamine_plasma")][0] == pytest.approx(0.0, abs=1e-9)
+
+
+# ------------------------------------------------------------------ sampling site
+
+
+def test_arterial_studies_read_the_arterial_twin_every_other_site_the_venous_output():
+    from ketasim.analysis.validation import site_output
+    from ketasim.errors import InputError
+
+    assert site_output("esketamine_plasma", "arterial") == "esketamine_arterial"
+    assert site_output("norketamine_plasma", "arterial") == "norketamine_arterial"
+    assert site_output("hydroxynorketamine_plasma", "arterial") == "hydroxynorketamine_arterial"
+    for site in ("venous", "mixed (arterial and venous studies pooled)", "not stated", "arterial and forearm venous"):
+        assert site_output("ketamine_plasma", site) == "ketamine_plasma"
+    with pytest.raises(InputError, match="analyte"):
+        site_output("madrs", "arterial")
+
+
+def test_an_arterial_study_without_the_arterial_output_names_it():
+    from ketasim.errors import ModelError
+    from ketasim.simulation import UNITS
+
+    if "esketamine_arterial" in UNITS:
+        pytest.skip("the model provides arterial outputs")
+    study = {**_study([{"drug": "esketamine", "route": "iv", "amount": "20 mg", "duration": "20 min"}],
+                      [{"quantity": "cmax_ng_ml", "analyte": "esketamine_plasma", "observed": 1.0}]),
+             "site": "arterial"}  # fmt: skip
+    with pytest.raises(ModelError, match="esketamine_arterial"):
+        predict_study(study)
+
+
+# ------------------------------------------------------------------ bad rows
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({"quantity": "concentration_ng_ml", "observed": 1.0}, r"t\.row\(concentration_ng_ml, ketamine_plasma\)\.at"),
+        ({"quantity": "metabolite_ratio", "analyte": "norketamine_plasma", "observed": 1.0},
+         r"t\.row\(metabolite_ratio, norketamine_plasma\)\.over"),
+        ({"quantity": "clearance_l_h", "analyte": "norketamine_plasma", "observed": 1.0}, r"analyte.*dosed analyte"),
+    ],
+)  # fmt: skip
+def test_a_row_missing_what_its_metric_needs_is_refused_naming_the_field(row, field):
+    from ketasim.errors import InputError
+
+    study = _study([{"drug": "ketamine", "route": "iv", "amount": "10 mg"}], [row], duration="1 d")
+    with pytest.raises(InputError, match=field):
+        predict_study(study)
+
+
+def test_auc_until_a_time_is_the_partial_integral():
+    from ketasim.analysis.validation._validate import _auc_to
+
+    t = np.arange(0, 48.0001, 0.05)
+    c = (100.0 * np.exp(-0.3 * t))[None, :]
+    assert _auc_to(t, c, {"until": "8 h"})[0] == pytest.approx(100 / 0.3 * (1 - np.exp(-2.4)), rel=1e-3)
+    assert _auc_to(t, c, {})[0] == pytest.approx(100 / 0.3, rel=1e-3)

@@ -21,15 +21,15 @@ import numpy as np
 import pandas as pd
 
 from ketasim.dosing import Dose, Regimen, protocols
-from ketasim.errors import InputError
+from ketasim.errors import InputError, ModelError
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient, Population
-from ketasim.simulation import simulate
+from ketasim.simulation import UNITS, simulate
 from ketasim.trials import ArmSpec, Endpoints, Trial, level1_trial, regimen_from_spec
 from ketasim.units import QuantityLike, parse_quantity
 
-__all__ = ["Row", "markdown_table", "predict_study", "reference_studies", "study_endpoints", "study_regimens",
-           "update_readme", "validate"]  # fmt: skip
+__all__ = ["Row", "markdown_table", "predict_study", "reference_studies", "site_output", "study_endpoints",
+           "study_regimens", "update_readme", "validate"]  # fmt: skip
 
 
 @cache
@@ -135,10 +135,22 @@ def _auc(regimen: Regimen, params: ParameterSet) -> float:
 
 
 #: What a population PK study's row can ask for (``quantity``), of its ``analyte`` (an output name).
-PK_METRICS = ("cmax_ng_ml", "tmax_h", "clearance_l_h", "clearance_ml_min_kg", "half_life_h", "bioavailability")
+PK_METRICS = ("cmax_ng_ml", "tmax_h", "clearance_l_h", "clearance_ml_min_kg", "half_life_h", "bioavailability",
+              "auc_ng_h_ml", "concentration_ng_ml", "metabolite_ratio", "cv_cmax", "cv_auc")  # fmt: skip
 
 
 Predictions = dict[tuple[str, str | None], tuple[float, ...]]
+
+
+def site_output(analyte: str, site: str) -> str:
+    """The output a row's ``analyte`` is compared with at the study's sampling ``site``: the ``_arterial``
+    twin of a ``_plasma`` output where the study sampled arterial blood, the venous output otherwise."""
+    if site != "arterial":
+        return analyte
+    if not analyte.endswith("_plasma"):
+        raise InputError("analyte", "an arterial study's analyte must be a venous output (name ending _plasma)",
+                         got=analyte)  # fmt: skip
+    return analyte.removesuffix("_plasma") + "_arterial"
 
 
 def _pk_population(study: Mapping[str, Any], seed: int, params: ParameterSet) -> Predictions:
@@ -147,11 +159,21 @@ def _pk_population(study: Mapping[str, Any], seed: int, params: ParameterSet) ->
 
     ``subjects = {n, cohort, ...overrides}`` draws the subjects (default 100 from the ``healthy`` cohort,
     with the published inter-individual variability; ``cohort = "typical"``: the typical subject); a row's
-    ``analyte`` names the output (default
-    ``ketamine_plasma``), ``after`` the start of the window its peak is taken in. Clearance is the dose of
-    the analyte (half of a racemic dose for one enantiomer) over its AUC to infinity (the terminal phase
-    extrapolated); the half-life is from a log-linear fit from ``terminal_from`` (default 8 h) to the
-    end; bioavailability is the AUC over that of the same amount given IV to the same subjects.
+    ``analyte`` names the output (default ``ketamine_plasma``; a study with ``site = "arterial"`` reads its
+    ``_arterial`` twin), ``after`` the start of the window its peak is taken in. The metrics:
+
+    - ``cmax_ng_ml``, ``tmax_h``: the peak and its time (from ``after``, default 0 h);
+    - ``auc_ng_h_ml``: the AUC to infinity (the terminal phase extrapolated from ``terminal_from``, default
+      8 h), or to ``until`` where the row gives it (as in AUC 0-8 h);
+    - ``concentration_ng_ml``: the concentration at ``at`` (required, e.g. ``"2 h"``);
+    - ``metabolite_ratio``: ``analyte`` over ``over`` (both outputs), of their AUCs (as ``auc_ng_h_ml``), or
+      of the concentrations at ``at`` where the row gives ``at``;
+    - ``clearance_l_h``, ``clearance_ml_min_kg``: the dose of the analyte (half a racemic dose for one
+      enantiomer) over its AUC to infinity;
+    - ``half_life_h``: ln 2 over the log-linear slope from ``terminal_from`` to the end;
+    - ``bioavailability``: the AUC over that of the same amount given IV to the same subjects;
+    - ``cv_cmax``, ``cv_auc``: SD / mean of the peak or of the AUC (as ``auc_ng_h_ml``) across all the
+      subjects; its band: 5-95% of the CV in subsets of the published size (the row's ``n``, default 20).
     """
     subj = dict(study.get("subjects", {}))
     n, cohort = int(subj.pop("n", 100)), str(subj.pop("cohort", "healthy"))
@@ -161,30 +183,58 @@ def _pk_population(study: Mapping[str, Any], seed: int, params: ParameterSet) ->
         pop = Population.sample(n, seed, cohort, params=params, **subj)
     regimen = Regimen([Dose(**d) for d in study["doses"]], name=study["id"])
     duration = study.get("duration", "2 d")
-    analytes = sorted({r.get("analyte", "ketamine_plasma") for r in study["row"]})
-    res = simulate(regimen, population=pop, duration=duration, output_step="30 s", params=params, outputs=analytes)
+    site = str(study.get("site", ""))
+    for row in study["row"]:
+        if row["quantity"] not in PK_METRICS:
+            raise InputError(f"{study['id']}.row.quantity", f"must be one of {', '.join(PK_METRICS)}",
+                             got=row["quantity"])  # fmt: skip
+    wanted = {r.get("analyte", "ketamine_plasma") for r in study["row"]}
+    wanted |= {r["over"] for r in study["row"] if "over" in r}
+    outputs = {a: site_output(a, site) for a in sorted(wanted)}
+    missing = [o for o in outputs.values() if o not in UNITS]
+    if missing:
+        raise ModelError(f"study {study['id']} (site {site!r}) needs model output(s) {', '.join(missing)}, "
+                         "which this model does not provide")  # fmt: skip
+    res = simulate(regimen, population=pop, duration=duration, output_step="30 s", params=params,
+                   outputs=sorted(set(outputs.values())))  # fmt: skip
     t = res.dataset["time"].values
+    conc = {a: res.dataset[o].values for a, o in outputs.items()}
     weights = np.array([p.weight_kg for p in pop.patients], float)
     iv_auc: dict[str, np.ndarray] = {}
     out: Predictions = {}
     for row in study["row"]:
         q, analyte = row["quantity"], row.get("analyte", "ketamine_plasma")
-        if q not in PK_METRICS:
-            raise InputError(f"{study['id']}.row.quantity", f"must be one of {', '.join(PK_METRICS)}", got=q)
-        c = res.dataset[analyte].values
+        c = conc[analyte]
+        field = f"{study['id']}.row({q}, {analyte})"
         if q in ("cmax_ng_ml", "tmax_h"):
             m = t >= parse_quantity(row.get("after", "0 h"), "after", "h", unit_required=True) - 1e-9
             values = c[:, m].max(axis=1) if q == "cmax_ng_ml" else t[m][c[:, m].argmax(axis=1)] - t[m][0]
         elif q == "half_life_h":
             values = np.log(2) / _terminal_rate(t, c, row)
+        elif q == "auc_ng_h_ml":
+            values = _auc_to(t, c, row)
+        elif q == "concentration_ng_ml":
+            values = _concentration_at(t, c, row, field)
+        elif q == "metabolite_ratio":
+            if "over" not in row:
+                raise InputError(f"{field}.over", "a metabolite ratio names its denominator output in 'over'")
+            if "at" in row:
+                values = _concentration_at(t, c, row, field) / _concentration_at(t, conc[row["over"]], row, field)
+            else:
+                values = _auc_to(t, c, row) / _auc_to(t, conc[row["over"]], row)
+        elif q in ("cv_cmax", "cv_auc"):
+            x = c.max(axis=1) if q == "cv_cmax" else _auc_to(t, c, row)
+            lo, hi = _cv_band(x, int(row.get("n", 20)), seed)
+            out[(q, row.get("arm", analyte))] = (_cv(x), 0.0, lo, hi)
+            continue
         else:
             auc = _auc_inf(t, c, row)
             if q == "bioavailability":
                 if analyte not in iv_auc:
                     iv = Regimen([Dose(d["drug"], "iv", d["amount"], duration="1 min") for d in study["doses"]])
                     ref = simulate(iv, population=pop, duration=duration, output_step="30 s", params=params,
-                                   outputs=[analyte])  # fmt: skip
-                    iv_auc[analyte] = _auc_inf(t, ref.dataset[analyte].values, row)
+                                   outputs=[outputs[analyte]])  # fmt: skip
+                    iv_auc[analyte] = _auc_inf(t, ref.dataset[outputs[analyte]].values, row)
                 values = auc / iv_auc[analyte]
             else:
                 dose_mg = _analyte_dose_mg(regimen, analyte, weights)
@@ -194,6 +244,27 @@ def _pk_population(study: Mapping[str, Any], seed: int, params: ParameterSet) ->
         lo, med, hi = np.nanpercentile(values, [5, 50, 95])
         out[(q, row.get("arm", analyte))] = (float(med), 0.0, float(lo), float(hi))
     return out
+
+
+def _cv(values: np.ndarray) -> float:
+    """Coefficient of variation across subjects: SD (n - 1) / mean."""
+    return float(np.std(values, ddof=1) / np.mean(values))
+
+
+def _cv_band(values: np.ndarray, n: int, seed: int, draws: int = 400) -> tuple[float, float]:
+    """5th and 95th percentile of the CV of ``n`` subjects drawn (without replacement) from ``values``."""
+    rng = np.random.default_rng(seed)
+    k = min(max(n, 2), values.size)
+    cvs = [_cv(rng.choice(values, size=k, replace=False)) for _ in range(draws)]
+    lo, hi = np.percentile(cvs, [5, 95])
+    return float(lo), float(hi)
+
+
+def _concentration_at(t: np.ndarray, c: np.ndarray, row: Mapping[str, Any], field: str) -> np.ndarray:
+    if "at" not in row:
+        raise InputError(f"{field}.at", "a concentration at a fixed time needs 'at' (e.g. \"2 h\")")
+    at = parse_quantity(row["at"], f"{field}.at", "h", unit_required=True)
+    return np.array([np.interp(at, t, ci) for ci in c])
 
 
 def _terminal_rate(t: np.ndarray, c: np.ndarray, row: Mapping[str, Any]) -> np.ndarray:
@@ -207,11 +278,26 @@ def _auc_inf(t: np.ndarray, c: np.ndarray, row: Mapping[str, Any]) -> np.ndarray
     return np.trapezoid(c, t, axis=1) + c[:, -1] / _terminal_rate(t, c, row)
 
 
+def _auc_to(t: np.ndarray, c: np.ndarray, row: Mapping[str, Any]) -> np.ndarray:
+    """The AUC to the row's ``until`` (the trapezoid over the simulated grid), else to infinity."""
+    if "until" not in row:
+        return _auc_inf(t, c, row)
+    m = t <= parse_quantity(row["until"], "until", "h", unit_required=True) + 1e-9
+    return np.trapezoid(c[:, m], t[m], axis=1)
+
+
+#: The share of each product's dose that is the analyte (an enantiomer is half a racemic dose).
+_DOSE_SHARE = {"ketamine_plasma": {"ketamine": 1.0, "esketamine": 1.0},
+               "esketamine_plasma": {"ketamine": 0.5, "esketamine": 1.0},
+               "arketamine_plasma": {"ketamine": 0.5, "esketamine": 0.0}}  # fmt: skip
+
+
 def _analyte_dose_mg(regimen: Regimen, analyte: str, weights: np.ndarray) -> np.ndarray:
     """The amount of ``analyte`` the regimen gives (mg per subject): an enantiomer is half a racemic dose."""
-    share = {"ketamine_plasma": {"ketamine": 1.0, "esketamine": 1.0},
-             "esketamine_plasma": {"ketamine": 0.5, "esketamine": 1.0},
-             "arketamine_plasma": {"ketamine": 0.5, "esketamine": 0.0}}[analyte]  # fmt: skip
+    if analyte not in _DOSE_SHARE:
+        raise InputError("analyte", f"clearance is defined for a dosed analyte only: one of {', '.join(_DOSE_SHARE)}",
+                         got=analyte)  # fmt: skip
+    share = _DOSE_SHARE[analyte]
     total = np.zeros(weights.shape)
     for d in regimen.doses:
         total = total + share[d.drug.value] * np.asarray(d.amount_mg(weights), float)
