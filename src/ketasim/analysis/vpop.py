@@ -162,7 +162,7 @@ def patient_fields(p: Patient) -> dict[str, Any]:
         "supportive_environment": p.supportive_environment, "psychotherapy": list(p.psychotherapy_h),
         "alcohol_use_disorder": p.alcohol_use_disorder, "family_history_alcohol": p.family_history_alcohol,
         "symptom_profile": p.symptom_profile, "biotype": p.biotype, "random_effects": dict(p.random_effects),
-        "noise_seed": p.noise_seed,
+        "noise_seed": p.noise_seed, "comedication": list(p.comedication),
     }  # fmt: skip
 
 

@@ -71,7 +71,15 @@ from ketasim.dosing import Dose, Drug, Regimen, Route
 from ketasim.errors import InputError
 from ketasim.model.pk import ESK_AGE_FROM_Y, ESK_QH_FLOOR_L_H, REFERENCE_WEIGHT_KG
 from ketasim.parameters import ParameterSet, default_parameters
-from ketasim.patients import ANCESTRIES, CYP2B6_GENOTYPES, ITEMS, NETWORK_VARIABILITY, PD_VARIABILITY, Patient
+from ketasim.patients import (
+    ANCESTRIES,
+    COMEDICATIONS,
+    CYP2B6_GENOTYPES,
+    ITEMS,
+    NETWORK_VARIABILITY,
+    PD_VARIABILITY,
+    Patient,
+)
 from ketasim.simulation import Result
 from ketasim.units import Q_, QuantityLike, parse_quantity
 
@@ -196,6 +204,8 @@ def to_nonmem(
         df[col] = df[col].astype("int64")
     df.attrs["omitted_sessions"] = [s.describe() for s in result.regimen.sessions]
     df.attrs["omitted_doses"] = [d.describe() for d in result.regimen.doses[nd:]]
+    # co-medication has no column (it is a list per patient): the patients with one, by ID
+    df.attrs["comedication"] = {i + 1: list(p.comedication) for i, p in enumerate(pts) if p.comedication}
     if path is not None:
         with atomic_path(path) as tmp:
             df.to_csv(tmp, index=False, na_rep=".", lineterminator="\n")
@@ -479,6 +489,13 @@ _COVARIATES: tuple[dict[str, Any], ...] = (
         "formula": "frn_i = min(frn_i * esk_japanese_frn, 1) if ANCESTRY = 2 (Japanese)  (esketamine nasal spray)",
         "coefficients": ["esk_japanese_frn"],
     },
+    {
+        "covariate": "COMEDICATION",
+        "parameters": ["esk_kel", "esk_kmet"],
+        "formula": "kel_i = kel_i * prod(comed_d) and kmet_i = kmet_i * prod(comed_d) over the patient's "
+        "co-medications d (Patient.comedication; not a column of the dataset, see to_nonmem)  (esketamine)",
+        "coefficients": [f"comed_{name}" for name in COMEDICATIONS],
+    },
 )
 #: The covariate distributions of the sampled cohorts (``ketasim.patients.population.draw_patient``).
 _COVARIATE_DISTRIBUTION = ("female_fraction", "age_median", "age_sd", "weight_median_male", "weight_median_female",
@@ -548,7 +565,13 @@ def population_description(params: ParameterSet | None = None, path: str | Path 
             "pd": pd_iiv,
             "cv_parameters": {n: entry(n) for n in dict.fromkeys(_pd_variability().values())},
         },
-        "covariate_reference": {"WT": _W, "SEX": "0 (male)", "CYP2B6": "0 (*1/*1)", "ANCESTRY": "0 (non-Asian)"},
+        "covariate_reference": {
+            "WT": _W,
+            "SEX": "0 (male)",
+            "CYP2B6": "0 (*1/*1)",
+            "ANCESTRY": "0 (non-Asian)",
+            "COMEDICATION": "none",
+        },
         "covariate_model": [{**c, "coefficients": {n: entry(n) for n in c["coefficients"]}} for c in _COVARIATES],
         "residual_error": {
             "concentrations": "none: ketasim's concentrations are model predictions without assay error",

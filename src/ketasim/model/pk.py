@@ -25,6 +25,7 @@ import numpy as np
 
 from ketasim.dosing import Dose, Drug, Regimen, Route
 from ketasim.errors import ModelError
+from ketasim.model._comedication import hepatic_clearance_multiplier
 from ketasim.model._definition import Constants, Equations, State
 from ketasim.units import TIME_RESOLUTION_H
 
@@ -345,8 +346,9 @@ def build(k: Constants) -> PKModel:
     # S-ketamine, either product (Perez-Ruixo 2021): no weight or sex effect was found, so none is applied.
     age_slope = params.value("esk_age_qh_slope", "L/h/year")
     qh = np.maximum(v("esk_qh", "L/h") - age_slope * np.maximum(age - ESK_AGE_FROM_Y, 0), ESK_QH_FLOOR_L_H)
-    kel = v("esk_kel", "1/h") * np.where(asian, params.value("esk_asian_kel"), 1.0) * cyp
-    kmet = v("esk_kmet", "1/h") * cyp
+    ddi = hepatic_clearance_multiplier(patients, params)  # co-medication (1.0 without)
+    kel = v("esk_kel", "1/h") * np.where(asian, params.value("esk_asian_kel"), 1.0) * cyp * ddi
+    kmet = v("esk_kmet", "1/h") * cyp * ddi
     cln = v("nesk_cl", "L/h") * np.where(asian, params.value("esk_asian_cln"), 1.0)
     eq1, eq2 = v("esk_q1", "L/h"), v("esk_q2", "L/h")
     flow("s_depot_nasal", v("esk_ka_nasal", "1/h"), [("s_mixing", 1.0)])

@@ -1,9 +1,17 @@
 """Who is treated: one virtual patient's covariates and modifiers, and populations sampled from a cohort."""
 
-from ketasim.patients.patient import ANCESTRIES, BIOTYPES, CYP2B6_GENOTYPES, ITEMS, Patient, recording_factors
+from ketasim.patients.patient import (
+    ANCESTRIES,
+    BIOTYPES,
+    COMEDICATIONS,
+    CYP2B6_GENOTYPES,
+    ITEMS,
+    Patient,
+    recording_factors,
+)
 from ketasim.patients.population import COHORTS, NETWORK_VARIABILITY, PD_VARIABILITY, Population
 
 __all__ = [
-    "ANCESTRIES", "BIOTYPES", "COHORTS", "CYP2B6_GENOTYPES", "ITEMS", "NETWORK_VARIABILITY", "PD_VARIABILITY",
-    "Patient", "Population", "recording_factors",
+    "ANCESTRIES", "BIOTYPES", "COHORTS", "COMEDICATIONS", "CYP2B6_GENOTYPES", "ITEMS", "NETWORK_VARIABILITY",
+    "PD_VARIABILITY", "Patient", "Population", "recording_factors",
 ]  # fmt: skip

@@ -25,7 +25,7 @@ from ketasim._internal.recording import Recorder
 from ketasim.errors import InputError
 from ketasim.units import QuantityLike, parse_quantity
 
-__all__ = ["BIOTYPES", "CYP2B6_GENOTYPES", "ITEMS", "MAX_TIME_H", "Patient", "recording_factors"]
+__all__ = ["BIOTYPES", "COMEDICATIONS", "CYP2B6_GENOTYPES", "ITEMS", "MAX_TIME_H", "Patient", "recording_factors"]
 
 #: The latest time a patient's schedule (psychotherapy sessions, stress steps) may name: 2 years.
 MAX_TIME_H = 24.0 * 366 * 2
@@ -33,6 +33,9 @@ MAX_TIME_H = 24.0 * 366 * 2
 CYP2B6_GENOTYPES = ("*1/*1", "*1/*6", "*6/*6")
 ANCESTRIES = ("non_asian", "asian", "japanese")
 BIOTYPES = ("synaptic", "monoaminergic", "inflammatory")
+#: Co-medications with a published interaction study on S-ketamine (each one's multiplier on esketamine's
+#: intrinsic hepatic clearance is the registry parameter ``comed_<name>``, pk.toml).
+COMEDICATIONS = ("clarithromycin", "rifampicin", "st_johns_wort", "ticlopidine")
 #: The 10 MADRS items (Montgomery & Asberg 1979), in the scale's order.
 ITEMS = (
     "apparent_sadness",
@@ -74,6 +77,14 @@ def _number(value: object, field_name: str, lo: float, hi: float) -> float:
     return x
 
 
+def _names(value: object, field_name: str, allowed: Sequence[str]) -> tuple[str, ...]:
+    """Names from ``allowed`` (case-insensitive; one name may be given as a string), each kept once, in
+    ``allowed``'s order, so that equal sets give equal patients."""
+    items = [value] if isinstance(value, str) else as_list(value, field_name, f"names from: {', '.join(allowed)}")
+    out = {_choice(item, field_name, allowed) for item in items}
+    return tuple(a for a in allowed if a in out)
+
+
 def _times(value: object, field_name: str) -> tuple[float, ...]:
     times = as_list(value, field_name, "times such as ['2 d', '9 d']")
     return tuple(parse_quantity(t, f"{field_name}[{i}]", "h", minimum=0, maximum=MAX_TIME_H)
@@ -94,7 +105,11 @@ class Patient:
     """One virtual patient.
 
     Covariates (PK): ``weight`` (20-300 kg), ``sex``, ``age`` (18-100 y), ``cyp2b6`` genotype,
-    ``ancestry`` (non_asian / asian / japanese; esketamine PK covariates of Perez-Ruixo 2021).
+    ``ancestry`` (non_asian / asian / japanese; esketamine PK covariates of Perez-Ruixo 2021),
+    ``comedication`` (names from ``COMEDICATIONS``: CYP3A4 / CYP2B6 inhibitors and inducers with a published
+    interaction study on oral S-ketamine; several multiply; they act on the esketamine model's hepatic
+    clearance, see ``ketasim.model.pk``; racemic ketamine's model has no liver compartment and is not
+    changed by them yet).
 
     Depression and modifiers: ``madrs_baseline`` (pre-treatment MADRS, 0-60; the model's scores start at
     its floor, ``madrs_floor`` = 2 points, what a healthy unstressed person scores, so a baseline below
@@ -126,6 +141,7 @@ class Patient:
     biotype: str
     random_effects: Mapping[str, float] = field(default_factory=dict)
     noise_seed: int | None = None
+    comedication: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -144,6 +160,7 @@ class Patient:
         biotype: str = "synaptic",
         random_effects: Mapping[str, float] | None = None,
         noise_seed: int | None = None,
+        comedication: Sequence[str] = (),
     ) -> None:
         s = object.__setattr__
         s(self, "weight_kg", parse_quantity(weight, "weight", "kg", minimum=20, maximum=300))
@@ -172,6 +189,7 @@ class Patient:
                                            and 0 <= noise_seed < 2**63):  # fmt: skip
             raise InputError("noise_seed", "must be an integer within 0 to 2**63 - 1, or None", got=repr(noise_seed))
         s(self, "noise_seed", None if noise_seed is None else int(noise_seed))
+        s(self, "comedication", _names(comedication, "comedication", COMEDICATIONS))
 
     @property
     def stress_load(self) -> float:

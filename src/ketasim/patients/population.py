@@ -55,6 +55,7 @@ PATIENT_BYTES = 8_000
 PATIENT_FIELDS = (
     "weight", "sex", "age", "cyp2b6", "ancestry", "madrs_baseline", "stress_load", "supportive_environment",
     "psychotherapy", "alcohol_use_disorder", "family_history_alcohol", "symptom_profile", "biotype", "noise_seed",
+    "comedication",
 )  # fmt: skip
 
 
@@ -143,6 +144,7 @@ class Population:
                     "age_y": pt.age_y,
                     "cyp2b6": pt.cyp2b6,
                     "ancestry": pt.ancestry,
+                    "comedication": "+".join(pt.comedication),  # "" without
                     "alcohol_use_disorder": pt.alcohol_use_disorder,
                     "family_history_alcohol": pt.family_history_alcohol,
                     "biotype": pt.biotype,
