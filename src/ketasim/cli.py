@@ -67,6 +67,7 @@ err_console = Console(stderr=True)
 
 SUMMARY_LABELS = {
     "cmax_ng_ml": ("Ketamine Cmax (venous plasma)", "ng/mL"),
+    "cmax_arterial_ng_ml": ("Ketamine Cmax (arterial plasma)", "ng/mL"),
     "tmax_h": ("Ketamine Tmax after first dose", "h"),
     "auc_ng_h_ml": ("Ketamine AUC over the run", "ng*h/mL"),
     "peak_nmda_occupancy": ("Peak NMDA block, pyramidal cells", "fraction"),

@@ -94,14 +94,14 @@ def test_nasal_ticlopidine_is_between_the_iv_and_oral_effects():
 def test_several_comedications_multiply():
     one = P.value("comed_clarithromycin") * P.value("comed_rifampicin")
     m = assemble(P, [Patient(), Patient(comedication=["rifampicin", "clarithromycin"])])
-    liver = pk.IDX["esk_liver"]
-    eliminated = -m.pk.K[:, liver, liver] - m.pk.K[:, pk.IDX["esk_central"], liver]  # kel + kmet
+    liver = pk.IDX["s_liver"]
+    eliminated = -m.pk.K[:, liver, liver] - m.pk.K[:, pk.IDX["s_central"], liver]  # kel + kmet
     assert eliminated[1] / eliminated[0] == pytest.approx(one, rel=1e-12)
 
 
 def test_no_comedication_is_bit_for_bit_unchanged():
     """A patient without co-medication gets exactly the matrices he had before the input existed (the
-    multiplier is exactly 1.0), and co-medication touches only the esketamine liver compartment."""
+    multiplier is exactly 1.0), and co-medication touches only the S-ketamine liver compartment."""
     pts = [Patient(), Patient(weight="55 kg", sex="female", cyp2b6="*6/*6", age=80, ancestry="asian")]
     base = assemble(P, pts).pk.K
     # the model without the input: the same registry with every multiplier at 1 (what `ddi` was before)
@@ -110,7 +110,7 @@ def test_no_comedication_is_bit_for_bit_unchanged():
     assert np.array_equal(base[1], neutral[1]) and np.array_equal(base[0], neutral[0])
     moved = assemble(P, [Patient(comedication=["rifampicin"])]).pk.K[0]
     changed = np.argwhere(moved != base[0])  # (row, column): flows out of the column's state
-    assert set(changed[:, 1]) == {pk.IDX["esk_liver"]}
+    assert set(changed[:, 1]) == {pk.IDX["s_liver"]}
     assert np.array_equal(hepatic_clearance_multiplier(pts, P), np.ones(2))  # exactly 1.0: x * 1.0 == x
 
 
@@ -152,3 +152,15 @@ def test_population_and_exports_carry_the_field():
     assert all(p.comedication == ("st_johns_wort",) for p in pop)
     assert list(pop.frame()["comedication"]) == ["st_johns_wort"] * 3
     assert ks.Population.sample(2, seed=2, cohort="healthy").frame()["comedication"].tolist() == ["", ""]
+
+
+def test_the_s_half_of_racemic_ketamine_interacts_as_esketamine_does():
+    """One S-ketamine disposition: clarithromycin raises oral S-ketamine's AUC by the same ratio whether it
+    is given as esketamine or as racemic ketamine; R-ketamine is left as it was (no study measured it)."""
+    pts = [Patient(), Patient(comedication=["clarithromycin"])]
+    esk = auc_inf(pts, ORAL)
+    rac = auc_inf(pts, Dose("ketamine", "oral", "28 mg"))
+    assert rac[1] / rac[0] == pytest.approx(esk[1] / esk[0], rel=1e-6)
+    assert esk[1] / esk[0] == pytest.approx(2.6, rel=0.02)
+    r = auc_inf(pts, Dose("ketamine", "oral", "28 mg"), species="arketamine_plasma")
+    assert r[1] == pytest.approx(r[0], rel=1e-9)

@@ -458,3 +458,47 @@ def test_the_same_s_ketamine_gives_the_same_s_ketamine_whatever_the_product(rout
     # to the integration's tolerance (rtol 1e-10 per run; the two runs take different steps)
     np.testing.assert_allclose(rac[s_states], esk[s_states], rtol=1e-7, atol=1e-10)
     np.testing.assert_allclose(conc(m, esk, "esketamine_plasma"), conc(m, rac, "esketamine_plasma"), rtol=1e-7, atol=1e-10)
+
+
+# ---------------------------------------------------------------- (f) sampling site (issue 16)
+
+
+def _sites(dose: Dose, hours: float = 8.0, step: str = "20 s", **patient):
+    import ketasim as ks
+
+    res = ks.simulate(Regimen([dose]), Patient(**patient), duration=f"{hours} h", output_step=step,
+                      outputs=["ketamine_plasma", "ketamine_arterial", "esketamine_plasma", "esketamine_arterial",
+                               "arketamine_plasma", "arketamine_arterial", "norketamine_plasma",
+                               "norketamine_arterial", "hydroxynorketamine_plasma", "hydroxynorketamine_arterial"])  # fmt: skip
+    ds = res.dataset
+    return ds["time"].values, {v: ds[v].values[0] for v in ds.data_vars}
+
+
+@pytest.mark.parametrize("dose", [Dose("ketamine", "iv", "0.5 mg/kg", duration="40 min"),
+                                  Dose("esketamine", "iv", "20 mg", duration="20 min")], ids=str)  # fmt: skip
+def test_arterial_exceeds_venous_during_an_infusion_and_the_order_reverses_after_it(dose):
+    t, c = _sites(dose)
+    end = dose.duration_h
+    for analyte in ("esketamine", "arketamine") if dose.drug.value == "ketamine" else ("esketamine",):
+        art, ven = c[f"{analyte}_arterial"], c[f"{analyte}_plasma"]
+        during = (t > 0.02) & (t <= end)
+        after = (t >= end + 0.5) & (t <= 6.0)
+        assert np.all(art[during] > ven[during]), analyte
+        assert np.all(art[after] < ven[after]), analyte
+        assert art.max() > 1.3 * ven.max()  # Henthorn 2018: partially mixed drug during the infusion
+        assert np.all(art >= 0.0)
+    # the metabolites enter no venous blood from outside: one level at both sites
+    for metabolite in ("norketamine", "hydroxynorketamine"):
+        np.testing.assert_array_equal(c[f"{metabolite}_arterial"], c[f"{metabolite}_plasma"])
+
+
+def test_arterial_minus_venous_is_the_infusion_rate_over_the_pk_flow_near_steady_state():
+    """At steady state the arm term vanishes and arterial - venous = R / Q (Henthorn 2018's partially mixed
+    drug: all that enters venous blood, diluted by the total pharmacokinetic flow)."""
+    p = default_parameters()
+    rate_mg_h = 10.0
+    t, c = _sites(Dose("esketamine", "iv", f"{rate_mg_h * 72} mg", duration="72 h"), hours=72.0, step="1 h",
+                  weight="70 kg")  # fmt: skip
+    front = rate_mg_h / p.value("pk_total_flow", "L/h") * 1e3  # mg/L -> ng/mL
+    gap = c["esketamine_arterial"][-2] - c["esketamine_plasma"][-2]  # 71 h, still infusing
+    assert gap == pytest.approx(front, rel=0.02)

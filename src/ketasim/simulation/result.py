@@ -47,6 +47,7 @@ UNITS: Mapping[str, str] = _OutputUnits()
 
 SUMMARY_KEYS = (
     "cmax_ng_ml",
+    "cmax_arterial_ng_ml",
     "tmax_h",
     "auc_ng_h_ml",
     "peak_nmda_occupancy",
@@ -62,7 +63,7 @@ SUMMARY_KEYS = (
 
 
 #: Variables whose peak the summary reports.
-_PEAKED = ("ketamine_plasma", "nmda_occupancy", "glutamate", "cadss", "sbp_change")
+_PEAKED = ("ketamine_plasma", "ketamine_arterial", "nmda_occupancy", "glutamate", "cadss", "sbp_change")
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class Result:
             tmax = np.where(ok, np.maximum(tmax, 0.0), np.nan)
         return {
             "cmax_ng_ml": cmax,
+            "cmax_arterial_ng_ml": peak("ketamine_arterial"),
             "tmax_h": tmax,
             "auc_ng_h_ml": auc,
             "peak_nmda_occupancy": peak("nmda_occupancy"),
