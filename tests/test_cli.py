@@ -73,6 +73,18 @@ def test_simulate_json_matches_the_api(capsys):
             assert data[key] == pytest.approx(value, rel=1e-9), key
 
 
+def test_simulate_takes_co_medication_and_names_the_allowed_ones(capsys):
+    code, out, err = cli(capsys, "simulate", "--protocol", "esketamine-56mg-single", "--json", "--days", "1",
+                         "--comedication", "clarithromycin")  # fmt: skip
+    assert code == 0, err
+    api = ks.simulate("esketamine-56mg-single", patient=ks.Patient(comedication=["clarithromycin"]), duration="1 d")
+    alone = ks.simulate("esketamine-56mg-single", patient=ks.Patient(), duration="1 d")
+    assert json.loads(out)["cmax_ng_ml"] == pytest.approx(api.summary()["cmax_ng_ml"], rel=1e-9)
+    assert api.summary()["auc_ng_h_ml"] > 1.1 * alone.summary()["auc_ng_h_ml"]
+    code, out, err = cli(capsys, "simulate", "--days", "1", "--comedication", "aspirin")
+    assert code == 2 and "comedication" in err and "ticlopidine" in err and "Traceback" not in err
+
+
 def test_simulate_table(capsys):
     code, out, err = cli(capsys, "simulate", "--days", "1")
     assert code == 0, err

@@ -103,6 +103,13 @@ def simulate(
         bool, typer.Option("--aud/--no-aud", help="History of alcohol use disorder.")
     ] = False,
     cyp2b6: Cyp2b6Option = "*1/*1",
+    comedication: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated CYP3A4/CYP2B6 inhibitors or inducers taken: clarithromycin, "
+            "ticlopidine, rifampicin, st_johns_wort (they change S-ketamine's liver clearance)."
+        ),
+    ] = "",
     biotype: Annotated[str, typer.Option(help="synaptic, monoaminergic or inflammatory.")] = "synaptic",
     psychotherapy: Annotated[str, typer.Option(help="Comma-separated session times, e.g. '1d,8d,15d'.")] = "",
     regimen_from: Annotated[
@@ -141,6 +148,7 @@ def simulate(
         stress_load=stress,
         alcohol_use_disorder=alcohol_use_disorder,
         cyp2b6=cyp2b6,
+        comedication=[c.strip() for c in comedication.split(",") if c.strip()],
         biotype=biotype,
         psychotherapy=sessions,
     )

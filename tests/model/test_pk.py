@@ -409,7 +409,9 @@ def test_s_ketamine_has_no_weight_or_sex_effect():
     m = build(*pts)
     disposition = [IDX[s] for s in STATES if s.startswith(("s_", "snk_")) and s != "s_mixing"]
     for k in (1, 2):
-        np.testing.assert_array_equal(m.K[k][np.ix_(disposition, disposition)], m.K[0][np.ix_(disposition, disposition)])
+        np.testing.assert_array_equal(
+            m.K[k][np.ix_(disposition, disposition)], m.K[0][np.ix_(disposition, disposition)]
+        )
     t = np.arange(0.0, 24.0 + 1e-9, 0.25)
     amounts, _ = run(m, Regimen([Dose("esketamine", "intranasal", "56 mg")]), t)
     c = conc(m, amounts, "esketamine_plasma")
@@ -457,7 +459,9 @@ def test_the_same_s_ketamine_gives_the_same_s_ketamine_whatever_the_product(rout
     assert conc(m, esk, "esketamine_plasma").max() > 1.0
     # to the integration's tolerance (rtol 1e-10 per run; the two runs take different steps)
     np.testing.assert_allclose(rac[s_states], esk[s_states], rtol=1e-7, atol=1e-10)
-    np.testing.assert_allclose(conc(m, esk, "esketamine_plasma"), conc(m, rac, "esketamine_plasma"), rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(
+        conc(m, esk, "esketamine_plasma"), conc(m, rac, "esketamine_plasma"), rtol=1e-7, atol=1e-10
+    )
 
 
 # ---------------------------------------------------------------- (f) sampling site (issue 16)
@@ -497,7 +501,7 @@ def test_arterial_minus_venous_is_the_infusion_rate_over_the_pk_flow_near_steady
     drug: all that enters venous blood, diluted by the total pharmacokinetic flow)."""
     p = default_parameters()
     rate_mg_h = 10.0
-    t, c = _sites(Dose("esketamine", "iv", f"{rate_mg_h * 72} mg", duration="72 h"), hours=72.0, step="1 h",
+    _, c = _sites(Dose("esketamine", "iv", f"{rate_mg_h * 72} mg", duration="72 h"), hours=72.0, step="1 h",
                   weight="70 kg")  # fmt: skip
     front = rate_mg_h / p.value("pk_total_flow", "L/h") * 1e3  # mg/L -> ng/mL
     gap = c["esketamine_arterial"][-2] - c["esketamine_plasma"][-2]  # 71 h, still infusing
