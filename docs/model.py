@@ -40,14 +40,21 @@ def layer_figure(name, variables, hours, ylabel):
 # %% [markdown]
 # ## 1. Pharmacokinetics (`pk`)
 #
-# Linear compartment models: the S-ketamine disposition of Fanta 2015 with the S-norketamine refit of
-# Otto 2021, R-ketamine by its clearance ratio (Persson 2002), hydroxynorketamine from Simons 2022, and
-# for esketamine the population model of Perez-Ruixo 2021. All concentrations are venous plasma.
+# Linear compartment models, one disposition per enantiomer whatever the product: S-ketamine (esketamine
+# or half of the racemate) from Perez-Ruixo 2021 with its hepato-portal first pass and S-norketamine;
+# R-ketamine from Fanta 2015 with Persson 2002's clearance ratio and Otto 2021's norketamine;
+# hydroxynorketamine from Simons 2022. The central compartments are venous plasma (what the models were
+# fitted to); the arterial twins add the drug that has only passed the heart and lungs (Henthorn 2018)
+# and the forearm's exchange: above venous during the infusion, below it after.
 
 # %%
 layer_figure("pk: venous plasma", [("esketamine_plasma", "S-ketamine"), ("arketamine_plasma", "R-ketamine"),
              ("norketamine_plasma", "norketamine"), ("hydroxynorketamine_plasma", "hydroxynorketamine")],
              8, "ng/mL")
+
+# %%
+layer_figure("pk-sites S-ketamine, venous and arterial", [("esketamine_plasma", "venous (forearm)"),
+             ("esketamine_arterial", "arterial")], 3, "ng/mL")
 
 # %% [markdown]
 # ## 2. NMDA receptor (`receptor`)

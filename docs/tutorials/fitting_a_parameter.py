@@ -5,8 +5,8 @@
 # least squares (in log-parameter space, within bounds, with a weak prior at the starting value) and
 # reports a 95% interval from the Gauss-Newton covariance. Here it recovers a known value from
 # synthetic data, the first check any fitting method should pass: we make "observed" plasma
-# concentrations with the S-ketamine clearance set to 70 L/h instead of the shipped 95.2 L/h (Fanta
-# 2015), add 10% measurement error, and fit the clearance back.
+# R-ketamine concentrations with its clearance set to 60 L/h instead of the shipped 79 L/h (Fanta 2015
+# with Persson 2002's R/S ratio), add 10% measurement error, and fit the clearance back.
 
 # %%
 import tempfile
@@ -20,7 +20,7 @@ import ketasim as ks
 from ketasim.analysis.calibration import ParamSpec, fit
 
 base = ks.default_parameters()
-print(base["rac_s_cl"])  # value, unit and source of the shipped parameter
+print(base["r_cl"])  # value, unit and source of the shipped parameter
 
 # %%
 times_h = np.array([0.25, 0.5, 0.67, 1.0, 1.5, 2.0, 3.0, 4.0])
@@ -29,11 +29,11 @@ patient = ks.Patient(weight="70 kg")
 
 def concentrations(params: ks.ParameterSet) -> np.ndarray:
     res = ks.simulate("zarate-2006-iv", patient=patient, duration="5 h", output_step="1 min", params=params,
-                      outputs=["ketamine_plasma"])
-    return res.dataset["ketamine_plasma"].interp(time=times_h).values[0]
+                      outputs=["arketamine_plasma"])
+    return res.dataset["arketamine_plasma"].interp(time=times_h).values[0]
 
 
-truth = base.replace(rac_s_cl=70.0)
+truth = base.replace(r_cl=60.0)
 rng = np.random.default_rng(7)
 observed = concentrations(truth) * np.exp(rng.normal(0.0, 0.10, times_h.size))
 se = 0.10 * observed
@@ -41,7 +41,7 @@ pd.DataFrame({"time_h": times_h, "observed_ng_ml": observed.round(1),
               "shipped_model_ng_ml": concentrations(base).round(1)})
 
 # %%
-result = fit(concentrations, observed, se, [ParamSpec(name="rac_s_cl", lower=10, upper=400)], base=base,
+result = fit(concentrations, observed, se, [ParamSpec(name="r_cl", lower=10, upper=400)], base=base,
              name="clearance-recovery")
 pd.DataFrame(result.table()).round(2)
 
@@ -57,16 +57,16 @@ fine = np.linspace(0.05, 4.5, 200)
 
 def curve(params: ks.ParameterSet) -> np.ndarray:
     res = ks.simulate("zarate-2006-iv", patient=patient, duration="5 h", output_step="1 min", params=params,
-                      outputs=["ketamine_plasma"])
-    return res.dataset["ketamine_plasma"].interp(time=fine).values[0]
+                      outputs=["arketamine_plasma"])
+    return res.dataset["arketamine_plasma"].interp(time=fine).values[0]
 
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
 ax.errorbar(times_h, observed, yerr=1.96 * se, fmt="o", color="k", capsize=3, label="synthetic data (95% error bars)")
-ax.plot(fine, curve(base), "--", label=f"shipped clearance ({base.value('rac_s_cl'):.1f} L/h)")
-ax.plot(fine, curve(base.replace(rac_s_cl=result.values[0])), label=f"fitted clearance ({result.values[0]:.1f} L/h)")
+ax.plot(fine, curve(base), "--", label=f"shipped clearance ({base.value('r_cl'):.1f} L/h)")
+ax.plot(fine, curve(base.replace(r_cl=result.values[0])), label=f"fitted clearance ({result.values[0]:.1f} L/h)")
 ax.set_xlabel("hours after the start of the infusion")
-ax.set_ylabel("venous plasma ketamine (ng/mL)")
+ax.set_ylabel("venous plasma R-ketamine (ng/mL)")
 ax.grid(alpha=0.3)
 ax.legend(fontsize=8)
 path = Path(tempfile.mkdtemp()) / "fit.png"
@@ -74,7 +74,7 @@ finish_figure(fig, "recovering a clearance from synthetic concentrations", path,
 Image(filename=path)
 
 # %% [markdown]
-# The fitted clearance lies close to the 70 L/h that made the data, and its 95% interval holds it.
+# The fitted clearance lies close to the 60 L/h that made the data, and its 95% interval holds it.
 # The same machinery fits published trial results: `ketasim calibrate calibration/ssri.toml` refits
 # the SSRI relief to STAR*D remission and writes a new parameter-set folder with the provenance of
 # every fitted value (the shipped default is never overwritten).

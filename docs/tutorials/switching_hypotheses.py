@@ -47,4 +47,4 @@ Image(filename=out / "synapses.png")
 
 # %% [markdown]
 # Parameter sets compare the same way: `ks.compare(regimen, params={"shipped": ks.default_parameters(),
-# "slower clearance": ks.default_parameters().replace(rac_s_cl=60.0)})`.
+# "slower clearance": ks.default_parameters().replace(r_cl=60.0)})`.
