@@ -35,9 +35,9 @@ __all__ = ["CONTROL_SESSIONS", "PANELS", "ReferencePoint", "dose_times", "plot_c
 
 #: (title, y label: the one quantity of the panel, [(variable, legend label), ...])
 PANELS = (
-    ("1  Plasma (venous)", "plasma (ng/mL)",
+    ("1  Plasma (venous; total ketamine also arterial)", "plasma (ng/mL)",
      [("ketamine_plasma", "ketamine"), ("esketamine_plasma", "S-ketamine"), ("arketamine_plasma", "R-ketamine"),
-      ("norketamine_plasma", "norketamine")]),
+      ("norketamine_plasma", "norketamine"), ("ketamine_arterial", "ketamine, arterial")]),
     ("2  NMDA receptor block", "fraction blocked",
      [("nmda_interneuron_block", "interneurons"), ("nmda_occupancy", "pyramidal cells")]),
     ("3  Circuit", "fold of baseline", [("pyramidal_rate", "pyramidal rate"), ("glutamate", "glutamate")]),
