@@ -48,13 +48,25 @@ def layer_figure(name, variables, hours, ylabel):
 # and the forearm's exchange: above venous during the infusion, below it after.
 
 # %%
-layer_figure("pk: venous plasma", [("esketamine_plasma", "S-ketamine"), ("arketamine_plasma", "R-ketamine"),
-             ("norketamine_plasma", "norketamine"), ("hydroxynorketamine_plasma", "hydroxynorketamine")],
-             8, "ng/mL")
+layer_figure(
+    "pk: venous plasma",
+    [
+        ("esketamine_plasma", "S-ketamine"),
+        ("arketamine_plasma", "R-ketamine"),
+        ("norketamine_plasma", "norketamine"),
+        ("hydroxynorketamine_plasma", "hydroxynorketamine"),
+    ],
+    8,
+    "ng/mL",
+)
 
 # %%
-layer_figure("pk-sites S-ketamine, venous and arterial", [("esketamine_plasma", "venous (forearm)"),
-             ("esketamine_arterial", "arterial")], 3, "ng/mL")
+layer_figure(
+    "pk-sites S-ketamine, venous and arterial",
+    [("esketamine_plasma", "venous (forearm)"), ("esketamine_arterial", "arterial")],
+    3,
+    "ng/mL",
+)
 
 # %% [markdown]
 # ## 2. NMDA receptor (`receptor`)
@@ -64,8 +76,12 @@ layer_figure("pk-sites S-ketamine, venous and arterial", [("esketamine_plasma", 
 # pyramidal cells (an assumption after Homayoun 2007 and Gerhard 2020).
 
 # %%
-layer_figure("receptor: NMDA block", [("nmda_interneuron_block", "interneurons"),
-             ("nmda_occupancy", "pyramidal cells")], 8, "fraction blocked")
+layer_figure(
+    "receptor: NMDA block",
+    [("nmda_interneuron_block", "interneurons"), ("nmda_occupancy", "pyramidal cells")],
+    8,
+    "fraction blocked",
+)
 
 # %% [markdown]
 # ## 3. Circuit (`circuit`)
@@ -74,8 +90,12 @@ layer_figure("receptor: NMDA block", [("nmda_interneuron_block", "interneurons")
 # whose firing releases a pulse of glutamate that adapts within an hour, even while drug remains.
 
 # %%
-layer_figure("circuit: disinhibition and the glutamate pulse", [("pyramidal_rate", "pyramidal firing"),
-             ("glutamate", "glutamate")], 8, "fold of baseline")
+layer_figure(
+    "circuit: disinhibition and the glutamate pulse",
+    [("pyramidal_rate", "pyramidal firing"), ("glutamate", "glutamate")],
+    8,
+    "fold of baseline",
+)
 
 # %% [markdown]
 # ## 4. Signalling (`signaling`)
@@ -84,8 +104,12 @@ layer_figure("circuit: disinhibition and the glutamate pulse", [("pyramidal_rate
 # TrkB and activity together switch mTORC1 on; synaptic proteins integrate mTORC1 over days.
 
 # %%
-layer_figure("signaling: BDNF, mTORC1, synaptic proteins", [("bdnf", "BDNF"), ("mtorc1", "mTORC1"),
-             ("synaptic_protein", "synaptic proteins")], 96, "fold of baseline")
+layer_figure(
+    "signaling: BDNF, mTORC1, synaptic proteins",
+    [("bdnf", "BDNF"), ("mtorc1", "mTORC1"), ("synaptic_protein", "synaptic proteins")],
+    96,
+    "fold of baseline",
+)
 
 # %% [markdown]
 # ## 5. Synapses (`synapse`)
@@ -94,8 +118,9 @@ layer_figure("signaling: BDNF, mTORC1, synaptic proteins", [("bdnf", "BDNF"), ("
 # formation of new spines in proportion to the sites lost, and activity stabilises them.
 
 # %%
-layer_figure("synapse: regrowth of lost synapses", [("synapse_density", "density (healthy = 1)")], 168,
-             "fraction of healthy")
+layer_figure(
+    "synapse: regrowth of lost synapses", [("synapse_density", "density (healthy = 1)")], 168, "fraction of healthy"
+)
 
 # %% [markdown]
 # ## 6. Symptoms (`symptoms`)

@@ -19,8 +19,11 @@ from ketasim.analysis.validation import plot_validation, rows_frame, validate
 trial_results = {}
 rows = validate(quick=True, results=trial_results)
 frame = rows_frame(rows)
-summary = frame.groupby("calibrated")["passed"].agg(["sum", "count"]).rename(
-    index={True: "calibration", False: "held out"}, columns={"sum": "passed", "count": "rows"})
+summary = (
+    frame.groupby("calibrated")["passed"]
+    .agg(["sum", "count"])
+    .rename(index={True: "calibration", False: "held out"}, columns={"sum": "passed", "count": "rows"})
+)
 summary
 
 # %%

@@ -33,7 +33,7 @@ DESIGN_VARIABLES = {
 }
 
 SUMMARY = {
-    "cmax_ng_ml", "tmax_h", "auc_ng_h_ml", "peak_nmda_occupancy", "peak_glutamate_fold",
+    "cmax_ng_ml", "cmax_arterial_ng_ml", "tmax_h", "auc_ng_h_ml", "peak_nmda_occupancy", "peak_glutamate_fold",
     "synapse_density_24h", "madrs_baseline", "madrs_24h", "madrs_7d", "cadss_peak",
     "sbp_change_peak_mmhg", "synapse_density_end",
 }  # fmt: skip

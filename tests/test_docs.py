@@ -44,9 +44,9 @@ def test_every_notebook_page_is_executed_with_figures(site, page):
 
 def test_the_tutorials_print_their_results(site):
     fit = (site / "tutorials/fitting_a_parameter/index.html").read_text()
-    m = re.search(r"fitted ([0-9.]+) L/h \(95% CI ([0-9.]+)-([0-9.]+)\); truth 70.0 L/h", fit)
+    m = re.search(r"fitted ([0-9.]+) L/h \(95% CI ([0-9.]+)-([0-9.]+)\); truth 60.0 L/h", fit)
     assert m, "the fitting tutorial did not print its result"
-    assert float(m[2]) < 70.0 < float(m[3]) and abs(float(m[1]) - 70.0) < 10.0
+    assert float(m[2]) < 60.0 < float(m[3]) and abs(float(m[1]) - 60.0) < 10.0
     first = (site / "tutorials/first_simulation/index.html").read_text()
     assert "weight: must be within 20-300 kg" in first  # the bad-input cell shows the error, not a traceback
 

@@ -24,8 +24,9 @@ variants = {
     "disinhibition only": ks.Hypotheses(rest_block=False),
     "block at rest only": ks.Hypotheses(disinhibition=False),
 }
-cmp = ks.compare("zarate-2006-iv", hypotheses=variants, patient=ks.Patient(weight="70 kg"), duration="7 d",
-                 output_step="10 min")
+cmp = ks.compare(
+    "zarate-2006-iv", hypotheses=variants, patient=ks.Patient(weight="70 kg"), duration="7 d", output_step="10 min"
+)
 cmp.summary()[["peak_nmda_occupancy", "peak_glutamate_fold", "synapse_density_24h", "madrs_24h", "madrs_7d"]].round(3)
 
 # %% [markdown]

@@ -7,7 +7,7 @@ Research and teaching software: not a clinical dosing tool.
 >>> import ketasim as ks
 >>> res = ks.simulate(ks.protocols.get("zarate-2006-iv"), patient=ks.Patient(weight="70 kg"), duration="1 d")
 >>> sorted(res.summary())[:3]
-['auc_ng_h_ml', 'cadss_peak', 'cmax_ng_ml']
+['auc_ng_h_ml', 'cadss_peak', 'cmax_arterial_ng_ml']
 
 The wings live in sub-packages (``ketasim.clinical``, ``ketasim.trials``, ``ketasim.analysis``,
 ``ketasim.interop``); this module exports the names a user needs first.

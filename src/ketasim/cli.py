@@ -335,7 +335,7 @@ def report(
 @app.command()
 def validate(
     quick: Annotated[
-        bool, typer.Option("--quick", help="40 virtual patients per arm instead of the study's n.")
+        bool, typer.Option("--quick", help="100 virtual patients per arm instead of the study's n.")
     ] = False,
     plots: Annotated[
         Path | None,

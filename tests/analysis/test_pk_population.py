@@ -2,8 +2,9 @@
 row's metric computed per virtual subject, the median compared, the 5-95% band drawn.
 
 The metrics are checked against what the model's parameters say for subjects without variability: an
-IV dose's clearance is the registry's clearance (racemic S-ketamine: Fanta 2015, 95.2 L/h at 70 kg;
-R-ketamine 0.83 of it), oral bioavailability the registry's F.
+IV dose's clearance is the registry's (R-ketamine: ``r_cl``; S-ketamine: the hepatic clearance of
+Perez-Ruixo 2021's liver compartment, Q_H CL_int / (Q_H + CL_int)), oral bioavailability the
+registry's F (R) or gut-wall availability times the hepatic escape fraction (S).
 """
 
 from __future__ import annotations
@@ -13,6 +14,16 @@ import pytest
 
 from ketasim.analysis.validation import predict_study, reference_studies, rows_for, study_figure
 from ketasim.parameters import default_parameters
+
+
+def _s_ketamine(p):
+    """S-ketamine's hepatic clearance (L/h) and oral bioavailability for a typical subject."""
+    qh, clint = (
+        p.value("esk_qh", "L/h"),
+        (p.value("esk_kel", "1/h") + p.value("esk_kmet", "1/h")) * p.value("esk_vh", "L"),
+    )
+    return qh * clint / (qh + clint), p.value("esk_fgut") * qh / (qh + clint)
+
 
 TYPICAL = {"n": 3, "cohort": "typical", "weight": "70 kg", "sex": "male", "cyp2b6": "*1/*1", "age": 40}
 
@@ -28,9 +39,8 @@ def test_clearance_of_each_enantiomer_is_the_registry_value_for_a_typical_subjec
                    [{"quantity": "clearance_l_h", "analyte": a, "observed": 1.0} for a in
                     ("esketamine_plasma", "arketamine_plasma")])  # fmt: skip
     preds = predict_study(study, params=p)
-    s_cl = p.value("rac_s_cl", "L/h")
-    assert preds[("clearance_l_h", "esketamine_plasma")][0] == pytest.approx(s_cl, rel=0.01)
-    assert preds[("clearance_l_h", "arketamine_plasma")][0] == pytest.approx(s_cl * p.value("rac_r_cl_ratio"), rel=0.01)
+    assert preds[("clearance_l_h", "esketamine_plasma")][0] == pytest.approx(_s_ketamine(p)[0], rel=0.01)
+    assert preds[("clearance_l_h", "arketamine_plasma")][0] == pytest.approx(p.value("r_cl", "L/h"), rel=0.01)
     lo, hi = preds[("clearance_l_h", "esketamine_plasma")][2:]
     assert lo == pytest.approx(hi, rel=1e-9)  # no variability: no band
 
@@ -38,13 +48,15 @@ def test_clearance_of_each_enantiomer_is_the_registry_value_for_a_typical_subjec
 def test_oral_bioavailability_is_the_registry_value_and_per_kg_clearance_scales():
     p = default_parameters()
     study = _study([{"drug": "ketamine", "route": "oral", "amount": "40 mg"}],
-                   [{"quantity": "bioavailability", "analyte": "esketamine_plasma", "observed": 0.2}])  # fmt: skip
-    f = predict_study(study, params=p)[("bioavailability", "esketamine_plasma")][0]
-    assert f == pytest.approx(p.value("rac_f_oral"), rel=0.01)
+                   [{"quantity": "bioavailability", "analyte": a, "observed": 0.2} for a in
+                    ("esketamine_plasma", "arketamine_plasma")])  # fmt: skip
+    preds = predict_study(study, params=p)
+    assert preds[("bioavailability", "esketamine_plasma")][0] == pytest.approx(_s_ketamine(p)[1], rel=0.01)
+    assert preds[("bioavailability", "arketamine_plasma")][0] == pytest.approx(p.value("rac_f_oral"), rel=0.01)
     per_kg = _study([{"drug": "ketamine", "route": "iv", "amount": "1 mg/kg", "duration": "10 s"}],
                     [{"quantity": "clearance_ml_min_kg", "analyte": "esketamine_plasma", "observed": 1.0}])  # fmt: skip
     v = predict_study(per_kg, params=p)[("clearance_ml_min_kg", "esketamine_plasma")][0]
-    assert v == pytest.approx(p.value("rac_s_cl", "L/h") * 1000 / 60 / 70, rel=0.01)
+    assert v == pytest.approx(_s_ketamine(p)[0] * 1000 / 60 / 70, rel=0.01)
 
 
 def test_shipped_population_pk_rows_carry_site_band_and_a_figure():
@@ -79,7 +91,7 @@ def test_auc_to_infinity_is_the_analyte_dose_over_its_clearance():
     study = _study([{"drug": "ketamine", "route": "iv", "amount": "1 mg/kg", "duration": "10 s"}],
                    [{"quantity": "auc_ng_h_ml", "analyte": "esketamine_plasma", "observed": 1.0}])  # fmt: skip
     auc = predict_study(study, params=p)[("auc_ng_h_ml", "esketamine_plasma")][0]
-    assert auc == pytest.approx(35.0 * 1000 / p.value("rac_s_cl", "L/h"), rel=0.01)  # mg/(L/h) -> ng h/mL
+    assert auc == pytest.approx(35.0 * 1000 / _s_ketamine(p)[0], rel=0.01)  # mg/(L/h) -> ng h/mL
 
 
 def test_auc_and_concentration_helpers_on_a_one_compartment_bolus():
@@ -130,19 +142,19 @@ def test_cv_of_a_lognormal_with_known_sigma():
 
 
 def test_cv_of_auc_after_iv_is_the_clearance_variability():
-    """IV racemate, fixed covariates: AUC = dose / CL, so its CV is that of 1/CL, the registry's iiv_cv
-    (log-normal); a typical cohort has none."""
+    """IV racemate, fixed covariates: R-ketamine's AUC = dose / CL, so its CV is that of 1/CL, the
+    registry's iiv_cv (log-normal); a typical cohort has none."""
     p = default_parameters()
     fixed = {"weight": "70 kg", "sex": "male", "cyp2b6": "*1/*1", "age": 40}
     study = {**_study([{"drug": "ketamine", "route": "iv", "amount": "0.5 mg/kg", "duration": "40 min"}],
-                      [{"quantity": "cv_auc", "analyte": "esketamine_plasma", "observed": 0.2},
-                       {"quantity": "cv_cmax", "analyte": "esketamine_plasma", "observed": 0.2}]),
+                      [{"quantity": "cv_auc", "analyte": "arketamine_plasma", "observed": 0.2},
+                       {"quantity": "cv_cmax", "analyte": "arketamine_plasma", "observed": 0.2}]),
              "subjects": {"n": 400, "cohort": "healthy", **fixed}}  # fmt: skip
     preds = predict_study(study, params=p)
-    assert preds[("cv_auc", "esketamine_plasma")][0] == pytest.approx(p["rac_s_cl"].iiv_cv, abs=0.025)
-    assert preds[("cv_cmax", "esketamine_plasma")][0] > 0.05
+    assert preds[("cv_auc", "arketamine_plasma")][0] == pytest.approx(p["r_cl"].iiv_cv, abs=0.025)
+    assert preds[("cv_cmax", "arketamine_plasma")][0] > 0.05
     typical = predict_study(_study(study["doses"], study["row"]), params=p)
-    assert typical[("cv_auc", "esketamine_plasma")][0] == pytest.approx(0.0, abs=1e-9)
+    assert typical[("cv_auc", "arketamine_plasma")][0] == pytest.approx(0.0, abs=1e-9)
 
 
 # ------------------------------------------------------------------ sampling site
@@ -161,17 +173,19 @@ def test_arterial_studies_read_the_arterial_twin_every_other_site_the_venous_out
         site_output("madrs", "arterial")
 
 
-def test_an_arterial_study_without_the_arterial_output_names_it():
-    from ketasim.errors import ModelError
-    from ketasim.simulation import UNITS
-
-    if "esketamine_arterial" in UNITS:
-        pytest.skip("the model provides arterial outputs")
-    study = {**_study([{"drug": "esketamine", "route": "iv", "amount": "20 mg", "duration": "20 min"}],
-                      [{"quantity": "cmax_ng_ml", "analyte": "esketamine_plasma", "observed": 1.0}]),
-             "site": "arterial"}  # fmt: skip
-    with pytest.raises(ModelError, match="esketamine_arterial"):
-        predict_study(study)
+def test_an_arterial_study_is_compared_with_the_arterial_output():
+    """The same infusion read at the two sites: the arterial peak is the higher (the partially mixed drug),
+    and the AUC of the arterial study exceeds the venous one by dose / total PK flow (Henthorn 2018)."""
+    p = default_parameters()
+    rows = [{"quantity": "cmax_ng_ml", "analyte": "esketamine_plasma", "observed": 1.0},
+            {"quantity": "auc_ng_h_ml", "analyte": "esketamine_plasma", "observed": 1.0}]  # fmt: skip
+    venous = _study([{"drug": "esketamine", "route": "iv", "amount": "20 mg", "duration": "20 min"}], rows)
+    arterial = {**venous, "site": "arterial"}
+    v, a = predict_study(venous, params=p), predict_study(arterial, params=p)
+    assert a[("cmax_ng_ml", "esketamine_plasma")][0] > 1.5 * v[("cmax_ng_ml", "esketamine_plasma")][0]
+    front = 20.0 * 1000 / p.value("pk_total_flow", "L/h")  # ng h/mL
+    gap = a[("auc_ng_h_ml", "esketamine_plasma")][0] - v[("auc_ng_h_ml", "esketamine_plasma")][0]
+    assert gap == pytest.approx(front, rel=0.03)
 
 
 # ------------------------------------------------------------------ bad rows

@@ -69,9 +69,10 @@ def test_shipped_population_is_versioned_and_reached_its_targets():
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-9)
     info = json.loads(resources.files("ketasim.patients").joinpath("vpop", "trd.json").read_text())
     assert info["cohort"] == "trd" and info["ketasim_version"] and info["config"]["seed"] >= 0
-    assert (
-        info["effective_sample_size"] >= 250
-    )  # a 1,000-patient arm then repeats each plausible patient ~4x, with new noise
+    # a 1,000-patient arm then repeats each plausible patient about 4-5x, with new noise (239 since issue
+    # 16 moved racemic S-ketamine onto the esketamine disposition; 272 before: the discrepancy principle
+    # sets the weights' spread, the effective size follows from it)
+    assert info["effective_sample_size"] >= 200
     assert info["ensemble_members"] >= 10 and weights.shape[0] == info["ensemble_members"] + 1
     # as close as the published uncertainties support, no closer: the chi-square of the targets below
     # its 95th percentile, and no target further than 2.5 of its standard errors

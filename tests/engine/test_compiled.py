@@ -25,8 +25,8 @@ from ketasim.patients import Population
 # at rtol 1e-11 one RMS error norm over the whole batch let a PK tail (1e-5 of its peak) of one patient
 # drift by 0.5%; the compiled engine solves that block exactly, and LSODA and Radau agree with it
 REFERENCE = SolverOptions(method="DOP853", rtol=1e-13, atol=1e-18)
-N_PK = len(pk.STATES)
-N_LINEAR = N_PK + 5  # the PK amounts and the five effect sites
+N_PK = pk.N  # the amounts (the arm levels after them are concentrations)
+N_LINEAR = N_PK + len(pk.ARM) + 5  # the PK amounts, the forearm tissue levels and the five effect sites
 N_STATES = len(ks.model.STATE_NAMES)
 
 
@@ -234,7 +234,7 @@ def test_modes_reproduce_the_pk_matrix_and_flag_what_they_cannot():
     modes = _compiled.modes_for(model, ev, model.initial())
     assert modes.ok.all()
     assert pk.IDX["psilocin_central"] not in modes.active and pk.IDX["hnk_central"] in modes.active
-    # the linear block: pk amounts, then the effect sites relaxing to the unbound concentrations
+    # the linear block: pk amounts, then the arm levels and the effect sites relaxing to concentrations
     rng = np.random.default_rng(5)
     x = np.zeros((model.n_patients, N_STATES))
     x[:, modes.active] = rng.uniform(0, 50, (model.n_patients, modes.active.size))
@@ -242,7 +242,7 @@ def test_modes_reproduce_the_pk_matrix_and_flag_what_they_cannot():
     L = modes.V * modes.lam[:, None, :] @ modes.Vi
     predicted = np.einsum("pij,pj->pi", L, x[:, modes.active])
     np.testing.assert_allclose(predicted, deriv[:, modes.active], rtol=1e-9, atol=1e-9 * np.abs(deriv).max())
-    assert modes.active[-5:].tolist() == list(range(N_PK, N_LINEAR))
+    assert modes.active[N_PK - N_LINEAR :].tolist() == list(range(N_PK, N_LINEAR))
     assert (modes.lam <= 1e-9).all()  # a compartmental matrix only decays (the sink is the zero mode)
     # two equal rates in series give a defective matrix, which has no eigenbasis: flagged, not used
     chain = np.zeros((1, N_PK, N_PK))

@@ -308,9 +308,9 @@ def test_population_description_numbers_are_the_registrys(tmp_path):
         entry = doc["typical_values"][p.name]
         assert (entry["value"], entry["unit"], entry["iiv_cv"]) == (p.value, p.unit, p.iiv_cv)
         assert entry.get("source_key") == p.source and entry.get("assumption") == p.assumption
-    assert doc["typical_values"]["rac_s_cl"]["source"] == P.citation("rac_s_cl").short()
+    assert doc["typical_values"]["r_cl"]["source"] == P.citation("r_cl").short()
     with_iiv = {n for n, p in P.items() if p.iiv_cv}
-    assert set(doc["iiv"]["pk"]) == with_iiv and "rac_s_cl" in with_iiv
+    assert set(doc["iiv"]["pk"]) == with_iiv and "r_cl" in with_iiv
     for name in with_iiv:
         cv = P[name].iiv_cv
         assert doc["iiv"]["pk"][name]["cv"] == cv
@@ -329,8 +329,8 @@ def test_population_description_numbers_are_the_registrys(tmp_path):
 
 
 def test_population_description_follows_another_parameter_set():
-    doc = population_description(P.replace(rac_s_cl=80.0, allometric_exponent_cl=0.7))
-    assert doc["typical_values"]["rac_s_cl"]["value"] == 80.0
+    doc = population_description(P.replace(r_cl=80.0, allometric_exponent_cl=0.7))
+    assert doc["typical_values"]["r_cl"]["value"] == 80.0
     wt = next(c for c in doc["covariate_model"] if "allometric_exponent_cl" in c["coefficients"])
     assert wt["coefficients"]["allometric_exponent_cl"]["value"] == 0.7
 
@@ -348,23 +348,23 @@ def test_described_covariate_formulas_are_the_models():
     v = P.value
     for i, pt in enumerate((a, b)):
         w = pt.weight_kg / REFERENCE_WEIGHT_KG
-        assert m.constants["rac_v1"][i] == pytest.approx(v("rac_s_v1") * w ** v("allometric_exponent_v"), rel=1e-12)
+        assert m.constants["rac_v1"][i] == pytest.approx(v("r_v1") * w ** v("allometric_exponent_v"), rel=1e-12)
         assert m.constants["nk_vp"][i] == pytest.approx(v("nk_vp") * w ** v("allometric_exponent_v"), rel=1e-12)
     K, ix = m.pk.K, pk_layer.IDX
-    # S-ketamine clearance: weight, sex (a is female) and CYP2B6 (a *1/*6, b *6/*6)
+    # R-ketamine clearance: weight, sex (a is female) and CYP2B6 (a *1/*6, b *6/*6)
     cl = np.array([
-        v("rac_s_cl") * (55 / REFERENCE_WEIGHT_KG) ** v("allometric_exponent_cl") * v("female_cl_multiplier")
+        v("r_cl") * (55 / REFERENCE_WEIGHT_KG) ** v("allometric_exponent_cl") * v("female_cl_multiplier")
         * v("cyp2b6_im_cl_multiplier"),
-        v("rac_s_cl") * (92.5 / REFERENCE_WEIGHT_KG) ** v("allometric_exponent_cl") * v("cyp2b6_pm_cl_multiplier"),
+        v("r_cl") * (92.5 / REFERENCE_WEIGHT_KG) ** v("allometric_exponent_cl") * v("cyp2b6_pm_cl_multiplier"),
     ])  # fmt: skip
-    got = K[:, ix["snk_central"], ix["s_central"]] * m.constants["rac_v1"] / v("rac_fm_nk")
+    got = K[:, ix["rnk_central"], ix["r_central"]] * m.constants["rac_v1"] / v("r_fm_nk")
     np.testing.assert_allclose(got, cl, rtol=1e-12)
-    # esketamine hepatic flow: falls with age above 60 (b is 71), never below the floor
+    # S-ketamine hepatic flow: falls with age above 60 (b is 71), never below the floor
     qh = np.maximum(v("esk_qh") - v("esk_age_qh_slope") * np.maximum(np.array([30, 71]) - ESK_AGE_FROM_Y, 0),
                     ESK_QH_FLOOR_L_H)  # fmt: skip
-    np.testing.assert_allclose(K[:, ix["esk_liver"], ix["esk_central"]] * m.constants["esk_vc"], qh, rtol=1e-12)
+    np.testing.assert_allclose(K[:, ix["s_liver"], ix["s_central"]] * m.constants["esk_vc"], qh, rtol=1e-12)
     old = assemble(P, [ks.Patient(age=100)])
-    floor = old.pk.K[0, ix["esk_liver"], ix["esk_central"]] * old.constants["esk_vc"][0]
+    floor = old.pk.K[0, ix["s_liver"], ix["s_central"]] * old.constants["esk_vc"][0]
     assert floor == pytest.approx(max(v("esk_qh") - v("esk_age_qh_slope") * 40, ESK_QH_FLOOR_L_H), rel=1e-12)
 
 

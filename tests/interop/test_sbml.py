@@ -109,7 +109,7 @@ def test_every_state_and_output_is_in_the_document():
     rate_rules = {r.getVariable() for r in m.getListOfRules() if r.isRate()}
     assignments = {r.getVariable() for r in m.getListOfRules() if r.isAssignment()}
     species = {s.getId() for s in m.getListOfSpecies()}
-    assert species == set(pk_layer.STATES)
+    assert species == set(pk_layer.COMPARTMENT)  # the amounts; the arm levels are rate rules
     for name in model.state_names:
         assert name in species or name in rate_rules, name
     result_vars = set(ks.simulate("zarate-2006-iv", duration="1 h").dataset.data_vars) - {"madrs_items"}
@@ -129,7 +129,7 @@ def test_events_carry_doses_and_zero_order_inputs():
     m = libsbml.readSBMLFromString(export_sbml("esketamine-84mg-single")).getModel()
     model = assemble(ks.default_parameters(), [ks.Patient()])
     _, infusions = model.events(ks.protocols.get("esketamine-84mg-single"))
-    assert len(infusions) == 3 and all(model.state_names[i.state] == "esk_depot_swallowed" for i in infusions)
+    assert len(infusions) == 3 and all(model.state_names[i.state] == "s_depot_swallowed" for i in infusions)
     starts = stops = nasal = 0
     for e in m.getListOfEvents():
         assert not e.getTrigger().getInitialValue() and e.getTrigger().getPersistent()
@@ -139,9 +139,9 @@ def test_events_carry_doses_and_zero_order_inputs():
                 value = float(formula.strip("() ").split()[0])
                 starts += value > 0
                 stops += value == 0
-            nasal += ea.getVariable() == "esk_depot_nasal"
+            nasal += ea.getVariable() == "s_depot_nasal"
     assert (starts, stops, nasal) == (3, 3, 3)
-    assert m.getReaction("input_esk_depot_swallowed") is not None
+    assert m.getReaction("input_s_depot_swallowed") is not None
 
 
 def test_rates_match_model_rhs_at_arbitrary_states():

@@ -24,7 +24,13 @@ def test_each_variant_equals_its_own_simulation(cmp):
     assert s.loc["both", "cmax_ng_ml"] == pytest.approx(
         s.loc["no disinhibition", "cmax_ng_ml"], rel=1e-12
     )  # PK unchanged
-    assert s.loc["no disinhibition", "peak_glutamate_fold"] < s.loc["both", "peak_glutamate_fold"]
+    # the switch cuts the AMPA route to BDNF, not the glutamate pulse itself (that comes from the circuit)
+    assert s.loc["no disinhibition", "peak_glutamate_fold"] == pytest.approx(
+        s.loc["both", "peak_glutamate_fold"], rel=1e-5
+    )
+    bdnf = {name: float(cmp.results[name].dataset["bdnf"].max()) for name in VARIANTS}
+    assert bdnf["no disinhibition"] < bdnf["both"] - 0.1
+    assert s.loc["no disinhibition", "madrs_24h"] > s.loc["both", "madrs_24h"]
 
 
 def test_the_overlay_has_one_line_per_variant_in_every_panel(cmp, tmp_path):

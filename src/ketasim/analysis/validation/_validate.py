@@ -346,7 +346,9 @@ def _trial_predictions(
         for key, est in summary.items():
             value = est["estimate"]
             if key.startswith(("response_", "remission_", "sbp_rise_")):
-                preds[(key, arm)] = (value, math.sqrt(max(value * (1 - value), 1e-4) / n))
+                # Agresti-Coull: a rate estimated as 0 of 100 is not known to +-0 (small quick runs)
+                tilde = (value * n + 2) / (n + 4)
+                preds[(key, arm)] = (value, math.sqrt(tilde * (1 - tilde) / (n + 4)))
             elif key in ("n", "n_screened"):
                 continue
             else:
