@@ -165,3 +165,16 @@ def test_cli_validate_plots_writes_pk_png(tmp_path, capsys, monkeypatch):
     assert code == 2 and "is a file" in err and "Traceback" not in err
     code, out, _ = cli(capsys, "validate", "--help")
     assert code == 0 and "pk.png" in out
+
+
+def test_a_cv_rows_band_is_named_as_the_spread_of_studies_not_of_subjects():
+    """A CV's band is the CV that studies of the published size would find, not the subjects' spread."""
+    study = pk_study("cvs", [{"quantity": "cv_auc", "analyte": "ketamine_plasma", "observed": 0.23}], doses=DOSES)
+    f = pk_figure([row("cvs", "cv_auc", arm="ketamine_plasma", observed=0.23, predicted=0.2, tolerance=0.15,
+                       band=(0.12, 0.3))], [study])  # fmt: skip
+    try:
+        labels = {t.get_text() for t in f.legends[0].get_texts()}
+        assert any("CVs that studies of the published size" in t for t in labels)
+        assert not any(t.startswith("model: 5-95% of the virtual subjects") for t in labels)
+    finally:
+        pyplot().close(f)

@@ -57,9 +57,10 @@ _CI = "published value, 95% CI (given, or 1.96 x SE)"
 _BARE = "published value (no uncertainty given)"
 _TOLERANCE = "tolerance band (the row passes if the model's value is inside)"
 _BAND = "model: 5-95% of the virtual subjects"
+_CV_BAND = "model: 5-95% of the CVs that studies of the published size would find"
 _MEDIAN, _TYPICAL = "model: median of the virtual subjects", "model: one typical subject"
 #: the legend's order (by how a label starts); a pass before a failure
-_LEGEND_ORDER = (_SD, _CI, _BARE, _TOLERANCE, _BAND, _MEDIAN, _TYPICAL)
+_LEGEND_ORDER = (_SD, _CI, _BARE, _TOLERANCE, _BAND, _CV_BAND, _MEDIAN, _TYPICAL)
 
 
 def pk_rows(rows: Iterable[Row], studies: Iterable[Mapping[str, Any]] | None = None) -> dict[str, list[Row]]:
@@ -214,7 +215,8 @@ def _panel(ax: Any, rows: list[Row], study: Mapping[str, Any], limits: tuple[flo
         verdict = "pass (filled)" if r.passed else "FAIL (open)"
         if r.band is not None:
             ax.vlines(k + 0.17, max(r.band[0] / obs, lo_lim), min(r.band[1] / obs, hi_lim), color="tab:gray", lw=7,
-                      alpha=0.55, zorder=4, gid="model-band", label=_BAND)  # fmt: skip
+                      alpha=0.55, zorder=4, gid="model-band",
+                      label=_CV_BAND if r.quantity.startswith("cv_") else _BAND)  # fmt: skip
         what = _MEDIAN if r.band is not None else _TYPICAL
         ratio = r.predicted / obs
         if not math.isfinite(ratio):

@@ -86,8 +86,9 @@ def _row_panel(ax: Any, r: Row, *, legend: bool) -> None:
            label="tolerance band (pass if the model is inside)")  # fmt: skip
     mark_observed(ax, [-0.1], [r.observed], [r.observed - half], [r.observed + half], color="k",
                   label="published (95% CI where published)")  # fmt: skip
-    if r.band is not None:  # a population PK study: the spread of its virtual subjects
-        ax.vlines(0.1, *r.band, color="tab:gray", lw=6, alpha=0.5, zorder=6, label="model: 5-95% of virtual subjects")
+    if r.band is not None:  # a population PK study: the spread of its virtual subjects (of a CV: of studies)
+        what = "CVs of studies of the published size" if r.quantity.startswith("cv_") else "virtual subjects"
+        ax.vlines(0.1, *r.band, color="tab:gray", lw=6, alpha=0.5, zorder=6, label=f"model: 5-95% of {what}")
     ax.scatter([0.1], [r.predicted], marker="D", c="tab:green" if r.passed else "tab:red", zorder=7,
                label="model (median where a band is drawn; green: pass, red: fail)")  # fmt: skip
     ax.set_xlim(-0.6, 0.6)
