@@ -1,9 +1,10 @@
-"""Co-medication multipliers on esketamine's intrinsic hepatic clearance, fitted to oral S-ketamine.
+"""Co-medication multipliers on S-ketamine's intrinsic hepatic clearance, fitted to oral S-ketamine.
 
 Each perpetrator's multiplier ``m`` (registry ``comed_<name>``, pk.toml) multiplies ``esk_kel`` and
-``esk_kmet`` of the esketamine model (Perez-Ruixo 2021). It is found by root-finding on the simulated
-AUC(0-inf) ratio of an ORAL S-ketamine dose (with / without the perpetrator) against the study's
-published ratio; everything else is a held-out prediction, printed beside what was observed.
+``esk_kmet`` of the S-ketamine model (Perez-Ruixo 2021), whatever the product. It is found by
+root-finding on the simulated AUC(0-inf) ratio of an ORAL S-ketamine dose (with / without the
+perpetrator) against the study's published ratio; everything else is a held-out prediction, printed
+beside what was observed.
 
 Reproduce:  PYTHONPATH=src python calibration/comedication.py
 

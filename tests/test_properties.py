@@ -245,7 +245,7 @@ PATIENT = {
     "madrs_baseline": st.floats(0, 60), "stress_load": st.one_of(st.floats(0, 3), st.lists(
         st.tuples(good("d", 0, 30), st.floats(0, 3)), min_size=1, max_size=3)),
     "symptom_profile": st.floats(-1, 1), "sex": st.sampled_from(["male", "Female", " female "]),
-    "random_effects": st.one_of(st.none(), st.dictionaries(st.sampled_from(["ke0", "rac_s_cl", "cadss_ec50"]),
+    "random_effects": st.one_of(st.none(), st.dictionaries(st.sampled_from(["ke0", "r_cl", "esk_vc", "cadss_ec50"]),
                                                            st.floats(1e-3, 1e3), max_size=2)),
     "psychotherapy": st.lists(good("d", 0, 30), max_size=3), "noise_seed": st.one_of(st.none(), st.integers(0, 2**63 - 1)),
 }  # fmt: skip
@@ -435,7 +435,7 @@ def _check_result(res: ks.Result, duration_h: float) -> None:
     assert t[0] == 0.0 and t[-1] == pytest.approx(duration_h, abs=1e-9) and np.all(np.diff(t) > 0)
     for name, var in ds.data_vars.items():
         assert np.all(np.isfinite(var.values)), name
-        if name.endswith("_plasma") or name in ("cadss", "bhb_mm", "sedation"):
+        if name.endswith(("_plasma", "_arterial")) or name in ("cadss", "bhb_mm", "sedation"):
             assert var.values.min() >= -1e-9 * (1 + np.abs(var.values).max()), name
     bounds = {"madrs": (0, 60), "madrs_pre_dose": (0, 60), "madrs_items": (0, 6), "nmda_occupancy": (0, 1)}
     for name, (lo, hi) in bounds.items():

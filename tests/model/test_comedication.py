@@ -1,6 +1,6 @@
-"""Co-medication (Patient.comedication): CYP3A4 / CYP2B6 inhibitors and inducers on esketamine.
+"""Co-medication (Patient.comedication): CYP3A4 / CYP2B6 inhibitors and inducers on S-ketamine.
 
-Each perpetrator multiplies the esketamine model's intrinsic hepatic clearance by one number fitted to an
+Each perpetrator multiplies the S-ketamine model's intrinsic hepatic clearance by one number fitted to an
 oral S-ketamine AUC ratio (calibration/comedication.py). Checked here: the model reproduces those ratios;
 a held-out route (intravenous) is predicted within a loose band; no co-medication changes nothing, bit for
 bit; unknown names are refused; mass is conserved with a perpetrator.
@@ -108,9 +108,12 @@ def test_no_comedication_is_bit_for_bit_unchanged():
     neutral = assemble(P.replace(**{f"comed_{n}": 1.0 for n in COMEDICATIONS}),
                        [Patient(comedication=COMEDICATIONS), pts[1]]).pk.K  # fmt: skip
     assert np.array_equal(base[1], neutral[1]) and np.array_equal(base[0], neutral[0])
-    moved = assemble(P, [Patient(comedication=["rifampicin"])]).pk.K[0]
+    moved_pk = assemble(P, [Patient(comedication=["rifampicin"])]).pk
+    moved = moved_pk.K[0]
     changed = np.argwhere(moved != base[0])  # (row, column): flows out of the column's state
     assert set(changed[:, 1]) == {pk.IDX["s_liver"]}
+    # and not the dosing: the racemic nasal share is a property of the device, not of this liver
+    assert np.array_equal(moved_pk.rac_frn, assemble(P, [Patient()]).pk.rac_frn)
     assert np.array_equal(hepatic_clearance_multiplier(pts, P), np.ones(2))  # exactly 1.0: x * 1.0 == x
 
 

@@ -493,7 +493,8 @@ _COVARIATES: tuple[dict[str, Any], ...] = (
         "covariate": "COMEDICATION",
         "parameters": ["esk_kel", "esk_kmet"],
         "formula": "kel_i = kel_i * prod(comed_d) and kmet_i = kmet_i * prod(comed_d) over the patient's "
-        "co-medications d (Patient.comedication; not a column of the dataset, see to_nonmem)  (esketamine)",
+        "co-medications d (Patient.comedication; not a column of the dataset, see to_nonmem)  (S-ketamine, "
+        "either product)",
         "coefficients": [f"comed_{name}" for name in COMEDICATIONS],
     },
 )
@@ -550,10 +551,14 @@ def population_description(params: ParameterSet | None = None, path: str | Path 
         "parameter_set": p.digest(),
         "units": {"time": "h", "dose": "mg", "concentration": "ng/mL (venous plasma)", "madrs": "points (0-60)"},
         "structural_model": (
-            "ketasim.model.pk: racemic ketamine after Fanta 2015 / Otto 2021 (S and R enantiomers, three "
-            "compartments each, norketamine and hydroxynorketamine), esketamine after Perez-Ruixo 2021 (three "
-            "compartments, hepato-portal first-pass compartment, noresketamine); linear. The full model (PD "
-            "included) for one patient is the SBML export (ketasim export-sbml)."
+            "ketasim.model.pk: one disposition per enantiomer, whatever the product. S-ketamine (esketamine, or "
+            "half of racemic ketamine) after Perez-Ruixo 2021 (three compartments, hepato-portal first-pass "
+            "compartment, S-norketamine); R-ketamine after Fanta 2015 with Persson 2002's clearance ratio (three "
+            "compartments, R-norketamine after Otto 2021); hydroxynorketamine after Simons 2022; drug entering "
+            "venous blood passes a heart-lung mixing compartment (Henthorn 2018's total PK flow) before the "
+            "central compartments; linear. Concentrations are venous plasma (the central compartments); the "
+            "arterial outputs are in the SBML export. The full model (PD included) for one patient is the SBML "
+            "export (ketasim export-sbml)."
         ),
         "typical_values": pk,
         "iiv": {

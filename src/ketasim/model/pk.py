@@ -63,7 +63,7 @@ SINK = IDX["eliminated"]
 # population description prints them from here):
 #: the reference weight of the allometric scaling (the registry's values are "at 70 kg"),
 REFERENCE_WEIGHT_KG = 70.0
-#: the age above which esketamine's hepatic blood flow falls (Perez-Ruixo 2021), and the flow's floor.
+#: the age above which S-ketamine's hepatic blood flow falls (Perez-Ruixo 2021), and the flow's floor.
 ESK_AGE_FROM_Y = 60.0
 ESK_QH_FLOOR_L_H = 1.0
 
@@ -244,7 +244,7 @@ def equations(eq: Equations) -> None:
     (venous - arm tissue)): higher than venous during an infusion, lower after it. Metabolites enter
     no venous blood from outside and change slowly, so their arterial and venous levels are taken equal.
     """
-    x, c = eq.x, eq.c
+    x, c, m = eq.x, eq.c, eq.m
 
     def conc(*states: str) -> Any:
         return sum(x[s] / c[VOLUME[s]] for s in states)
@@ -253,9 +253,11 @@ def equations(eq: Equations) -> None:
     r_ket = eq.define("r_ketamine_um", conc("r_central"), "uM", "R-ketamine, venous plasma")
     eq.rate("s_arm", c.arm_rate * (s_ket - x.s_arm))
     eq.rate("r_arm", c.arm_rate * (r_ket - x.r_arm))
-    s_art = eq.define("s_ketamine_arterial_um", s_ket + conc("s_mixing") + (s_ket - x.s_arm), "uM",
+    # (the lead term is a first-order reading of the arm's delay: after a venous fall faster than the arm
+    # follows, as in patients with extreme random effects after a bolus, it would cross zero; held at 0)
+    s_art = eq.define("s_ketamine_arterial_um", m.pos(s_ket + conc("s_mixing") + (s_ket - x.s_arm)), "uM",
                       "S-ketamine, arterial plasma")  # fmt: skip
-    r_art = eq.define("r_ketamine_arterial_um", r_ket + conc("r_mixing") + (r_ket - x.r_arm), "uM",
+    r_art = eq.define("r_ketamine_arterial_um", m.pos(r_ket + conc("r_mixing") + (r_ket - x.r_arm)), "uM",
                       "R-ketamine, arterial plasma")  # fmt: skip
     s_nk = eq.define("s_norketamine_um", conc("snk_central"), "uM", "S-norketamine")
     r_nk = eq.define("r_norketamine_um", conc("rnk_central"), "uM", "R-norketamine")
@@ -373,9 +375,12 @@ def build(k: Constants) -> PKModel:
     flow("ssri_gut", v("escitalopram_ka", "1/h"), [("ssri_central", 1.0)])
     flow("ssri_central", v("escitalopram_cl_f", "L/h") / vol["ssri_v"], [])
 
-    # the nasal share of a racemic intranasal dose, so that nasal + swallowed = the published total F
-    # (the swallowed part's availability: the mean of R's and S's, the latter through gut and liver)
-    f_swallowed = 0.5 * (f_oral + v("esk_fgut", "1") * qh / (qh + (kel + kmet) * vol["esk_vh"]))
+    # The nasal share of a racemic intranasal dose, so that nasal + swallowed = the published total F: a
+    # property of the device, so from the typical swallowed availability (the mean of R's and S's, the
+    # latter through gut wall and liver), not this patient's liver or co-medication.
+    typ = params.value
+    qh_typ, clint_typ = typ("esk_qh", "L/h"), (typ("esk_kel", "1/h") + typ("esk_kmet", "1/h")) * typ("esk_vh", "L")
+    f_swallowed = 0.5 * (typ("rac_f_oral") + typ("esk_fgut") * qh_typ / (qh_typ + clint_typ))
     rac_frn = np.clip((v("rac_f_intranasal", "1") - f_swallowed) / (1 - f_swallowed), 0.0, 1.0)
     frn = np.clip(v("esk_frn", "1") * np.where(japanese, params.value("esk_japanese_frn"), 1.0), 0.0, 1.0)
     return PKModel(

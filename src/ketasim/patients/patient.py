@@ -33,8 +33,8 @@ MAX_TIME_H = 24.0 * 366 * 2
 CYP2B6_GENOTYPES = ("*1/*1", "*1/*6", "*6/*6")
 ANCESTRIES = ("non_asian", "asian", "japanese")
 BIOTYPES = ("synaptic", "monoaminergic", "inflammatory")
-#: Co-medications with a published interaction study on S-ketamine (each one's multiplier on esketamine's
-#: intrinsic hepatic clearance is the registry parameter ``comed_<name>``, pk.toml).
+#: Co-medications with a published interaction study on S-ketamine (each one's multiplier on S-ketamine's
+#: intrinsic hepatic clearance, either product, is the registry parameter ``comed_<name>``, pk.toml).
 COMEDICATIONS = ("clarithromycin", "rifampicin", "st_johns_wort", "ticlopidine")
 #: The 10 MADRS items (Montgomery & Asberg 1979), in the scale's order.
 ITEMS = (
@@ -105,11 +105,11 @@ class Patient:
     """One virtual patient.
 
     Covariates (PK): ``weight`` (20-300 kg), ``sex``, ``age`` (18-100 y), ``cyp2b6`` genotype,
-    ``ancestry`` (non_asian / asian / japanese; esketamine PK covariates of Perez-Ruixo 2021),
+    ``ancestry`` (non_asian / asian / japanese; S-ketamine PK covariates of Perez-Ruixo 2021),
     ``comedication`` (names from ``COMEDICATIONS``: CYP3A4 / CYP2B6 inhibitors and inducers with a published
-    interaction study on oral S-ketamine; several multiply; they act on the esketamine model's hepatic
-    clearance, see ``ketasim.model.pk``; racemic ketamine's model has no liver compartment and is not
-    changed by them yet).
+    interaction study on oral S-ketamine; several multiply; they act on S-ketamine's hepatic clearance,
+    whether given as esketamine or in racemic ketamine, see ``ketasim.model.pk``; R-ketamine is not
+    changed: no study measured it).
 
     Depression and modifiers: ``madrs_baseline`` (pre-treatment MADRS, 0-60; the model's scores start at
     its floor, ``madrs_floor`` = 2 points, what a healthy unstressed person scores, so a baseline below

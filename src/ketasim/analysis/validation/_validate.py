@@ -206,8 +206,9 @@ def _pk_population(study: Mapping[str, Any], seed: int, params: ParameterSet) ->
         q, analyte = row["quantity"], row.get("analyte", "ketamine_plasma")
         c = conc[analyte]
         field = f"{study['id']}.row({q}, {analyte})"
+        # a peak is taken from ``after`` on (a second dose's peak)
+        m = t >= parse_quantity(row.get("after", "0 h"), "after", "h", unit_required=True) - 1e-9
         if q in ("cmax_ng_ml", "tmax_h"):
-            m = t >= parse_quantity(row.get("after", "0 h"), "after", "h", unit_required=True) - 1e-9
             values = c[:, m].max(axis=1) if q == "cmax_ng_ml" else t[m][c[:, m].argmax(axis=1)] - t[m][0]
         elif q == "half_life_h":
             values = np.log(2) / _terminal_rate(t, c, row)
@@ -223,7 +224,7 @@ def _pk_population(study: Mapping[str, Any], seed: int, params: ParameterSet) ->
             else:
                 values = _auc_to(t, c, row) / _auc_to(t, conc[row["over"]], row)
         elif q in ("cv_cmax", "cv_auc"):
-            x = c.max(axis=1) if q == "cv_cmax" else _auc_to(t, c, row)
+            x = c[:, m].max(axis=1) if q == "cv_cmax" else _auc_to(t, c, row)
             lo, hi = _cv_band(x, int(row.get("n", 20)), seed)
             out[(q, row.get("arm", analyte))] = (_cv(x), 0.0, lo, hi)
             continue
