@@ -362,6 +362,8 @@ def build(k: Constants) -> PKModel:
     flow("s_central", qh / vol["esk_vc"], [("s_liver", 1.0)])
     flow("s_periph1", eq1 / vol["esk_vp1"], [("s_central", 1.0)])
     flow("s_periph2", eq2 / vol["esk_vp2"], [("s_central", 1.0)])
+    # hepatic venous blood joins the central (mixed) compartment directly: an oral dose's first pass
+    # therefore has no partially mixed arterial term (a limit, stated in the README)
     flow("s_liver", qh / vol["esk_vh"], [("s_central", 1.0)])
     flow("s_liver", kel + kmet, [("snk_central", kmet / (kel + kmet))])
     nq3 = v("nesk_q", "L/h")
