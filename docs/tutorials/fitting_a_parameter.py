@@ -27,16 +27,15 @@ times_h = np.array([0.25, 0.5, 0.67, 1.0, 1.5, 2.0, 3.0, 4.0])
 patient = ks.Patient(weight="70 kg")
 
 
+def r_ketamine(params: ks.ParameterSet, times: np.ndarray) -> np.ndarray:
+    """The patient's venous R-ketamine (ng/mL) at ``times`` (h) after the Zarate infusion."""
+    res = ks.simulate("zarate-2006-iv", patient=patient, duration="5 h", output_step="1 min", params=params,
+                      outputs=["arketamine_plasma"])  # fmt: skip
+    return res.dataset["arketamine_plasma"].interp(time=times).values[0]
+
+
 def concentrations(params: ks.ParameterSet) -> np.ndarray:
-    res = ks.simulate(
-        "zarate-2006-iv",
-        patient=patient,
-        duration="5 h",
-        output_step="1 min",
-        params=params,
-        outputs=["arketamine_plasma"],
-    )
-    return res.dataset["arketamine_plasma"].interp(time=times_h).values[0]
+    return r_ketamine(params, times_h)
 
 
 truth = base.replace(r_cl=60.0)
@@ -64,15 +63,7 @@ fine = np.linspace(0.05, 4.5, 200)
 
 
 def curve(params: ks.ParameterSet) -> np.ndarray:
-    res = ks.simulate(
-        "zarate-2006-iv",
-        patient=patient,
-        duration="5 h",
-        output_step="1 min",
-        params=params,
-        outputs=["arketamine_plasma"],
-    )
-    return res.dataset["arketamine_plasma"].interp(time=fine).values[0]
+    return r_ketamine(params, fine)
 
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
