@@ -105,6 +105,21 @@ def test_madrs_panel_is_a_labelled_vpc(stored):
     assert verts[:, 1].min() == pytest.approx(g["p05"].min()) and verts[:, 1].max() == pytest.approx(g["p95"].max())
 
 
+def test_a_few_patients_are_drawn_as_thin_lines(stored):
+    """Individual courses beside the spread: the examples the run kept, one line each, labelled once."""
+    res, loaded, _ = stored
+    for result in (res, loaded):  # the run, and the same through the store
+        ax = result.plot().axes[0]
+        lines = [line for line in ax.lines if line.get_gid() == "patient"]
+        assert len(lines) == result.examples["patient"].nunique() > 2
+        for arm, ex in result.examples.groupby("arm"):
+            first = ex[ex["patient"] == ex["patient"].iloc[0]].sort_values("time_h")
+            assert any(np.allclose(line.get_xdata(), first["time_h"] / 24) and np.allclose(line.get_ydata(), first["madrs"])
+                       for line in lines)  # fmt: skip
+            n = ex["patient"].nunique()
+            assert f"{arm}: {n} virtual patients, one line each" in _legend(ax)
+
+
 def test_dose_markers_and_threshold_lines(stored):
     res, _, _ = stored
     ax = res.plot().axes[0]

@@ -1,13 +1,13 @@
 """The trial figure: MADRS per arm over time as a visual predictive check, and the rates per visit.
 
 Left, in MADRS points: per arm the median of the virtual patients (solid) with the band that holds 5-95%
-of them, and the mean (dashed) with its 95% CI; the remission threshold (an absolute score) and, since a
-response is a 50% fall from each patient's own baseline, a line at 50% of the mean baseline, labelled as
-such; each arm's doses (and control sessions) as triangles on the time axis; a scenario's published MADRS
-changes, drawn at the model arm's mean baseline plus the change, with their 95% intervals. Right, as
-fractions of patients: the model's response and remission rates per visit with their 95% Monte-Carlo CIs
-(bars), and the published rates with their intervals (points; ``trials.reference`` says how they are
-obtained).
+of them, a few patients' own courses (thin lines), and the mean (dashed) with its 95% CI; the remission
+threshold (an absolute score) and, since a response is a 50% fall from each patient's own baseline, a
+line at 50% of the mean baseline, labelled as such; each arm's doses (and control sessions) as
+triangles on the time axis; a scenario's published MADRS changes, drawn at the model arm's mean baseline
+plus the change, with their 95% intervals. Right, as fractions of patients: the model's response and
+remission rates per visit with their 95% Monte-Carlo CIs (bars), and the published rates with their
+intervals (points; ``trials.reference`` says how they are obtained).
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ def _madrs_panel(ax: Any, result: Any, refs: list[ReferenceValue]) -> dict[str, 
         else:  # a result built before the quantiles were kept
             (line,) = ax.plot([], [])
             color = line.get_color()
+        _patients(ax, result, arm, color)
         ax.plot(days, g["mean"], color=color, lw=1.2, ls="--", gid="mean", label=f"{arm}: mean (95% CI)")
         ax.fill_between(days, g["lower"], g["upper"], color=color, alpha=0.35, lw=0, gid="mean_ci")
         colors[arm] = color
@@ -104,6 +105,19 @@ def _madrs_panel(ax: Any, result: Any, refs: list[ReferenceValue]) -> dict[str, 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
     return colors
+
+
+def _patients(ax: Any, result: Any, arm: str, color: str) -> None:
+    """A few of the arm's virtual patients as thin lines: individual courses, not only their spread."""
+    ex = getattr(result, "examples", None)
+    if ex is None or ex.empty:
+        return
+    mine = ex[ex["arm"].astype(str) == arm]
+    n = mine["patient"].nunique()
+    for k, (_, p) in enumerate(mine.groupby("patient", sort=False)):
+        p = p.sort_values("time_h")
+        ax.plot(p["time_h"].to_numpy(float) / 24, p["madrs"], color=color, lw=0.6, alpha=0.45, gid="patient",
+                label=f"{arm}: {n} virtual patients, one line each" if k == 0 else None)  # fmt: skip
 
 
 def _rates_panel(ax: Any, result: Any, refs: list[ReferenceValue], colors: Mapping[str, str]) -> None:
