@@ -182,9 +182,12 @@ def test_an_arterial_study_is_compared_with_the_arterial_output():
     venous = _study([{"drug": "esketamine", "route": "iv", "amount": "20 mg", "duration": "20 min"}], rows)
     arterial = {**venous, "site": "arterial"}
     v, a = predict_study(venous, params=p), predict_study(arterial, params=p)
-    assert a[("cmax_ng_ml", "esketamine_plasma")][0] > 1.5 * v[("cmax_ng_ml", "esketamine_plasma")][0]
+    # the arterial study's rows are keyed (and shown) by the output they are compared with
+    assert {k[1] for k in a} == {"esketamine_arterial"} and {k[1] for k in v} == {"esketamine_plasma"}
+    assert {r.arm for r in rows_for(arterial, a)} == {"esketamine_arterial"}
+    assert a[("cmax_ng_ml", "esketamine_arterial")][0] > 1.5 * v[("cmax_ng_ml", "esketamine_plasma")][0]
     front = 20.0 * 1000 / p.value("pk_total_flow", "L/h")  # ng h/mL
-    gap = a[("auc_ng_h_ml", "esketamine_plasma")][0] - v[("auc_ng_h_ml", "esketamine_plasma")][0]
+    gap = a[("auc_ng_h_ml", "esketamine_arterial")][0] - v[("auc_ng_h_ml", "esketamine_plasma")][0]
     assert gap == pytest.approx(front, rel=0.03)
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ketasim.analysis.validation._validate import Row, reference_studies
+from ketasim.analysis.validation._validate import Row, reference_studies, row_label
 from ketasim.plotting import check_figure_path, mark_observed, pyplot, save_figure
 
 __all__ = ["PK_FIGURE", "pk_figure", "pk_rows", "plot_pk"]
@@ -45,7 +45,9 @@ _QUANTITY = {
     "sert_occupancy_day10_6h": ("SERT occupancy", ""),
     "psilocin_cmax_ng_ml": ("psilocin Cmax", "ng/mL"),
 }
-_ANALYTE = {"esketamine_plasma": "S-ketamine", "arketamine_plasma": "R-ketamine", "ketamine_plasma": "ketamine"}
+_ANALYTE = {"esketamine_plasma": "S-ketamine", "arketamine_plasma": "R-ketamine", "ketamine_plasma": "ketamine",
+            "esketamine_arterial": "S-ketamine, arterial", "arketamine_arterial": "R-ketamine, arterial",
+            "ketamine_arterial": "ketamine, arterial"}  # fmt: skip
 _DRUG = {"ketamine": "racemic ketamine"}
 _ROUTE = {"iv": "IV", "im": "IM"}
 
@@ -145,7 +147,7 @@ def _spread(r: Row, ref: Mapping[str, Any] | None) -> tuple[float, float, str]:
 def _reference_row(r: Row, study: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The ``reference.toml`` row that ``r`` came from (matched as ``rows_for`` keys it)."""
     for ref in study.get("row", ()):
-        if ref.get("quantity") == r.quantity and ref.get("arm", ref.get("analyte")) == r.arm:
+        if ref.get("quantity") == r.quantity and row_label(study, ref) == r.arm:
             return dict(ref)
     return None
 

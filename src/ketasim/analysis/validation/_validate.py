@@ -153,6 +153,16 @@ def site_output(analyte: str, site: str) -> str:
     return analyte.removesuffix("_plasma") + "_arterial"
 
 
+def row_label(study: Mapping[str, Any], row: Mapping[str, Any]) -> str | None:
+    """What a row is matched and shown as: its ``arm``, or for a population PK row the output it is
+    compared with (the ``_arterial`` twin of its analyte in an arterial study), else its ``analyte``."""
+    if "arm" in row:
+        return str(row["arm"])
+    if study.get("kind") == "pk" and "doses" in study:
+        return site_output(row.get("analyte", "ketamine_plasma"), str(study.get("site", "")))
+    return row.get("analyte")
+
+
 def _pk_population(study: Mapping[str, Any], seed: int, params: ParameterSet) -> Predictions:
     """A PK study given as its doses and subjects: every row's metric computed per virtual subject, the
     median as the prediction (value, 0, 5th, 95th percentile).
@@ -226,7 +236,7 @@ def _pk_population(study: Mapping[str, Any], seed: int, params: ParameterSet) ->
         elif q in ("cv_cmax", "cv_auc"):
             x = c[:, m].max(axis=1) if q == "cv_cmax" else _auc_to(t, c, row)
             lo, hi = _cv_band(x, int(row.get("n", 20)), seed)
-            out[(q, row.get("arm", analyte))] = (_cv(x), 0.0, lo, hi)
+            out[(q, row_label(study, row))] = (_cv(x), 0.0, lo, hi)
             continue
         else:
             auc = _auc_inf(t, c, row)
@@ -243,7 +253,7 @@ def _pk_population(study: Mapping[str, Any], seed: int, params: ParameterSet) ->
                 if q == "clearance_ml_min_kg":
                     values = values * 1000 / 60 / weights
         lo, med, hi = np.nanpercentile(values, [5, 50, 95])
-        out[(q, row.get("arm", analyte))] = (float(med), 0.0, float(lo), float(hi))
+        out[(q, row_label(study, row))] = (float(med), 0.0, float(lo), float(hi))
     return out
 
 
@@ -396,7 +406,7 @@ def predict_study(
 def rows_for(study: Mapping[str, Any], preds: Mapping[tuple[str, str | None], tuple[float, ...]]) -> list[Row]:
     out = []
     for r in study["row"]:
-        key = (r["quantity"], r.get("arm", r.get("analyte")))  # a PK row is told apart by its analyte
+        key = (r["quantity"], row_label(study, r))  # a PK row is told apart by the output it is compared with
         found = preds.get(key, (math.nan, 0.0))
         pred, mc_se = found[0], found[1]
         band = (float(found[2]), float(found[3])) if len(found) == 4 else None
