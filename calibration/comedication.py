@@ -45,27 +45,16 @@ HELD_OUT = [
         "cmax",
         1 - 0.66,
     ),
-    (
-        "ticlopidine",
-        "Spravato label: nasal esketamine 28 mg, AUC",
-        ks.Dose("esketamine", "intranasal", "28 mg"),
-        "auc",
-        1.29,
-    ),
-    (
-        "ticlopidine",
-        "Spravato label: nasal esketamine 56 mg, AUC",
-        ks.Dose("esketamine", "intranasal", "56 mg"),
-        "auc",
-        1.29,
-    ),
-    (
-        "ticlopidine",
-        "Spravato label: nasal esketamine 84 mg, AUC",
-        ks.Dose("esketamine", "intranasal", "84 mg"),
-        "auc",
-        1.29,
-    ),
+    *[
+        (
+            "ticlopidine",
+            f"Spravato label: nasal esketamine {mg} mg, AUC",
+            ks.Dose("esketamine", "intranasal", f"{mg} mg"),
+            "auc",
+            1.29,
+        )
+        for mg in (28, 56, 84)
+    ],  # the study's dose is not stated: all three
     (
         "ticlopidine",
         "Spravato label: nasal esketamine 56 mg, Cmax (no effect)",

@@ -41,8 +41,9 @@ STUDIES = [
 ROWS = [
     # an arterial study: its rows are shown as the output they are compared with (rows_for's label)
     row("popsd", arm="esketamine_arterial"),  # passes: 110 within 100 +- 30
-    row("popsd", "half_life_h", arm="esketamine_arterial", observed=5.0, predicted=8.0, tolerance=1.5,
-        band=(6.0, 10.0)),  # fails
+    row(
+        "popsd", "half_life_h", arm="esketamine_arterial", observed=5.0, predicted=8.0, tolerance=1.5, band=(6.0, 10.0)
+    ),  # fails
     row("popci", arm="ketamine_plasma", observed=79.0, predicted=90.0, tolerance=23.7, band=(67.0, 115.0), se=5.36),
     row("typical", "cmax_ng_ml", arm=None, observed=185.0, predicted=160.0, tolerance=46.25, band=None),
     row("atrial", "madrs_change_24h", arm="ketamine", observed=-10.0, predicted=-9.0, tolerance=3.0, band=None),

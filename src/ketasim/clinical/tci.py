@@ -160,6 +160,11 @@ def tci_schedule(
         free_rows[j] = row
         pulse[j] = c @ p
     usable = pulse > 1e-12 * pulse.max()
+
+    def peak_at_target(tgt: float, z: np.ndarray) -> float:
+        """The largest rate for this interval that keeps the predicted curve at or below ``tgt``."""
+        return float(np.min((tgt - (free_rows @ z)[usable]) / pulse[usable]))
+
     z = np.zeros(A.shape[0])
     rates = np.zeros(n_up)
     maintaining, last_tgt = False, 0.0
@@ -168,19 +173,15 @@ def tci_schedule(
         # simply cut off where the infusion ends.
         tgt = _target_at(steps, float(times[k]))
         if site_ == "plasma":
-            f = free_rows @ z
-            r = float(np.min((tgt - f[usable]) / pulse[usable]))
+            r = peak_at_target(tgt, z)
         else:
             ce_now = float(c @ z)
             if tgt != last_tgt:
                 maintaining = False
             if not maintaining and ce_now >= (1.0 - EFFECT_SWITCH) * tgt:
                 maintaining = ce_now <= tgt * (1.0 + EFFECT_SWITCH)  # above: wait until it falls to target
-            if maintaining:  # Ce ~ Cp ~ target: hold plasma at target
-                r = (tgt - cp @ (E_dt @ z)) / (cp @ G_dt)
-            else:  # aim the peak of the effect-site curve at the target
-                f = free_rows @ z
-                r = float(np.min((tgt - f[usable]) / pulse[usable]))
+            # Ce ~ Cp ~ target: hold plasma at target; otherwise aim the effect site's peak at it
+            r = (tgt - cp @ (E_dt @ z)) / (cp @ G_dt) if maintaining else peak_at_target(tgt, z)
         last_tgt = tgt
         r = min(max(r, 0.0), rmax)
         rates[k] = r if r > MIN_RATE_MG_H else 0.0
