@@ -260,6 +260,9 @@ def trial(
     if workers is not None and scheduler is not None:
         raise InputError("workers", "give either --workers or --scheduler, not both")
     plan = prepare_scenario_run(scenario, patients=patients, seed=seed)  # validated before the store is touched
+    if plan.phased:
+        _run_phased(plan, plot, as_json, chunk_size, workers, scheduler)
+        return
     with (
         Store(db, on_wait=_tell) as store,
         Progress(
@@ -281,6 +284,9 @@ def trial(
             store=store,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    from ketasim.trials.result import TrialResult as Result
+
+    assert isinstance(res, Result)  # a phased design returned above
     _report(res, plot, as_json, f"{plan.name} (stored in {db})", plan.scenario.reference)
 
 
@@ -753,6 +759,53 @@ def describe_population_cmd(
 def _tell(message: str) -> None:
     """One line on stderr while a command waits (for a results store another process holds)."""
     err_console.print(escape(message), highlight=False, soft_wrap=True)
+
+
+def _run_phased(plan: Any, plot: Path | None, as_json: bool, chunk_size: int, workers: int | None,
+                scheduler: str | None) -> None:  # fmt: skip
+    """A phased design: run with a progress bar, print the patient flow and the time-to-event tables."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True,
+                  disable=as_json) as bar:  # fmt: skip
+        task = bar.add_task(f"{plan.name}: {plan.n_patients} patients", total=None)
+        res = plan.run(chunk_size=chunk_size, workers=workers, scheduler=scheduler,
+                       progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
+    if plot is not None:
+        res.plot(plot)
+    if as_json:
+        typer.echo(_json(res.to_json()))
+        return
+    flow = Table(title=f"{plan.name}: patients per phase (phased design; not kept in the results store)")
+    for col in ("phase", "arm", "stratum", "entered", "event"):
+        flow.add_column(col, justify="right" if col in ("entered", "event") else "left")
+    for r in res.flow().itertuples(index=False):
+        flow.add_row(r.phase, r.arm, r.stratum or "-", str(r.entered), f"{r.event} {r.event_name}".strip())
+    console.print(flow)
+    left = res.endpoints["left_because"].value_counts()
+    console.print("follow-up ended: " + ", ".join(f"{k} {v}" for k, v in left.items()))
+    for p in res.event_phases():
+        for stratum in [None, *(s for s in res.strata(p.name) if s)]:
+            tab = res.time_to_event(p.name, stratum)
+            t = Table(title=f"{p.name}: time to {p.stop_when}" + (f" ({stratum})" if stratum else " (all strata)"))
+            for col in (
+                "arm",
+                "n",
+                "events",
+                "proportion [95% CI]",
+                "KM median (d)",
+                f"HR vs {p.control_arm} [95% CI]",
+            ):
+                t.add_column(col, justify="left" if col == "arm" else "right")
+            for r in tab.itertuples(index=False):
+                hr = "-" if not math.isfinite(r.hr) else f"{r.hr:.2f} [{r.hr_lower:.2f}, {r.hr_upper:.2f}]"
+                med = "not reached" if not math.isfinite(r.median_days) else f"{r.median_days:.0f}"
+                prop = f"{r.proportion:.3f} [{r.proportion_lower:.3f}, {r.proportion_upper:.3f}]"
+                t.add_row(str(r.arm), str(r.n), str(r.events), prop, med, hr)
+            console.print(t)
+    if plot is not None:
+        console.print(f"figure written to {plot}")
 
 
 def _report(res: TrialResult, plot: Path | None, as_json: bool, title: str,

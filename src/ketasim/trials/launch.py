@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ketasim.errors import InputError
 from ketasim.trials.design import RunStore, Trial
+from ketasim.trials.phased import PhasedResult, PhasedTrial
 from ketasim.trials.result import TrialResult
 from ketasim.trials.scenario import Scenario, load_scenario
 
@@ -25,8 +26,13 @@ class ScenarioRun:
 
     scenario: Scenario
     text: str
-    trial: Trial
+    trial: Trial | PhasedTrial
     seed: int
+
+    @property
+    def phased(self) -> bool:
+        """A phased design (its result is a ``PhasedResult``, not kept in a results store)."""
+        return isinstance(self.trial, PhasedTrial)
 
     @property
     def name(self) -> str:
@@ -46,8 +52,14 @@ class ScenarioRun:
         scheduler: str | None = None,
         store: RunStore | None = None,
         progress: Callable[[int, int], None] | None = None,
-    ) -> TrialResult:
-        """Run the trial with the chosen seed (see ``Trial.run``); ``store`` also records the scenario text."""
+    ) -> TrialResult | PhasedResult:
+        """Run the trial with the chosen seed (see ``Trial.run``); ``store`` also records the scenario text
+        (parallel-group trials only: a phased design's result is returned, not stored)."""
+        if isinstance(self.trial, PhasedTrial):
+            if store is not None:
+                raise InputError("store", "phased designs are not kept in the results store yet; run without it")
+            return self.trial.run(self.seed, chunk_size=chunk_size, workers=workers, scheduler=scheduler,
+                                  progress=progress)  # fmt: skip
         return self.trial.run(
             self.seed,
             chunk_size=chunk_size,

@@ -24,7 +24,7 @@ from ketasim.patients import Patient
 from ketasim.simulation import run_batch
 from ketasim.trials.endpoints import Endpoints, label_time
 
-__all__ = ["TrialChunk", "execute", "run_chunk"]
+__all__ = ["SAME_CONTACT_H", "TrialChunk", "execute", "run_chunk", "substream"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ _SBP_READ_H = (40 / 60, 1.0, 1.5)
 
 
 #: Ratings this close to a treatment session or to another rating are the same clinical contact.
-_SAME_CONTACT_H = 12.0
+SAME_CONTACT_H = 12.0
 
 
 def _assessments(reg: Regimen, visits: Iterable[float], lead: float, duration_h: float) -> Regimen:
@@ -77,13 +77,13 @@ def _assessments(reg: Regimen, visits: Iterable[float], lead: float, duration_h:
     contacts = list(reg.visit_times)
     out = []
     for t in sorted(([0.0] if lead else []) + [lead + v for v in visits if v <= duration_h]):
-        if all(abs(t - c) >= _SAME_CONTACT_H for c in contacts):
+        if all(abs(t - c) >= SAME_CONTACT_H for c in contacts):
             out.append(Session("assessment", at=f"{t!r} h"))
             contacts.append(t)
     return Regimen(out)
 
 
-def _substream(seq: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
+def substream(seq: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
     """The k-th child stream of ``seq``, derived without spawning (which would change ``seq``)."""
     return np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, k))
 
@@ -155,7 +155,7 @@ def run_chunk(chunk: TrialChunk) -> tuple[pd.DataFrame, pd.DataFrame]:
         visits = [v for v in reg.visit_times if v <= lead + chunk.duration_h - _SBP_READ_H[-1]]
         if visits and ep.rating_noise:
             bp_sd = chunk.params.value("sbp_reading_sd", "mmHg")
-            streams = [np.random.default_rng(_substream(chunk.noise_seeds[i], 1)) for i in idx]
+            streams = [np.random.default_rng(substream(chunk.noise_seeds[i], 1)) for i in idx]
             shape = (len(visits), 1 + len(_SBP_READ_H))
             e = np.stack([g.normal(0.0, bp_sd, shape) for g in streams])  # (patient, visit, pre + readings)
             true = np.stack([np.stack([_at(v + d, t, obs["sbp_change"]) for d in _SBP_READ_H], axis=1)

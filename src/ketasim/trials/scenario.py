@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ketasim._internal.checks import from_validation_error, parse_toml, read_text
@@ -16,10 +17,13 @@ from ketasim.dosing import Dose, Regimen, Session, protocols
 from ketasim.errors import InputError
 from ketasim.patients import Population
 from ketasim.trials.design import Trial
-from ketasim.trials.endpoints import Endpoints
+from ketasim.trials.endpoints import MAX_TIME_H, Endpoints
+from ketasim.trials.phased import PhasedTrial
+from ketasim.trials.phases import Criterion, DosingRule, Phase, PhaseArm, Transition
 from ketasim.trials.reference import ReferenceValue, parse_reference
+from ketasim.units import parse_quantity
 
-__all__ = ["ArmSpec", "Scenario", "load_scenario", "parse_scenario", "regimen_from_spec"]
+__all__ = ["ArmSpec", "PhaseSpec", "Scenario", "load_scenario", "parse_scenario", "phased_trial", "regimen_from_spec"]
 
 
 class _Strict(BaseModel):
@@ -38,6 +42,54 @@ class ArmSpec(_Strict):
     schedule: str | None = None
     doses: list[dict[str, Any]] = []
     sessions: list[dict[str, Any]] = []
+
+
+class CriterionSpec(_Strict):
+    """A rule on rated scores (``trials.phases.Criterion``)."""
+
+    scale: str = "madrs"
+    at_most: float | None = None
+    at_least: float | None = None
+    fraction_of_baseline: float | None = None
+    count: int = 1
+    of_last: int | None = None
+
+
+class RuleSpec(_Strict):
+    """A dosing rule (``trials.phases.DosingRule``); dose levels with units, times with units."""
+
+    levels: list[str] = []
+    start_level: int = 0
+    hold_when: str | None = None
+    max_cadss: float | None = None
+    max_sbp_rise: float | None = None
+    reduce_to_every: str | None = None
+    reduce_when: str | None = None
+
+
+class PhaseArmSpec(ArmSpec):
+    repeat_every: str | None = None  # repeat the arm's schedule with this period until the phase ends
+    rule: RuleSpec | None = None
+
+
+class TransitionSpec(_Strict):
+    go: str
+    when: str | None = None
+    stratum: str | None = None
+
+
+class PhaseSpec(_Strict):
+    """One phase of a phased scenario (``trials.phases.Phase``); times relative to the phase start."""
+
+    name: str
+    duration: str
+    arms: dict[str, PhaseArmSpec] = Field(min_length=1)
+    visits: list[str] = []
+    visit_every: str | None = None
+    randomise: dict[str, int] | None = None
+    stop_when: str | None = None
+    then: list[TransitionSpec] = []
+    control: str | None = None
 
 
 class EndpointSpec(_Strict):
@@ -59,7 +111,9 @@ class Scenario(_Strict):
     control: str | None = None
     population: PopulationSpec
     randomisation: dict[str, int] | None = None
-    arms: dict[str, ArmSpec] = Field(min_length=1)
+    arms: dict[str, ArmSpec] = {}
+    phases: list[PhaseSpec] = []  # a phased design instead of arms (see trials.phases)
+    criteria: dict[str, CriterionSpec] = {}
     endpoints: EndpointSpec = EndpointSpec()
     reference: dict[str, Any] = {}  # published results: schema in ketasim.trials.reference
 
@@ -70,12 +124,20 @@ class Scenario(_Strict):
     def regimens(self) -> dict[str, Regimen]:
         return {name: regimen_from_spec(name, arm) for name, arm in self.arms.items()}
 
-    def trial(self, patients: int | None = None, seed: int | None = None) -> Trial:
+    @property
+    def phased(self) -> bool:
+        return bool(self.phases)
+
+    def trial(self, patients: int | None = None, seed: int | None = None) -> Trial | PhasedTrial:
         n = patients if patients is not None else self.population.n
         pop = Population.sample(
             n, self.seed if seed is None else seed, self.population.cohort, **self.population.overrides
         )
         ep = self.endpoints
+        if self.phases:
+            lead = parse_quantity(ep.screening, "endpoints.screening", "h", minimum=0, maximum=24 * 90)
+            return phased_trial(self.phases, self.criteria, pop, screening_h=lead, entry_minimum=ep.entry_minimum,
+                                rating_noise=ep.rating_noise, series_step=self.series_step)  # fmt: skip
         return Trial(
             arms=self.regimens(),
             population=pop,
@@ -144,6 +206,88 @@ def parse_scenario(text: str) -> Scenario:
         sc = Scenario(**data)
     except ValidationError as exc:
         raise from_validation_error(exc, "scenario") from None
+    if bool(sc.arms) == bool(sc.phases):
+        raise InputError("arms", "give either arms (a parallel-group trial) or phases (a phased design), not both")
+    if sc.phases and (sc.randomisation is not None or sc.control is not None):
+        field = "randomisation" if sc.randomisation is not None else "control"
+        raise InputError(field, "a phased design randomises inside its phases (phases[i].randomise, .control)")
+    if sc.phases and "duration" in sc.model_fields_set:
+        raise InputError("duration", "a phased design lasts as long as its phases; give each phase a duration")
+    if not sc.phases and sc.criteria:
+        raise InputError("criteria", "criteria are read by phases; this scenario has none")
     sc.trial(patients=min(sc.population.n, 2))  # builds every arm, endpoint and randomisation check
     sc.reference_values()
     return sc
+
+
+def phased_trial(phases: list[PhaseSpec], criteria: dict[str, CriterionSpec], population: Population,
+                 series_step: str = "1 d", **options: Any) -> PhasedTrial:  # fmt: skip
+    """A ``PhasedTrial`` from the scenario's ``[[phases]]`` and ``[criteria]``; errors name the field."""
+    crit: dict[str, Criterion] = {}
+    for name, c in criteria.items():
+        try:
+            crit[name] = Criterion(**c.model_dump())
+        except InputError as exc:
+            raise InputError(f"criteria.{name}.{exc.field}", exc.message, exc.got) from None
+    built = [_phase(i, spec) for i, spec in enumerate(phases)]
+    step = parse_quantity(series_step, "series_step", "h", strictly_positive=True, maximum=MAX_TIME_H)
+    try:
+        return PhasedTrial(tuple(built), crit, population, series_step_h=step, **options)
+    except InputError as exc:
+        if exc.field.startswith(("phases", "population")):
+            raise
+        raise InputError(f"phases.{exc.field}", exc.message, exc.got) from None
+
+
+def _phase(i: int, spec: PhaseSpec) -> Phase:
+    where = f"phases[{i}]"
+    dur = parse_quantity(spec.duration, f"{where}.duration", "h", strictly_positive=True, maximum=MAX_TIME_H)
+    if spec.visits and spec.visit_every:
+        raise InputError(f"{where}.visits", "give visits or visit_every, not both")
+    if spec.visit_every:
+        every = parse_quantity(spec.visit_every, f"{where}.visit_every", "h", strictly_positive=True, maximum=dur)
+        visits = tuple(float(v) for v in np.arange(every, dur + 1e-9, every))
+    else:
+        visits = tuple(parse_quantity(v, f"{where}.visits[{k}]", "h", strictly_positive=True, maximum=dur)
+                       for k, v in enumerate(spec.visits))  # fmt: skip
+    arms = {name: _phase_arm(f"{where}.arms.{name}", name, arm, dur) for name, arm in spec.arms.items()}
+    then = tuple(Transition(t.go, t.when, t.stratum) for t in spec.then)
+    try:
+        return Phase(spec.name, dur, arms, visits, spec.randomise, spec.stop_when, then, spec.control)
+    except InputError as exc:
+        raise InputError(f"{where}.{exc.field}", exc.message, exc.got) from None
+
+
+def _phase_arm(where: str, name: str, arm: PhaseArmSpec, duration_h: float) -> PhaseArm:
+    base = ArmSpec(**arm.model_dump(exclude={"repeat_every", "rule"}, exclude_unset=True))
+    try:
+        reg = regimen_from_spec(name, base)
+    except InputError as exc:
+        raise InputError(f"{where}.{exc.field.removeprefix(f'arms.{name}.').removeprefix(f'arms.{name}')}".rstrip("."),
+                         exc.message, exc.got) from None  # fmt: skip
+    if arm.repeat_every is not None:
+        period = parse_quantity(arm.repeat_every, f"{where}.repeat_every", "h", strictly_positive=True,
+                                maximum=duration_h)  # fmt: skip
+        items: list[Dose | Session] = [*reg.doses, *reg.sessions]
+        if any(x.at_h >= period for x in items):
+            raise InputError(f"{where}.repeat_every", "the repeated schedule must fit inside one period")
+        copies = [x.shifted(k * period) for k in range(int(np.ceil(duration_h / period)))
+                  for x in items if x.at_h + k * period < duration_h]  # fmt: skip
+        reg = Regimen(copies, name=reg.name, source=reg.source, description=reg.description)
+    rule = None
+    if arm.rule is not None:
+        r = arm.rule
+        try:
+            levels = tuple(parse_quantity(v, f"levels[{k}]", "mg", strictly_positive=True, maximum=2000)
+                           for k, v in enumerate(r.levels))  # fmt: skip
+            every = None
+            if r.reduce_to_every is not None:
+                every = parse_quantity(r.reduce_to_every, "reduce_to_every", "h", strictly_positive=True,
+                                       maximum=duration_h)  # fmt: skip
+            rule = DosingRule(levels, r.start_level, r.hold_when, r.max_cadss, r.max_sbp_rise, every, r.reduce_when)
+        except InputError as exc:
+            raise InputError(f"{where}.rule.{exc.field}", exc.message, exc.got) from None
+    try:
+        return PhaseArm(reg, rule)
+    except InputError as exc:
+        raise InputError(f"{where}.{exc.field}", exc.message, exc.got) from None

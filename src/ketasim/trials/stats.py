@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from ketasim._internal.optional import require
 __all__ = [
     "hazard_ratio",
     "hedges_g",
+    "kaplan_meier_curve",
     "kaplan_meier_median",
     "mean_ci",
     "mean_difference",
@@ -117,6 +119,17 @@ def kaplan_meier_median(times: Sequence[float], events: Sequence[bool]) -> dict[
     return {"median": float(med) if med is not None else float("nan"), "n": int(t.size), "events": int(e.sum())}
 
 
+def kaplan_meier_curve(times: Sequence[float], events: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
+    """The Kaplan-Meier survival curve as step points (time 0 with survival 1 first), via statsmodels."""
+    t, e = np.asarray(times, float), np.asarray(events, int)
+    if t.size == 0:
+        return np.zeros(1), np.ones(1)
+    sf = _sm("duration.survfunc").SurvfuncRight(t, e)
+    x = np.concatenate([[0.0], sf.surv_times, [t.max()]])
+    y = np.concatenate([[1.0], sf.surv_prob, [sf.surv_prob[-1] if sf.surv_prob.size else 1.0]])
+    return x, y
+
+
 def hazard_ratio(
     times: Sequence[float], events: Sequence[bool], group: Sequence[int], level: float = 0.95
 ) -> dict[str, float]:
@@ -124,7 +137,9 @@ def hazard_ratio(
     t, e, g = np.asarray(times, float), np.asarray(events, int), np.asarray(group, float)
     if e.sum() == 0 or len(set(g.tolist())) < 2:
         return {"estimate": float("nan"), "lower": float("nan"), "upper": float("nan")}
-    res = _sm("duration.hazard_regression").PHReg(t, g[:, None], status=e).fit()
+    with warnings.catch_warnings():  # one group without events: the likelihood has no maximum (ratio -> 0)
+        warnings.simplefilter("ignore", _sm("tools.sm_exceptions").ConvergenceWarning)
+        res = _sm("duration.hazard_regression").PHReg(t, g[:, None], status=e).fit()
     beta, se = float(res.params[0]), float(res.bse[0])
     z = sps.norm.ppf(0.5 + level / 2)
     with np.errstate(over="ignore"):  # separated groups: an infinite ratio is the honest answer

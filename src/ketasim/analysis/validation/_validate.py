@@ -374,6 +374,46 @@ def _trial_predictions(
     return preds
 
 
+def _phased_predictions(study: Mapping[str, Any], n: int, seed: int, params: ParameterSet) -> Predictions:
+    """A phased study (``kind = "phased"``: ``phases`` and ``criteria`` as in a scenario file) run as a
+    ``PhasedTrial`` of ``n`` screened patients. Row quantities: ``entered:PHASE/STRATUM`` (with ``of =
+    "EARLIER"``: the share of the patients who entered EARLIER that entered PHASE in STRATUM, binomial
+    Monte-Carlo SE) and ``log_hazard_ratio:PHASE/STRATUM`` (row ``arm`` vs the phase's control, Cox, on the log scale;
+    SE from its CI, none when an arm has no events, so that such a row fails). The value and its
+    Monte-Carlo SE, keyed by (quantity, arm)."""
+    from ketasim.trials.scenario import CriterionSpec, PhaseSpec, phased_trial
+
+    pop = Population.sample(n, seed, params=params, **study.get("population", {}))
+    lead = parse_quantity(study.get("screening", 0.0), "screening", "h", minimum=0, maximum=24 * 90)
+    trial = phased_trial([PhaseSpec(**ph) for ph in study["phases"]],
+                         {k: CriterionSpec(**v) for k, v in study.get("criteria", {}).items()}, pop,
+                         screening_h=lead, entry_minimum=study.get("entry_minimum"), params=params)  # fmt: skip
+    res = trial.run(seed)
+    ep = res.endpoints
+    preds: Predictions = {}
+    for r in study["row"]:
+        q = r["quantity"]
+        kind, _, where = q.partition(":")
+        phase, _, stratum = where.partition("/")
+        if kind == "entered":
+            base = int((ep[f"arm:{r['of']}"].astype(str) != "").sum())
+            k = int(((ep[f"arm:{phase}"].astype(str) != "") & (ep[f"stratum:{phase}"] == stratum)).sum())
+            value = k / max(base, 1)
+            tilde = (k + 2) / (base + 4)
+            preds[(q, r.get("arm"))] = (value, math.sqrt(tilde * (1 - tilde) / (base + 4)))
+        elif kind == "log_hazard_ratio":  # on the log scale, where the Cox estimate is normal
+            tab = res.time_to_event(phase, stratum or None).set_index("arm")
+            hr = tab.loc[r["arm"]]
+            with np.errstate(divide="ignore"):
+                lo, mid, hi = np.log([hr["hr_lower"], hr["hr"], hr["hr_upper"]])
+            se = (hi - lo) / (2 * 1.959964) if np.isfinite(hi - lo) else math.nan  # no events in an arm: no SE
+            preds[(q, r["arm"])] = (float(mid), float(se))
+        else:
+            raise InputError(f"{study['id']}.row.quantity", "a phased study's rows are entered:PHASE/STRATUM "
+                             "or log_hazard_ratio:PHASE/STRATUM", got=q)  # fmt: skip
+    return preds
+
+
 def predict_study(
     study: Mapping[str, Any],
     *,
@@ -392,6 +432,10 @@ def predict_study(
         return {(r["quantity"], None): (_pk_quantity(r["quantity"], reg, p), 0.0) for r in study["row"]}
     if study["kind"] == "trial":
         return _trial_predictions(study, n_per_arm or study["n_per_arm"], seed, p, keep)
+    if study["kind"] == "phased":
+        # quick runs too need enough patients to reach the randomised phase with events in each stratum
+        n = int(study["n"]) if n_per_arm is None else max(10 * n_per_arm, 1000)
+        return _phased_predictions(study, n, seed, p)
     if study["kind"] == "level1":
         pop = Population.sample(n_per_arm or study["n_per_arm"], seed, cohort="mdd", params=p)
         rate = level1_trial(pop, params=p).remission_rate
