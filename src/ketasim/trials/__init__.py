@@ -2,7 +2,8 @@
 
 Also the trial-shaped pieces built on them: scenario files (TOML) and runs prepared from them, results
 as text tables, and treatment resistance by simulation (a STAR*D-like level-1 SSRI trial and its
-non-remitters).
+non-remitters), and rating scales besides the MADRS (HAM-D17, QIDS-SR16, CGI-S) read from the model's MADRS
+through published crosswalks.
 """
 
 from ketasim.trials import stats
@@ -13,15 +14,18 @@ from ketasim.trials.report import ReportTable, comparison_tables, endpoint_table
 from ketasim.trials.resistance import Level1Result, enrich_trd, level1_regimen, level1_trial
 from ketasim.trials.result import SeriesAccumulator, TrialResult
 from ketasim.trials.runner import TrialChunk, execute, run_chunk
+from ketasim.trials.scales import SCALES, Scale, get_scale, rate, remitted, responded, true_score
 from ketasim.trials.scenario import ArmSpec, Scenario, load_scenario, regimen_from_spec
 
 __all__ = [
+    "SCALES",
     "ArmSpec",
     "Endpoints",
     "Level1Result",
     "ReportTable",
     "RunRecorder",
     "RunStore",
+    "Scale",
     "Scenario",
     "ScenarioRun",
     "SeriesAccumulator",
@@ -33,12 +37,17 @@ __all__ = [
     "enrich_trd",
     "execute",
     "format_estimate",
+    "get_scale",
     "label_time",
     "level1_regimen",
     "level1_trial",
     "load_scenario",
     "prepare_scenario_run",
+    "rate",
     "regimen_from_spec",
+    "remitted",
+    "responded",
     "run_chunk",
     "stats",
+    "true_score",
 ]
