@@ -268,3 +268,32 @@ def test_cli_runs_the_example_and_refuses_a_bad_file_without_writing(capsys, tmp
     doc = json.loads(out)
     assert {r["phase"] for r in doc["flow"]} >= {"induction"} and not db.exists()
     assert sum(doc["left_because"].values()) == 40
+
+
+# ------------------------------------------------------------------ other rating scales
+
+
+def test_rules_and_endpoints_read_other_scales():
+    """A criterion on the HAM-D17 reads HAM-D ratings (their own noise), and a parallel-group trial scores
+    the other scales through their crosswalks from the same moment's MADRS."""
+    from ketasim.trials.scales import true_score
+
+    pop = ks.Population.sample(30, seed=8)
+    res = _withdrawal(pop, Criterion(scale="hamd17", at_most=12)).run(3)
+    ep = res.endpoints
+    assert ((ep["hamd17:open:14d"] <= 12) == (ep["arm:blind"] != "")).all()
+    assert 0 < (ep["arm:blind"] != "").sum() < 30  # the rule split the cohort
+    assert not ep["hamd17:open:14d"].equals(ep["madrs:open:14d"])
+    z = protocols.get("murrough-2013-single-infusion")
+    trial = ks.Trial({"k": z}, pop, duration="7 d",
+                     endpoints=ks.Endpoints.make(["24 h"], rating_noise=False, scales=["hamd17", "cgi_s"]))  # fmt: skip
+    e = trial.run(0).endpoints
+    m0, m1 = e["madrs_baseline"].to_numpy(), e["madrs_24h"].to_numpy()  # noise-free, unrounded
+    hamd = np.round(true_score("hamd17", m1)) - np.round(true_score("hamd17", m0))
+    np.testing.assert_array_equal(e["hamd17_change_24h"].to_numpy(), hamd)
+    assert (
+        "cgi_s_response_24h" not in e and (e["cgi_s_remission_24h"] == (np.round(true_score("cgi_s", m1)) <= 2)).all()
+    )
+    with pytest.raises(InputError) as exc:
+        ks.Endpoints.make(["24 h"], scales=["hamd17", "bdi"])
+    assert exc.value.field == "scales[1]"

@@ -1,15 +1,18 @@
 """In-silico randomised trials: design, endpoints, chunked and distributed runs, results and statistics.
 
 Also the trial-shaped pieces built on them: scenario files (TOML) and runs prepared from them, results
-as text tables, and treatment resistance by simulation (a STAR*D-like level-1 SSRI trial and its
-non-remitters), and rating scales besides the MADRS (HAM-D17, QIDS-SR16, CGI-S) read from the model's MADRS
-through published crosswalks.
+as text tables, treatment resistance by simulation (a STAR*D-like level-1 SSRI trial and its
+non-remitters), trials in phases (lead-in, optimisation, randomised withdrawal, rules on the ratings),
+and rating scales besides the MADRS (HAM-D17, QIDS-SR16, CGI-S) read from the model's MADRS through
+published crosswalks.
 """
 
 from ketasim.trials import stats
 from ketasim.trials.design import RunRecorder, RunStore, Trial
 from ketasim.trials.endpoints import Endpoints, label_time
 from ketasim.trials.launch import ScenarioRun, prepare_scenario_run
+from ketasim.trials.phased import PhasedResult, PhasedTrial
+from ketasim.trials.phases import Criterion, DosingRule, Phase, PhaseArm, Transition
 from ketasim.trials.report import ReportTable, comparison_tables, endpoint_table, format_estimate
 from ketasim.trials.resistance import Level1Result, enrich_trd, level1_regimen, level1_trial
 from ketasim.trials.result import SeriesAccumulator, TrialResult
@@ -20,8 +23,14 @@ from ketasim.trials.scenario import ArmSpec, Scenario, load_scenario, regimen_fr
 __all__ = [
     "SCALES",
     "ArmSpec",
+    "Criterion",
+    "DosingRule",
     "Endpoints",
     "Level1Result",
+    "Phase",
+    "PhaseArm",
+    "PhasedResult",
+    "PhasedTrial",
     "ReportTable",
     "RunRecorder",
     "RunStore",
@@ -29,6 +38,7 @@ __all__ = [
     "Scenario",
     "ScenarioRun",
     "SeriesAccumulator",
+    "Transition",
     "Trial",
     "TrialChunk",
     "TrialResult",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ketasim._internal.checks import is_number
 from ketasim.errors import InputError
+from ketasim.trials.scales import get_scale
 from ketasim.units import QuantityLike, parse_quantity
 
 __all__ = ["Endpoints", "label_hours", "label_time"]
@@ -42,6 +43,9 @@ class Endpoints:
     - ``cadss_peak``; ``sbp_rise_ge_<x>``: any systolic rise >= ``sbp_threshold`` mmHg (label: 40).
     - ``time_to_relapse_d``: among responders at ``relapse_from``, days until the response is lost
       (fall < 50% of baseline), censored at the end of the run (``relapsed`` says which).
+    - ``scales`` (besides the MADRS: ``hamd17``, ``qids_sr16``, ``cgi_s``; see ``trials.scales``): per scale
+      S, ``S_baseline``, ``S_change_<t>``, ``S_response_<t>`` (where the scale has a percent-fall
+      definition) and ``S_remission_<t>`` (its published cut-off), each rating with the scale's own noise.
 
     Measurement, as in a trial: every rating (screening, baseline, visits) is the patient's MADRS plus
     rating noise (``rating_noise_sd`` from the parameter set, the standard error of one rating), rounded
@@ -59,6 +63,7 @@ class Endpoints:
     rating_noise: bool = True
     screening: float = 0.0
     entry_minimum: float | None = None
+    scales: tuple[str, ...] = ()
 
     @classmethod
     def make(
@@ -70,6 +75,7 @@ class Endpoints:
         sbp_threshold: float = 40.0,
         screening: QuantityLike = 0.0,
         entry_minimum: float | None = None,
+        scales: Sequence[str] = (),
     ) -> Endpoints:
         if isinstance(visits, str | bytes) or not isinstance(visits, Sequence):
             raise InputError("visits", "must be a list of visit times such as ['24 h', '7 d']", got=repr(visits)[:60])
@@ -88,4 +94,15 @@ class Endpoints:
         if entry_minimum is not None and not (is_number(entry_minimum) and 0 <= entry_minimum <= 60):
             raise InputError("entry_minimum", "must be a MADRS score within 0-60", got=repr(entry_minimum))
         entry = None if entry_minimum is None else float(entry_minimum)
-        return cls(hours, 0.5, float(remission_threshold), float(sbp_threshold), rf, bool(rating_noise), lead, entry)
+        if isinstance(scales, str | bytes) or not isinstance(scales, Sequence):
+            raise InputError("scales", "must be a list of scale names such as ['hamd17']", got=repr(scales)[:60])
+        extra = []
+        for i, name in enumerate(scales):
+            try:
+                scale = get_scale(name)
+            except InputError as exc:
+                raise InputError(f"scales[{i}]", exc.message, exc.got) from None
+            if scale.name != "madrs" and scale.name not in extra:
+                extra.append(scale.name)
+        return cls(hours, 0.5, float(remission_threshold), float(sbp_threshold), rf, bool(rating_noise), lead, entry,
+                   tuple(extra))  # fmt: skip

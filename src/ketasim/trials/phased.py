@@ -32,7 +32,9 @@ from ketasim.patients import Patient, Population
 from ketasim.patients.population import MAX_SEED
 from ketasim.simulation import MAX_DURATION_H
 from ketasim.trials.phases import END, EXIT, Criterion, Phase, check_phase_graph
-from ketasim.trials.runner import SAME_CONTACT_H, substream
+from ketasim.trials.runner import SAME_CONTACT_H, scale_stream, substream
+from ketasim.trials.scales import rate as rate_scale
+from ketasim.trials.scales import true_score
 from ketasim.trials.stats import hazard_ratio, kaplan_meier_curve, kaplan_meier_median, proportion_ci
 
 __all__ = ["PhasedResult", "PhasedTrial", "run_phased_chunk"]
@@ -270,21 +272,22 @@ def run_phased_chunk(chunk: PhasedChunk) -> tuple[pd.DataFrame, pd.DataFrame, pd
     t = _grid(tr, starts, lead, end)
     visit_t = sorted({round(starts[p.name] + v, 9) for p in tr.phases for v in p.visits_h})
     vcol = {v: k for k, v in enumerate(visit_t)}
-    sd = chunk.params.value("rating_noise_sd") if tr.rating_noise else 0.0
     draws = len(visit_t) + 2  # screening, baseline, visits
-    noise = (
-        np.stack(
-            [np.random.default_rng(substream(s, _RATING_STREAM)).normal(0.0, sd, draws) for s in chunk.noise_seeds]
-        )
-        if sd
-        else np.zeros((n, draws))
-    )
+    scales = ["madrs", *sorted({c.scale for c in tr.criteria.values()} - {"madrs"})]
+    # standard-normal rater noise per scale, from each patient's own stream for that scale
+    z = {
+        s: (np.stack([np.random.default_rng(substream(q, _RATING_STREAM if s == "madrs" else scale_stream(s)))
+                      .normal(0.0, 1.0, draws) for q in chunk.noise_seeds])
+            if tr.rating_noise else np.zeros((n, draws)))
+        for s in scales
+    }  # fmt: skip
 
-    def rate(true: np.ndarray, k: np.ndarray | int) -> np.ndarray:
-        obs = np.clip(true + (noise[:, k] if np.ndim(k) == 0 else noise[np.arange(n), k]), 0, 60)
-        return np.round(obs) if sd else obs
+    def rate(true: np.ndarray, k: int) -> dict[str, np.ndarray]:
+        if not tr.rating_noise:
+            return {s: true_score(s, true) for s in scales}
+        return {s: rate_scale(s, true, z[s][:, k], chunk.params) for s in scales}
 
-    ratings = np.full((n, len(visit_t)), np.nan)
+    ratings = {s: np.full((n, len(visit_t)), np.nan) for s in scales}
     madrs = np.full((n, t.size), np.nan)
     cadss = np.full((n, t.size), np.nan)
     sbp = np.full((n, t.size), np.nan)
@@ -306,7 +309,7 @@ def run_phased_chunk(chunk: PhasedChunk) -> tuple[pd.DataFrame, pd.DataFrame, pd
     )
     if lead > 0:
         decisions = sorted({0.0, *decisions})
-    baseline = np.full(n, np.nan)
+    baseline = {s: np.full(n, np.nan) for s in scales}
     screening = np.full(n, np.nan)
     included = np.ones(n, bool)
     y0 = model.initial()
@@ -317,9 +320,9 @@ def run_phased_chunk(chunk: PhasedChunk) -> tuple[pd.DataFrame, pd.DataFrame, pd
             true0 = pre if lead == 0 else madrs[:, np.searchsorted(t, round(lead - _RATE_BEFORE_H, 9))]
             baseline = rate(true0, 1)
             if lead > 0:
-                screening = rate(madrs[:, 0], 0)
+                screening = rate(madrs[:, 0], 0)["madrs"]
             if tr.entry_minimum is not None:
-                included = baseline >= tr.entry_minimum
+                included = baseline["madrs"] >= tr.entry_minimum
                 if lead > 0:
                     included &= screening >= tr.entry_minimum
         _phase_starts(t0, tr, starts, by, chunk, states, ratings, visit_t, baseline, included)
@@ -355,9 +358,9 @@ def _phase_starts(
     by: Mapping[str, Phase],
     chunk: PhasedChunk,
     states: list[_Patient],
-    ratings: np.ndarray,
+    ratings: Mapping[str, np.ndarray],
     visit_t: Sequence[float],
-    baseline: np.ndarray,
+    baseline: Mapping[str, np.ndarray],
     included: np.ndarray,
 ) -> None:
     """Patients whose phase ends at ``t0`` take its transitions; the first phase starts everyone."""
@@ -420,7 +423,13 @@ def _phase_starts(
 
 
 def _transition(
-    ph: Phase, tr: PhasedTrial, i: int, ratings: np.ndarray, visit_t: Sequence[float], t0: float, baseline: np.ndarray
+    ph: Phase,
+    tr: PhasedTrial,
+    i: int,
+    ratings: Mapping[str, np.ndarray],
+    visit_t: Sequence[float],
+    t0: float,
+    baseline: Mapping[str, np.ndarray],
 ) -> tuple[str, str | None]:
     if not ph.then:
         names = [p.name for p in tr.phases]
@@ -433,13 +442,19 @@ def _transition(
 
 
 def _holds_now(
-    c: Criterion, i: int, ratings: np.ndarray, visit_t: Sequence[float], t0: float, baseline: np.ndarray
+    c: Criterion,
+    i: int,
+    ratings: Mapping[str, np.ndarray],
+    visit_t: Sequence[float],
+    t0: float,
+    baseline: Mapping[str, np.ndarray],
 ) -> bool:
     """Whether ``c`` holds at patient i's latest rating at or before ``t0``."""
-    upto = [k for k, v in enumerate(visit_t) if v <= t0 + 1e-9 and not np.isnan(ratings[i, k])]
+    r, b = ratings[c.scale], baseline[c.scale]
+    upto = [k for k, v in enumerate(visit_t) if v <= t0 + 1e-9 and not np.isnan(r[i, k])]
     if not upto:
         return False
-    return bool(c.holds(ratings[i : i + 1, upto], baseline[i : i + 1])[0, -1])
+    return bool(c.holds(r[i : i + 1, upto], b[i : i + 1])[0, -1])
 
 
 def _peaks(i: int, ts: float, t: np.ndarray, cadss: np.ndarray, sbp: np.ndarray) -> tuple[float, float]:
@@ -456,9 +471,9 @@ def _rule_decisions(
     starts: Mapping[str, float],
     by: Mapping[str, Phase],
     states: list[_Patient],
-    ratings: np.ndarray,
+    ratings: Mapping[str, np.ndarray],
     visit_t: Sequence[float],
-    baseline: np.ndarray,
+    baseline: Mapping[str, np.ndarray],
     t: np.ndarray,
     cadss: np.ndarray,
     sbp: np.ndarray,
@@ -526,11 +541,11 @@ def _rate_visits(
     states: list[_Patient],
     t: np.ndarray,
     madrs: np.ndarray,
-    ratings: np.ndarray,
+    ratings: Mapping[str, np.ndarray],
     visit_t: Sequence[float],
     vcol: Mapping[float, int],
-    baseline: np.ndarray,
-    rate: Callable[[np.ndarray, Any], np.ndarray],
+    baseline: Mapping[str, np.ndarray],
+    rate: Callable[[np.ndarray, int], dict[str, np.ndarray]],
 ) -> None:
     """Rate every visit in (t0, t1] of each patient's phase, in time order, stopping at a stop event."""
     for v in visit_t:
@@ -538,7 +553,7 @@ def _rate_visits(
             continue
         k = vcol[v]
         true = madrs[:, int(np.searchsorted(t, round(v - _RATE_BEFORE_H, 9)))]
-        obs = rate(true, k + 2)
+        obs = rate(true, k + 2)  # every scale the criteria read
         for i, st in enumerate(states):
             if st.phase is None:
                 continue
@@ -547,7 +562,8 @@ def _rate_visits(
                 continue
             if not any(abs(starts[ph.name] + w - v) < 1e-9 for w in ph.visits_h):
                 continue
-            ratings[i, k] = obs[i]
+            for name, r in ratings.items():
+                r[i, k] = obs[name][i]
             if ph.stop_when is not None and _holds_now(tr.criteria[ph.stop_when], i, ratings, visit_t, v, baseline):
                 st.events[ph.name] = (True, (v - starts[ph.name]) / 24)
                 _leave(st, v, ph.stop_when)
@@ -563,10 +579,10 @@ def _leave(st: _Patient, at: float, why: str) -> None:
 def _frames(
     chunk: PhasedChunk,
     states: list[_Patient],
-    ratings: np.ndarray,
+    ratings: Mapping[str, np.ndarray],
     visit_t: Sequence[float],
     starts: Mapping[str, float],
-    baseline: np.ndarray,
+    baseline: Mapping[str, np.ndarray],
     screening: np.ndarray,
     included: np.ndarray,
     rows: list[dict[str, Any]],
@@ -579,7 +595,7 @@ def _frames(
     for i, st in enumerate(states):
         row: dict[str, Any] = {
             "patient": chunk.start + i,
-            "madrs_baseline": baseline[i],
+            "madrs_baseline": baseline["madrs"][i],
             "included": included[i],
             "path": ">".join(p for p, _, _ in st.path),
             "stratum": st.stratum,
@@ -602,7 +618,8 @@ def _frames(
                 row[f"time_to_{p.stop_when}_d:{p.name}"] = days if a else np.nan
             for v in p.visits_h:
                 k = visit_t.index(round(starts[p.name] + v, 9))
-                row[f"madrs:{p.name}:{_label(v)}"] = ratings[i, k]
+                for name, r in ratings.items():
+                    row[f"{name}:{p.name}:{_label(v)}"] = r[i, k]
         out.append(row)
     sessions = pd.DataFrame(
         [{**{k: v for k, v in r.items() if not k.startswith("_")}, "time_h": r["_t"] - lead} for r in rows],

@@ -29,15 +29,16 @@ import numpy as np
 from ketasim._internal.checks import is_number, whole_number
 from ketasim.dosing import Regimen, SessionKind
 from ketasim.errors import InputError
+from ketasim.trials.scales import SCALES
 
 __all__ = ["END", "EXIT", "Criterion", "DosingRule", "Phase", "PhaseArm", "Transition", "check_phase_graph"]
 
 #: Transition targets that are not phases: leave the study now, or finish it normally.
 EXIT = "exit"
 END = "end"
-#: Rating scales a criterion may read (the MADRS is what the symptom layer produces; other scales are
-#: derived from it by ``trials.scales`` where available).
-CRITERION_SCALES = ("madrs",)
+#: Rating scales a criterion may read: the MADRS the symptom layer produces, and the scales
+#: ``trials.scales`` derives from it (each rated with its own noise).
+CRITERION_SCALES = tuple(SCALES)
 
 
 @dataclass(frozen=True)

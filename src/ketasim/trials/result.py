@@ -13,6 +13,7 @@ import pandas as pd
 
 from ketasim._internal.jsonable import jsonable
 from ketasim.trials.plot import plot_trial
+from ketasim.trials.scales import SCALES
 from ketasim.trials.stats import (
     hazard_ratio,
     hedges_g,
@@ -207,7 +208,8 @@ class TrialResult:
 
 def _endpoint_columns(ep: pd.DataFrame) -> list[str]:
     skip = {"patient", "arm", "responder_at_relapse_start", "relapsed", "included"}
-    return [c for c in ep.columns if (c not in skip and not c.startswith("madrs_")) or c.startswith("madrs_change_")]
+    return [c for c in ep.columns if (c not in skip and not c.startswith("madrs_") and not c.endswith("_baseline"))
+            or c.startswith("madrs_change_")]  # fmt: skip
 
 
 def _arm_summary(g: pd.DataFrame) -> dict[str, dict[str, float]]:
@@ -246,7 +248,7 @@ def _compare(ep: pd.DataFrame, arm: str, control: str) -> dict[str, Any]:
                 "risk_difference": risk_difference(k1, n1, k2, n2),
                 "odds_ratio": odds_ratio(k1, n1, k2, n2),
             }
-        elif col.startswith("madrs_change_"):
+        elif col.startswith(tuple(f"{s}_change_" for s in SCALES)):  # the MADRS and the other rating scales
             res["endpoints"][col] = {
                 "mean_difference": mean_difference(x, y),
                 "hedges_g": hedges_g(x, y),

@@ -23,8 +23,9 @@ from ketasim.parameters import ParameterSet
 from ketasim.patients import Patient
 from ketasim.simulation import run_batch
 from ketasim.trials.endpoints import Endpoints, label_time
+from ketasim.trials.scales import SCALES, get_scale, rate, remitted, responded
 
-__all__ = ["SAME_CONTACT_H", "TrialChunk", "execute", "run_chunk", "substream"]
+__all__ = ["SAME_CONTACT_H", "TrialChunk", "execute", "run_chunk", "scale_stream", "substream"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,12 @@ def _assessments(reg: Regimen, visits: Iterable[float], lead: float, duration_h:
             out.append(Session("assessment", at=f"{t!r} h"))
             contacts.append(t)
     return Regimen(out)
+
+
+def scale_stream(name: str) -> int:
+    """The noise stream of a patient's ratings on scale ``name`` (the MADRS uses the seed itself, blood
+    pressure stream 1, the phased runner's MADRS stream 2)."""
+    return 3 + list(SCALES).index(name)
 
 
 def substream(seq: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
@@ -146,6 +153,21 @@ def run_chunk(chunk: TrialChunk) -> tuple[pd.DataFrame, pd.DataFrame]:
             cols[f"madrs_change_{lab}"] = score - base
             cols[f"response_{lab}"] = score <= (1 - ep.response_fraction) * base
             cols[f"remission_{lab}"] = score <= ep.remission_threshold
+        for name in ep.scales:  # other scales: their own rater noise, from their own stream of each patient
+            z = (np.stack([np.random.default_rng(substream(chunk.noise_seeds[i], scale_stream(name))).normal(
+                0.0, 1.0, n_draws) for i in idx]) if ep.rating_noise else np.zeros((len(idx), n_draws)))  # fmt: skip
+            s_base = rate(name, pre, z[:, 1], chunk.params)
+            cols[f"{name}_baseline"] = s_base
+            scale = get_scale(name)
+            for k, v in enumerate(ep.visits):
+                if v > chunk.duration_h + 1e-9:
+                    continue
+                lab = label_time(v)
+                score = rate(name, _at(lead + v, t, madrs), z[:, k + 2], chunk.params)
+                cols[f"{name}_change_{lab}"] = score - s_base
+                if scale.response_fraction is not None:
+                    cols[f"{name}_response_{lab}"] = responded(name, score, s_base)
+                cols[f"{name}_remission_{lab}"] = remitted(name, score)
         after = rel >= 0
         cols["cadss_peak"] = obs["cadss"][:, after].max(axis=1)
         cols["sbp_change_peak_mmhg"] = obs["sbp_change"][:, after].max(axis=1)

@@ -100,6 +100,7 @@ class EndpointSpec(_Strict):
     sbp_threshold: float = Field(default=40.0, gt=0)
     screening: str = "0 h"
     entry_minimum: float | None = Field(default=None, ge=0, le=60)
+    scales: list[str] = []  # rating scales besides the MADRS (trials.scales)
 
 
 class Scenario(_Strict):
@@ -151,6 +152,7 @@ class Scenario(_Strict):
                 ep.sbp_threshold,
                 screening=ep.screening,
                 entry_minimum=ep.entry_minimum,
+                scales=ep.scales,
             ),
             control=self.control,
             series_step=self.series_step,
