@@ -24,8 +24,12 @@ def quick_rows():
 def test_every_reference_row_has_citation_design_and_uncertainty():
     for study in reference_studies():
         assert study["citation"] and study["kind"] in ("pk", "trial", "patient", "level1", "phased")
-        assert "protocol" in study or "arms" in study or "doses" in study or study["kind"] == "level1" or (
-            study["kind"] == "phased" and study["phases"] and study["design"]
+        assert (
+            "protocol" in study
+            or "arms" in study
+            or "doses" in study
+            or study["kind"] == "level1"
+            or (study["kind"] == "phased" and study["phases"] and study["design"])
         )
         if study["kind"] == "pk":  # issue 16: every PK study says where it sampled
             assert study.get("site"), study["id"]

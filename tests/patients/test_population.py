@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 import ketasim as ks
 from ketasim.patients import Population
@@ -66,3 +67,51 @@ def test_healthy_cohort_has_no_depression():
     pop = Population.sample(5, seed=1, cohort="healthy")
     res = ks.simulate(ks.Regimen([]), population=pop, duration="1 d", output_step="6 h")
     assert np.allclose(res.dataset["synapse_density"].values, 1.0)
+
+
+def test_distribution_overrides_are_drawn_per_patient_and_reproducible():
+    age = {"normal": [70, 5], "within": [65, 90]}
+    a = Population.sample(3000, seed=3, age=age).frame()["age_y"]
+    assert a.between(65, 90).all()
+    # the moments of a normal(70, 5) truncated to [65, 90] (mean 71.44, sd 3.97)
+    truncated = stats.truncnorm((65 - 70) / 5, (90 - 70) / 5, loc=70, scale=5)
+    assert a.mean() == pytest.approx(truncated.mean(), abs=0.25)
+    assert a.std() == pytest.approx(truncated.std(), rel=0.05)
+    small = Population.sample(10, seed=3, age=age)
+    assert small.patients == Population.sample(3000, seed=3, age=age).patients[:10]
+    # drawing the age takes its own stream: everything else about a patient is unchanged
+    plain = Population.sample(10, seed=3)
+    assert [p.noise_seed for p in small.patients] == [p.noise_seed for p in plain.patients]
+    assert [p.madrs_baseline for p in small.patients] == [p.madrs_baseline for p in plain.patients]
+    sexes = Population.sample(4000, seed=4, sex={"choice": {"female": 0.8, "male": 0.2}}).frame()["sex"]
+    assert sexes.eq("female").mean() == pytest.approx(0.8, abs=0.02)
+
+
+def test_inclusion_criteria_filter_candidates():
+    pop = Population.sample(200, seed=5, include={"age": [60, 75], "sex": ["female"]})
+    df = pop.frame()
+    assert len(df) == 200 and df["age_y"].between(60, 75).all() and df["sex"].eq("female").all()
+    # the accepted patients are exactly the candidates of the unfiltered draw that meet the criteria
+    every = Population.sample(20000, seed=5).patients
+    kept = [p for p in every if 60 <= p.age_y <= 75 and p.sex == "female"]
+    assert pop.patients == tuple(kept[:200])
+    assert Population.sample(20, seed=5, include={"age": [60, 75], "sex": ["female"]}).patients == pop.patients[:20]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"age": {"normal": [70]}}, "age.normal"),
+        ({"age": {"gamma": [2, 3]}}, "age"),
+        ({"age": {"normal": [70, 5], "within": [90, 65]}}, "age.within"),
+        ({"age": {"normal": [70, 5], "within": [200, 300]}}, "age.within"),
+        ({"sex": {"choice": {"female": -1}}}, "sex.choice"),
+        ({"include": {"age": [75, 60]}}, "include.age"),
+        ({"include": {"height": [1, 2]}}, "include.height"),
+        ({"include": {"age": [95, 100]}}, "include"),
+    ],
+)
+def test_bad_distributions_and_criteria_name_the_field(kwargs, field):
+    with pytest.raises(ks.InputError) as info:
+        Population.sample(5, seed=1, **kwargs)
+    assert info.value.field == field

@@ -9,6 +9,7 @@ import pytest
 
 from ketasim.errors import InputError
 from ketasim.trials import ScenarioRun, TrialResult, prepare_scenario_run
+from ketasim.trials.scenario import parse_scenario
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "murrough2013_ketamine_vs_midazolam.toml"
 
@@ -107,3 +108,66 @@ def test_run_uses_the_chosen_seed_and_stores_the_scenario_text(tmp_path):
         res.endpoints.sort_values("patient").reset_index(drop=True),
         again.endpoints.sort_values("patient").reset_index(drop=True),
     )
+
+
+def test_population_distributions_and_criteria_come_from_the_scenario():
+    text = SMALL.replace(
+        "n = 5\n",
+        "n = 30\ninclude = { age = [65, 90] }\noverrides = { age = { normal = [72, 6], within = [65, 90] } }\n",
+    )
+    df = parse_scenario(text).trial().population.frame()
+    assert len(df) == 30 and df["age_y"].between(65, 90).all()
+    assert df["age_y"].nunique() == 30  # drawn per patient, not one value for everyone
+
+
+def test_background_antidepressant_is_one_session_and_unrepresentable_ones_are_refused():
+    text = SMALL.replace('protocol = "murrough-2013-single-infusion"\n',
+                         'protocol = "murrough-2013-single-infusion"\nbackground = "new_antidepressant"\n'
+                         'background_dose = "20 mg"\n')  # fmt: skip
+    arms = parse_scenario(text).trial().arms
+    ad = [s for s in arms["ketamine"].sessions if s.kind.value == "oral_antidepressant"]
+    assert [(s.at_h, s.daily_mg) for s in ad] == [(0.0, 20.0)]
+    assert not [s for s in arms["midazolam"].sessions if s.kind.value == "oral_antidepressant"]
+    ongoing = SMALL.replace('protocol = "murrough-2013-single-infusion"\n',
+                            'protocol = "murrough-2013-single-infusion"\nbackground = "ongoing_antidepressant"\n')  # fmt: skip
+    assert parse_scenario(ongoing).trial().arms["ketamine"] == parse_scenario(SMALL).trial().arms["ketamine"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "says"),
+    [
+        ("n = 5\n", "n = 5\ninclude = { age = [90, 65] }\n", "population.include.age", "[low, high]"),
+        ("n = 5\n", "n = 5\ninclude = { age = [99, 100] }\n", "population.include", "criteria"),
+        ("n = 5\n", "n = 5\noverrides = { age = { normal = [70] } }\n", "population.overrides.age.normal", "two"),
+        ("n = 5\n", "n = 5\noverrides = { height = 2 }\n", "population.overrides.height", "Patient field"),
+        (
+            'control = "midazolam"\nschedule',
+            'control = "midazolam"\nbackground = "antipsychotic_augmentation"\nschedule',
+            "arms.midazolam.background",
+            "cannot be simulated",
+        ),
+        (
+            'control = "midazolam"\nschedule',
+            'control = "midazolam"\nbackground = "tapered_antidepressant"\nschedule',
+            "arms.midazolam.background",
+            "discontinuation",
+        ),
+        (
+            'control = "midazolam"\nschedule',
+            'control = "midazolam"\nbackground = "ssri"\nschedule',
+            "arms.midazolam.background",
+            "must be one of",
+        ),
+        (
+            'control = "midazolam"\nschedule',
+            'control = "midazolam"\nbackground_dose = "10 mg"\nschedule',
+            "arms.midazolam.background_dose",
+            "new_antidepressant",
+        ),
+    ],
+)
+def test_bad_population_and_background_name_the_field(old, new, field, says):
+    with pytest.raises(InputError) as exc:
+        parse_scenario(SMALL.replace(old, new, 1))
+    assert exc.value.field == field
+    assert says in str(exc.value)

@@ -234,6 +234,11 @@ def test_a_phased_scenario_builds_its_trial():
     blind = trial.phases[1]
     assert [d.at_h / D for d in blind.arms["esk"].regimen.doses] == [0, 7, 14, 21]
     assert blind.visits_h == (7 * D, 14 * D, 21 * D, 28 * D) and blind.arms["esk"].rule.reduce_to_every_h == 14 * D
+    # a background antidepressant starts once with the phase, not with every repeat of the schedule
+    bg = parse_scenario(GOOD.replace('repeat_every = "7 d"\n[[phases]]', 'repeat_every = "7 d"\n'
+                                     '  background = "new_antidepressant"\n[[phases]]', 1)).trial()  # fmt: skip
+    ad = [s.at_h for s in bg.phases[0].arms["esk"].regimen.sessions if s.kind.value == "oral_antidepressant"]
+    assert ad == [0.0] and len(bg.phases[0].arms["esk"].regimen.doses) == 2
 
 
 @pytest.mark.parametrize(

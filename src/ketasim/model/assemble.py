@@ -283,8 +283,11 @@ def assemble(
     return Model(params, patients, hypotheses or Hypotheses(), layers, fluctuation)
 
 
-#: How far ahead the mood-fluctuation path is drawn (the longest run any entry point accepts).
-NOISE_HORIZON_H = 24.0 * 366
+#: How far ahead the mood-fluctuation path is drawn (the longest run any entry point accepts). The first
+#: year is drawn from the patient's seed and the second from a second stream of it, continuing the same
+#: AR(1) paths, so a year's path does not depend on how far ahead it is drawn.
+NOISE_HORIZON_H = 24.0 * 732
+_FIRST_YEAR_H = 24.0 * 366
 
 
 def _external_steps(
@@ -310,12 +313,16 @@ def _external_steps(
         if fluctuation and p.noise_seed is not None:
             from scipy.signal import lfilter  # on use: most runs have no fluctuation to draw
 
-            rng = np.random.default_rng(p.noise_seed)
+            first = int(np.searchsorted(grid, _FIRST_YEAR_H))
+            rng, later = np.random.default_rng(p.noise_seed), np.random.default_rng([p.noise_seed, 1])
             noise = np.zeros(grid.size)
             for sd, rho, name in components:
-                e = rng.standard_normal(grid.size) * sd * p.factor(name)
+                e = rng.standard_normal(first) * sd * p.factor(name)
                 e[0] /= np.sqrt(1 - rho * rho)  # the path starts from its stationary distribution
-                noise += lfilter([1.0], [1.0, -rho], e * np.sqrt(1 - rho * rho))
+                y1 = lfilter([1.0], [1.0, -rho], e * np.sqrt(1 - rho * rho))
+                e2 = later.standard_normal(grid.size - first) * sd * p.factor(name)
+                y2, _ = lfilter([1.0], [1.0, -rho], e2 * np.sqrt(1 - rho * rho), zi=[rho * y1[-1]])
+                noise += np.concatenate([y1, y2])
             times = np.union1d(steps[:, 0], grid)
         else:
             noise = np.zeros(1)

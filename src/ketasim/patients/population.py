@@ -20,16 +20,16 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ketasim._internal.checks import as_list, check_memory, whole_number
+from ketasim._internal.checks import as_list, check_memory, is_number, whole_number
 from ketasim.errors import InputError
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients.patient import BIOTYPES, ITEMS, Patient
@@ -100,9 +100,14 @@ class Population:
         *,
         params: ParameterSet | None = None,
         ensemble_member: int = 0,
+        include: Mapping[str, Any] | None = None,
         **overrides: object,
     ) -> Population:
-        """Draw ``n`` patients. ``overrides`` fix Patient fields for everyone, e.g. ``weight="70 kg"``.
+        """Draw ``n`` patients. ``overrides`` set Patient fields: one value for everyone (``weight="70 kg"``)
+        or a distribution drawn per patient from his own stream (``age={"normal": [70, 5], "within": [65,
+        90]}``; see ``draw_override``). ``include`` keeps only candidates that meet every criterion (a field
+        within ``[low, high]``, or one of a list of values: ``{"age": [65, 90], "sex": ["female"]}``): the
+        trial's inclusion criteria; patient i is then the i-th accepted candidate, whatever ``n``.
 
         ``cohort="trd"`` draws from the calibrated virtual population (``patients/vpop/trd.parquet``:
         plausible patients with weights fitted to the calibration trials); ``ensemble_member`` k > 0
@@ -117,20 +122,41 @@ class Population:
         for key in overrides:
             if key not in PATIENT_FIELDS:
                 raise InputError(key, f"is not a Patient field; overridable: {', '.join(PATIENT_FIELDS)}")
+        criteria = _criteria(include)
         p = params or default_parameters()
-        children = np.random.SeedSequence(seed).spawn(n)
         table = vpop_table(cohort) if cohort == "trd" else None
+        base = "trd" if cohort == "trd_prior" else cohort
         if table is not None:
             frame, weights = table
             whole_number(ensemble_member, "ensemble_member", 0, weights.shape[0] - 1)
-            w = weights[ensemble_member]
-            cdf = np.cumsum(w)
-            rows = [_vpop_row(cdf, c) for c in children]
-            drawn = tuple(_from_vpop(frame, r, c, overrides) for r, c in zip(rows, children, strict=True))
+            cdf = np.cumsum(weights[ensemble_member])
+
+        def candidate(j: int) -> tuple[Patient, int]:
+            child = np.random.SeedSequence(seed, spawn_key=(j,))  # = SeedSequence(seed).spawn(j + 1)[j]
+            fixed = _drawn_overrides(child, overrides)
+            if table is None:
+                return draw_patient(child, base, p, fixed), -1
+            row = _vpop_row(cdf, child)
+            return _from_vpop(frame, row, child, fixed), row
+
+        if not criteria:
+            drawn = [candidate(j) for j in range(n)]
+        else:
+            drawn, j = [], 0
+            while len(drawn) < n:
+                if j >= 1000 * n + 10_000:
+                    raise InputError("include", f"only {len(drawn)} of {j:,} candidates met the inclusion "
+                                     "criteria; widen them or change the cohort")  # fmt: skip
+                pt, row = candidate(j)
+                if all(ok(pt) for ok in criteria):
+                    drawn.append((pt, row))
+                j += 1
+        patients = tuple(pt for pt, _ in drawn)
+        if table is not None:
+            rows = [row for _, row in drawn]
             ratios = (weights[:, rows] / weights[ensemble_member, rows]).T
-            return cls(drawn, seed, cohort, ratios)
-        base = "trd" if cohort == "trd_prior" else cohort
-        return cls(tuple(draw_patient(c, base, p, overrides) for c in children), seed, cohort)
+            return cls(patients, seed, cohort, ratios)
+        return cls(patients, seed, cohort)
 
     def frame(self) -> pd.DataFrame:
         """Covariates and depression characteristics, one row per patient."""
@@ -154,6 +180,97 @@ class Population:
                 }
             )
         return pd.DataFrame(rows)
+
+
+#: Patient attributes that ``include`` criteria read, by the name used to set them.
+_ATTRIBUTE = {"weight": "weight_kg", "age": "age_y"}
+_DISTRIBUTIONS = ("normal", "uniform", "lognormal", "choice")
+
+
+def _criteria(include: Mapping[str, Any] | None) -> list[Callable[[Patient], bool]]:
+    if include is None:
+        return []
+    if not isinstance(include, Mapping):
+        raise InputError("include", "must be a mapping from a Patient field to [low, high] or a list of values")
+    out: list[Callable[[Patient], bool]] = []
+    for key, rule in include.items():
+        if key not in PATIENT_FIELDS or key in ("noise_seed", "comedication", "psychotherapy"):
+            raise InputError(f"include.{key}", "is not a Patient field a criterion can read")
+        attr = _ATTRIBUTE.get(key, key)
+        if (isinstance(rule, list | tuple) and len(rule) == 2 and all(is_number(x) for x in rule)
+                and rule[0] <= rule[1]):  # fmt: skip
+            lo, hi = float(rule[0]), float(rule[1])
+            out.append(partial(_within, attr, lo, hi))
+        elif isinstance(rule, list | tuple) and rule and not all(is_number(x) for x in rule):
+            allowed = set(rule)
+            out.append(partial(_one_of, attr, allowed))
+        else:
+            raise InputError(f"include.{key}", "must be [low, high] (numbers, low <= high) or a list of allowed "
+                             "values", got=repr(rule)[:60])  # fmt: skip
+    return out
+
+
+def _within(attr: str, lo: float, hi: float, pt: Patient) -> bool:
+    return lo <= float(getattr(pt, attr)) <= hi
+
+
+def _one_of(attr: str, allowed: set[Any], pt: Patient) -> bool:
+    return getattr(pt, attr) in allowed
+
+
+def draw_override(spec: Mapping[str, Any], rng: np.random.Generator, field: str) -> object:
+    """One value of a distribution override: ``{"normal": [mean, sd]}``, ``{"uniform": [low, high]}``,
+    ``{"lognormal": [median, cv]}`` or ``{"choice": {value: probability, ...}}``, optionally with
+    ``"within": [low, high]`` (truncation: drawn again until inside). Numbers are in the field's own unit
+    (years, kg, MADRS points).
+
+    >>> rng = np.random.default_rng(0)
+    >>> all(65 <= draw_override({"normal": [70, 5], "within": [65, 90]}, rng, "age") <= 90 for _ in range(200))
+    True
+    """
+    kinds = [k for k in spec if k in _DISTRIBUTIONS]
+    extra = [k for k in spec if k not in (*_DISTRIBUTIONS, "within")]
+    if len(kinds) != 1 or extra:
+        raise InputError(field, f"a distribution is one of {', '.join(_DISTRIBUTIONS)} (optionally with within)",
+                         got=repr(dict(spec))[:80])  # fmt: skip
+    kind, args = kinds[0], spec[kinds[0]]
+    within = spec.get("within")
+    if within is not None and not (isinstance(within, list | tuple) and len(within) == 2
+                                   and all(is_number(x) for x in within) and within[0] <= within[1]):  # fmt: skip
+        raise InputError(f"{field}.within", "must be [low, high]", got=repr(within)[:60])
+    if kind == "choice":
+        if not isinstance(args, Mapping) or not args or not all(is_number(w) and w >= 0 for w in args.values()):
+            raise InputError(f"{field}.choice", "must map values to probabilities", got=repr(args)[:60])
+        keys, w = list(args), np.array(list(args.values()), float)
+        if w.sum() <= 0:
+            raise InputError(f"{field}.choice", "the probabilities must not all be zero")
+        return keys[int(rng.choice(len(keys), p=w / w.sum()))]
+    if not (isinstance(args, list | tuple) and len(args) == 2 and all(is_number(x) for x in args)):
+        raise InputError(f"{field}.{kind}", "must be two numbers", got=repr(args)[:60])
+    a, b = float(args[0]), float(args[1])
+    for _ in range(1000):
+        if kind == "normal":
+            x = rng.normal(a, b)
+        elif kind == "uniform":
+            x = rng.uniform(a, b)
+        else:
+            x = _lognormal(rng, a, b)
+        if within is None or within[0] <= x <= within[1]:
+            return float(x)
+    raise InputError(f"{field}.within", "the distribution almost never falls within these bounds", got=repr(within))
+
+
+def _drawn_overrides(child: np.random.SeedSequence, overrides: Mapping[str, object]) -> dict[str, object]:
+    """Overrides with every distribution drawn for this patient, each field from its own stream of the
+    patient's seed (derived without spawning, so his other draws are unchanged)."""
+    out: dict[str, object] = {}
+    for k, (key, spec) in enumerate(sorted(overrides.items())):
+        if isinstance(spec, Mapping):
+            stream = np.random.SeedSequence(child.entropy, spawn_key=(*child.spawn_key, 0x0D15, k))
+            out[key] = draw_override(spec, np.random.default_rng(stream), key)
+        else:
+            out[key] = spec
+    return out
 
 
 @cache

@@ -26,8 +26,8 @@ from ketasim.units import TIME_RESOLUTION_H, QuantityLike, parse_quantity
 
 __all__ = ["CHUNK_BYTES", "MAX_DURATION_H", "simulate"]
 
-#: The longest run any entry point accepts (one year).
-MAX_DURATION_H = 24.0 * 365
+#: The longest run any entry point accepts (two years: maintenance trials follow patients that long).
+MAX_DURATION_H = 24.0 * 731
 
 #: Memory budget for the states of one chunk of patients (the outputs kept are extra).
 CHUNK_BYTES = 256 * 2**20

@@ -33,7 +33,8 @@ class _Strict(BaseModel):
 class PopulationSpec(_Strict):
     n: int = Field(ge=1, le=10_000_000)
     cohort: Literal["trd", "healthy"] = "trd"
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = {}  # a value or a distribution per Patient field (Population.sample)
+    include: dict[str, Any] | None = None  # inclusion criteria: field -> [low, high] or allowed values
 
 
 class ArmSpec(_Strict):
@@ -42,6 +43,25 @@ class ArmSpec(_Strict):
     schedule: str | None = None
     doses: list[dict[str, Any]] = []
     sessions: list[dict[str, Any]] = []
+    background: str = "none"  # the oral antidepressant beside the study drug (BACKGROUND)
+    background_dose: str | None = None  # a new antidepressant's daily dose (escitalopram-equivalent mg)
+
+
+#: Background treatment an arm can have, and what the model does with it.
+BACKGROUND = {
+    "none": "no oral antidepressant",
+    "new_antidepressant": "an oral antidepressant started on day 0 (its serotonergic adaptation builds up)",
+    "ongoing_antidepressant": "an antidepressant taken since before screening and already failed: part of the "
+    "baseline state, no new serotonergic adaptation, nothing added to the dynamics",
+}
+#: Background treatment the model cannot represent, and why (an arm asking for it is refused).
+UNREPRESENTABLE = {
+    "tapered_antidepressant": "the model has no antidepressant discontinuation (withdrawal) biology",
+    "antipsychotic_augmentation": "the model has no dopamine D2 / 5-HT2A antagonist pharmacology",
+    "lithium_augmentation": "the model has no lithium pharmacology",
+    "standard_of_care": "usual care is not one treatment; write its parts (e.g. new_antidepressant plus "
+    "clinic_visit sessions) instead",
+}
 
 
 class CriterionSpec(_Strict):
@@ -131,9 +151,14 @@ class Scenario(_Strict):
 
     def trial(self, patients: int | None = None, seed: int | None = None) -> Trial | PhasedTrial:
         n = patients if patients is not None else self.population.n
-        pop = Population.sample(
-            n, self.seed if seed is None else seed, self.population.cohort, **self.population.overrides
-        )
+        spec = self.population
+        try:
+            pop = Population.sample(
+                n, self.seed if seed is None else seed, spec.cohort, include=spec.include, **spec.overrides
+            )
+        except InputError as exc:
+            where = "population" if exc.field.startswith("include") else "population.overrides"
+            raise InputError(f"{where}.{exc.field}", exc.message, exc.got) from None
         ep = self.endpoints
         if self.phases:
             lead = parse_quantity(ep.screening, "endpoints.screening", "h", minimum=0, maximum=24 * 90)
@@ -177,6 +202,7 @@ def regimen_from_spec(name: str, arm: ArmSpec) -> Regimen:
         else:
             reg = Regimen([_item(f"{prefix}.doses[{i}]", Dose, d) for i, d in enumerate(arm.doses)])
         extra = [_item(f"{prefix}.sessions[{i}]", Session, s) for i, s in enumerate(arm.sessions)]
+        extra += background_sessions(arm, prefix)
     except InputError as exc:
         if exc.field.startswith(prefix):
             raise
@@ -184,6 +210,23 @@ def regimen_from_spec(name: str, arm: ArmSpec) -> Regimen:
     return Regimen(
         list(reg.doses) + list(reg.sessions) + extra, name=name, source=reg.source, description=reg.description
     )
+
+
+def background_sessions(arm: ArmSpec, prefix: str) -> list[Session]:
+    """The sessions of the arm's background treatment; one it cannot represent is refused, naming why."""
+    kind = arm.background
+    if kind in UNREPRESENTABLE:
+        raise InputError(f"{prefix}.background", f"{kind!r} cannot be simulated: {UNREPRESENTABLE[kind]}")
+    if kind not in BACKGROUND:
+        raise InputError(f"{prefix}.background", f"must be one of: {', '.join(BACKGROUND)}", got=repr(kind))
+    if arm.background_dose is not None and kind != "new_antidepressant":
+        raise InputError(f"{prefix}.background_dose", "only a new_antidepressant background takes a daily dose")
+    if kind != "new_antidepressant":
+        return []
+    try:
+        return [Session("oral_antidepressant", at="0 d", daily_dose=arm.background_dose)]
+    except InputError as exc:
+        raise InputError(f"{prefix}.background_{exc.field.removeprefix('daily_')}", exc.message, exc.got) from None
 
 
 def _item(where: str, cls: type[Dose] | type[Session], spec: dict[str, Any]) -> Dose | Session:
@@ -261,9 +304,12 @@ def _phase(i: int, spec: PhaseSpec) -> Phase:
 
 
 def _phase_arm(where: str, name: str, arm: PhaseArmSpec, duration_h: float) -> PhaseArm:
-    base = ArmSpec(**arm.model_dump(exclude={"repeat_every", "rule"}, exclude_unset=True))
+    # the background treatment starts once with the phase, never with each repeat of the schedule
+    base = ArmSpec(**arm.model_dump(exclude={"repeat_every", "rule", "background", "background_dose"},
+                                    exclude_unset=True))  # fmt: skip
     try:
         reg = regimen_from_spec(name, base)
+        background = background_sessions(arm, f"arms.{name}")
     except InputError as exc:
         raise InputError(f"{where}.{exc.field.removeprefix(f'arms.{name}.').removeprefix(f'arms.{name}')}".rstrip("."),
                          exc.message, exc.got) from None  # fmt: skip
@@ -276,6 +322,9 @@ def _phase_arm(where: str, name: str, arm: PhaseArmSpec, duration_h: float) -> P
         copies = [x.shifted(k * period) for k in range(int(np.ceil(duration_h / period)))
                   for x in items if x.at_h + k * period < duration_h]  # fmt: skip
         reg = Regimen(copies, name=reg.name, source=reg.source, description=reg.description)
+    if background:
+        reg = Regimen([*reg.doses, *reg.sessions, *background], name=reg.name, source=reg.source,
+                      description=reg.description)  # fmt: skip
     rule = None
     if arm.rule is not None:
         r = arm.rule
