@@ -4,11 +4,12 @@ Also the trial-shaped pieces built on them: scenario files (TOML) and runs prepa
 as text tables, treatment resistance by simulation (a STAR*D-like level-1 SSRI trial and its
 non-remitters), trials in phases (lead-in, optimisation, randomised withdrawal, rules on the ratings),
 and rating scales besides the MADRS (HAM-D17, QIDS-SR16, CGI-S) read from the model's MADRS through
-published crosswalks.
+published crosswalks; dropout as a model of its own (adverse-event and lack-of-efficacy causes).
 """
 
 from ketasim.trials import stats
 from ketasim.trials.design import RunRecorder, RunStore, Trial
+from ketasim.trials.dropout import DropoutParams, dropout, dropout_hazards, expected_dropout
 from ketasim.trials.endpoints import Endpoints, label_time
 from ketasim.trials.launch import ScenarioRun, prepare_scenario_run
 from ketasim.trials.phased import PhasedResult, PhasedTrial
@@ -25,6 +26,7 @@ __all__ = [
     "ArmSpec",
     "Criterion",
     "DosingRule",
+    "DropoutParams",
     "Endpoints",
     "Level1Result",
     "Phase",
@@ -43,9 +45,12 @@ __all__ = [
     "TrialChunk",
     "TrialResult",
     "comparison_tables",
+    "dropout",
+    "dropout_hazards",
     "endpoint_table",
     "enrich_trd",
     "execute",
+    "expected_dropout",
     "format_estimate",
     "get_scale",
     "label_time",
