@@ -7,6 +7,7 @@ import math
 import pytest
 
 from ketasim.trials import stats
+from ketasim.trials.stats import hazard_ratio, kaplan_meier_curve, kaplan_meier_median
 
 
 def test_welch_mean_difference():
@@ -52,3 +53,27 @@ def test_kaplan_meier_median_and_hazard_ratio():
     g = [1, 1, 0, 1, 1, 0, 1, 0, 0, 0]  # group 1 tends to fail first
     hr = stats.hazard_ratio(t, e, g)
     assert hr["estimate"] > 1 and hr["lower"] < hr["estimate"] < hr["upper"]
+
+
+# Freireich EJ et al. 1963, Blood 21:699-716: remission lengths (weeks) of 42 children with acute leukaemia
+# on 6-mercaptopurine or placebo maintenance (the data Gehan 1965 and Cox 1972 analysed). Published numbers:
+# the Kaplan-Meier table of Kleinbaum & Klein, Survival Analysis (6-MP: S = 0.8571, 0.8067, 0.7529, 0.6902,
+# 0.6275, 0.5378, 0.4482 at 6, 7, 10, 13, 16, 22, 23 weeks), and Stata's stcox (Breslow ties, statsmodels'
+# default) HR 0.2210887 (95% CI 0.0990706-0.4933877), as printed in G. Rodriguez's survival course notes.
+SIX_MP = [6, 6, 6, 7, 10, 13, 16, 22, 23, 6, 9, 10, 11, 17, 19, 20, 25, 32, 32, 34, 35]
+SIX_MP_EVENT = [1] * 9 + [0] * 12  # 12 remissions still going at the end (censored)
+PLACEBO = [1, 1, 2, 2, 3, 4, 4, 5, 5, 8, 8, 8, 8, 11, 11, 12, 12, 15, 17, 22, 23]
+
+
+def test_kaplan_meier_and_cox_reproduce_the_freireich_textbook_example():
+    t, s = kaplan_meier_curve(SIX_MP, SIX_MP_EVENT)
+    published = {6: 0.8571, 7: 0.8067, 10: 0.7529, 13: 0.6902, 16: 0.6275, 22: 0.5378, 23: 0.4482}
+    got = dict(zip(t[1:-1].tolist(), s[1:-1].tolist(), strict=True))
+    assert list(got) == list(published)  # a step at every relapse time, none at a censored one
+    for week, value in published.items():
+        assert got[week] == pytest.approx(value, abs=5e-5)
+    assert kaplan_meier_median(SIX_MP, SIX_MP_EVENT)["median"] == 23  # the first time S <= 0.5
+    assert kaplan_meier_median(PLACEBO, [1] * 21)["median"] == 8  # S(5) = 12/21, S(8) = 8/21
+    hr = hazard_ratio(SIX_MP + PLACEBO, SIX_MP_EVENT + [1] * 21, [1] * 21 + [0] * 21)
+    assert hr["estimate"] == pytest.approx(0.2210887, abs=5e-7)
+    assert (hr["lower"], hr["upper"]) == pytest.approx((0.0990706, 0.4933877), abs=5e-7)

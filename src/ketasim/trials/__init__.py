@@ -11,6 +11,7 @@ from ketasim.trials import stats
 from ketasim.trials.design import RunRecorder, RunStore, Trial
 from ketasim.trials.dropout import DropoutParams, dropout, dropout_hazards, expected_dropout
 from ketasim.trials.endpoints import Endpoints, label_time
+from ketasim.trials.estimands import estimands
 from ketasim.trials.launch import ScenarioRun, prepare_scenario_run
 from ketasim.trials.phased import PhasedResult, PhasedTrial
 from ketasim.trials.phases import Criterion, DosingRule, Phase, PhaseArm, Transition
@@ -49,6 +50,7 @@ __all__ = [
     "dropout_hazards",
     "endpoint_table",
     "enrich_trd",
+    "estimands",
     "execute",
     "expected_dropout",
     "format_estimate",

@@ -43,6 +43,13 @@ class Endpoints:
     - ``cadss_peak``; ``sbp_rise_ge_<x>``: any systolic rise >= ``sbp_threshold`` mmHg (label: 40).
     - ``time_to_relapse_d``: among responders at ``relapse_from``, days until the response is lost
       (fall < 50% of baseline), censored at the end of the run (``relapsed`` says which).
+    - ``dropout`` (off by default; ``trials.dropout``): each patient may leave during a visit interval, for
+      an adverse event (rising with the interval's peak dissociation) or for lack of efficacy (rising with
+      the last rating's distance from response). ``dropout`` (bool), ``dropout_adverse_event``,
+      ``dropout_lack_of_efficacy``, ``dropout_at_h`` (the first visit missed, NaN if none) and
+      ``cadss_peak_<t>`` (the peak CADSS of the interval that ends at visit t). The rating
+      columns keep every simulated rating (the hypothetical estimand: had everyone stayed);
+      ``trials.estimands`` gives the completer, LOCF and MMRM analyses of what a trial would observe.
     - ``scales`` (besides the MADRS: ``hamd17``, ``qids_sr16``, ``cgi_s``; see ``trials.scales``): per scale
       S, ``S_baseline``, ``S_change_<t>``, ``S_response_<t>`` (where the scale has a percent-fall
       definition) and ``S_remission_<t>`` (its published cut-off), each rating with the scale's own noise.
@@ -64,6 +71,7 @@ class Endpoints:
     screening: float = 0.0
     entry_minimum: float | None = None
     scales: tuple[str, ...] = ()
+    dropout: bool = False
 
     @classmethod
     def make(
@@ -76,6 +84,7 @@ class Endpoints:
         screening: QuantityLike = 0.0,
         entry_minimum: float | None = None,
         scales: Sequence[str] = (),
+        dropout: bool = False,
     ) -> Endpoints:
         if isinstance(visits, str | bytes) or not isinstance(visits, Sequence):
             raise InputError("visits", "must be a list of visit times such as ['24 h', '7 d']", got=repr(visits)[:60])
@@ -86,8 +95,9 @@ class Endpoints:
         if not is_number(sbp_threshold) or not 0 < sbp_threshold <= 200:
             raise InputError("sbp_threshold", "must be a number of mmHg within 0-200 (0 excluded)",
                              got=repr(sbp_threshold)[:60])  # fmt: skip
-        if not isinstance(rating_noise, bool):
-            raise InputError("rating_noise", "must be true or false", got=repr(rating_noise)[:60])
+        for name, flag in (("rating_noise", rating_noise), ("dropout", dropout)):
+            if not isinstance(flag, bool):
+                raise InputError(name, "must be true or false", got=repr(flag)[:60])
         rf = (None if relapse_from is None
               else parse_quantity(relapse_from, "relapse_from", "h", minimum=0, maximum=MAX_TIME_H))  # fmt: skip
         lead = parse_quantity(screening, "screening", "h", minimum=0, maximum=24 * 90)
@@ -105,4 +115,4 @@ class Endpoints:
             if scale.name != "madrs" and scale.name not in extra:
                 extra.append(scale.name)
         return cls(hours, 0.5, float(remission_threshold), float(sbp_threshold), rf, bool(rating_noise), lead, entry,
-                   tuple(extra))  # fmt: skip
+                   tuple(extra), dropout)  # fmt: skip

@@ -15,11 +15,13 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ketasim.trials.estimands import estimands
 from ketasim.trials.result import TrialResult
 
-__all__ = ["PERCENT_PREFIXES", "ReportTable", "comparison_tables", "endpoint_table", "format_estimate"]
+__all__ = ["PERCENT_PREFIXES", "ReportTable", "comparison_tables", "endpoint_table", "estimand_table",
+           "format_estimate"]  # fmt: skip
 
-PERCENT_PREFIXES = ("response_", "remission_", "sbp_rise_")
+PERCENT_PREFIXES = ("response_", "remission_", "sbp_rise_", "dropout")
 
 
 @dataclass(frozen=True)
@@ -86,3 +88,26 @@ def comparison_tables(result: TrialResult) -> list[ReportTable]:
         columns = ("endpoint", "statistic", "estimate [95% CI]" + (" {model range}" if ranged else ""))
         tables.append(ReportTable(f"{comp['arm']} vs {comp['versus']}", columns, tuple(rows)))
     return tables
+
+
+def estimand_table(result: TrialResult) -> ReportTable | None:
+    """The last visit's MADRS change and response by each analysis of ``trials.estimands`` (method, arm),
+    with the difference from the control; None when the run recorded no dropout."""
+    if "dropout_at_h" not in result.endpoints:
+        return None
+    t = estimands(result)
+
+    bounds = {"mean_change": "change", "response": "response", "difference": "difference"}
+
+    def cell(r: object, key: str, percent: bool = False) -> str:
+        b = bounds[key]
+        d = {"estimate": getattr(r, key), "lower": getattr(r, f"{b}_lower"), "upper": getattr(r, f"{b}_upper")}
+        return format_estimate(d, percent)
+
+    rows = tuple(
+        (str(r.method), str(r.arm), str(r.n), cell(r, "mean_change"), cell(r, "response", True),
+         cell(r, "difference") if hasattr(r, "difference") else "-")
+        for r in t.itertuples(index=False)
+    )  # fmt: skip
+    columns = ("analysis", "arm", "n", "MADRS change", "response", "difference vs control")
+    return ReportTable(f"estimands at {t['visit'].iloc[0]} (dropout: trials.estimands)", columns, rows)

@@ -207,7 +207,7 @@ class TrialResult:
 
 
 def _endpoint_columns(ep: pd.DataFrame) -> list[str]:
-    skip = {"patient", "arm", "responder_at_relapse_start", "relapsed", "included"}
+    skip = {"patient", "arm", "responder_at_relapse_start", "relapsed", "included", "dropout_at_h"}
     return [c for c in ep.columns if (c not in skip and not c.startswith("madrs_") and not c.endswith("_baseline"))
             or c.startswith("madrs_change_")]  # fmt: skip
 

@@ -7,6 +7,7 @@ each patient's rating noise comes from its own seed, so results do not depend on
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from ketasim.model import Hypotheses
 from ketasim.parameters import ParameterSet
 from ketasim.patients import Patient
 from ketasim.simulation import run_batch
+from ketasim.trials.dropout import CAUSES, DropoutParams, dropout
 from ketasim.trials.endpoints import Endpoints, label_time
 from ketasim.trials.scales import SCALES, get_scale, rate, remitted, responded
 
@@ -86,8 +88,12 @@ def _assessments(reg: Regimen, visits: Iterable[float], lead: float, duration_h:
 
 def scale_stream(name: str) -> int:
     """The noise stream of a patient's ratings on scale ``name`` (the MADRS uses the seed itself, blood
-    pressure stream 1, the phased runner's MADRS stream 2)."""
+    pressure stream 1, the phased runner's MADRS stream 2, dropout ``DROPOUT_STREAM``)."""
     return 3 + list(SCALES).index(name)
+
+
+#: The stream of a patient's seed that its dropout draws come from (after the scales' streams).
+DROPOUT_STREAM = 16
 
 
 def substream(seq: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
@@ -169,6 +175,8 @@ def run_chunk(chunk: TrialChunk) -> tuple[pd.DataFrame, pd.DataFrame]:
                     cols[f"{name}_response_{lab}"] = responded(name, score, s_base)
                 cols[f"{name}_remission_{lab}"] = remitted(name, score)
         after = rel >= 0
+        if ep.dropout:
+            cols.update(_dropout(chunk, idx, ep, rel, obs["cadss"], cols, base))
         cols["cadss_peak"] = obs["cadss"][:, after].max(axis=1)
         cols["sbp_change_peak_mmhg"] = obs["sbp_change"][:, after].max(axis=1)
         # blood pressure as the label measures it: readings at 40 min, 1 h and 1.5 h after each session,
@@ -207,6 +215,30 @@ def run_chunk(chunk: TrialChunk) -> tuple[pd.DataFrame, pd.DataFrame]:
         )
     endpoints = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return endpoints, pd.concat(series, ignore_index=True) if series else pd.DataFrame()
+
+
+def _dropout(chunk: TrialChunk, idx: list[int], ep: Endpoints, rel: np.ndarray, cadss: np.ndarray,
+             cols: Mapping[str, Any], base: np.ndarray) -> dict[str, Any]:  # fmt: skip
+    """Each patient's dropout over the visit intervals (first dose to visit 1, visit 1 to visit 2, ...):
+    the interval's peak CADSS and the rating of the visit before it drive ``trials.dropout``'s hazards."""
+    visits = [v for v in ep.visits if v <= chunk.duration_h + 1e-9]
+    n = len(idx)
+    if not visits:
+        return {"dropout": np.zeros(n, bool), "dropout_at_h": np.full(n, np.nan)}
+    bounds = [0.0, *visits]
+    peaks = np.stack([np.where((rel >= a - 1e-9) & (rel < b - 1e-9), cadss, 0.0).max(axis=1)
+                      for a, b in itertools.pairwise(bounds)], axis=1)  # fmt: skip
+    ratings = np.stack([cols[f"madrs_{label_time(v)}"] for v in visits], axis=1)
+    days = np.diff(bounds) / 24.0
+    seeds = [substream(chunk.noise_seeds[i], DROPOUT_STREAM) for i in idx]
+    out = dropout(peaks, ratings, np.maximum(base, 1.0), days, seeds, DropoutParams.from_parameters(chunk.params))
+    k = out["dropout_visit"].to_numpy()
+    res: dict[str, Any] = {f"cadss_peak_{label_time(v)}": peaks[:, j] for j, v in enumerate(visits)}
+    res["dropout"] = k >= 0
+    for cause in CAUSES:
+        res[f"dropout_{cause}"] = (out["cause"] == cause).to_numpy()
+    res["dropout_at_h"] = np.where(k >= 0, np.asarray(visits)[np.maximum(k, 0)], np.nan)
+    return res
 
 
 def _at(time_h: float, t: np.ndarray, rows: np.ndarray) -> np.ndarray:

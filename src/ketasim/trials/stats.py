@@ -109,14 +109,19 @@ def odds_ratio(k1: int, n1: int, k2: int, n2: int, level: float = 0.95) -> dict[
     }
 
 
-def kaplan_meier_median(times: Sequence[float], events: Sequence[bool]) -> dict[str, float]:
-    """Kaplan-Meier median time to event (NaN if not reached), via statsmodels."""
+def kaplan_meier_median(times: Sequence[float], events: Sequence[bool], level: float = 0.95) -> dict[str, float]:
+    """Kaplan-Meier median time to event (NaN if not reached) with its confidence interval (statsmodels:
+    the times whose log-log transformed survival band contains 0.5; an open end is infinite)."""
     t, e = np.asarray(times, float), np.asarray(events, int)
+    nan = float("nan")
     if t.size == 0:
-        return {"median": float("nan"), "n": 0, "events": 0}
+        return {"median": nan, "lower": nan, "upper": nan, "n": 0, "events": 0}
     sf = _sm("duration.survfunc").SurvfuncRight(t, e)
     med = sf.quantile(0.5)
-    return {"median": float(med) if med is not None else float("nan"), "n": int(t.size), "events": int(e.sum())}
+    with np.errstate(divide="ignore", invalid="ignore"):  # the band's transform at survival 1 or 0
+        lo, hi = (nan, nan) if e.sum() == 0 else sf.quantile_ci(0.5, alpha=1 - level)
+    return {"median": float(med) if med is not None else nan, "lower": float(lo) if lo is not None else nan,
+            "upper": float(hi) if hi is not None else nan, "n": int(t.size), "events": int(e.sum())}  # fmt: skip
 
 
 def kaplan_meier_curve(times: Sequence[float], events: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
