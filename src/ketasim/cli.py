@@ -804,13 +804,40 @@ def _run_phased(plan: Any, plot: Path | None, as_json: bool, chunk_size: int, wo
                 prop = f"{r.proportion:.3f} [{r.proportion_lower:.3f}, {r.proportion_upper:.3f}]"
                 t.add_row(str(r.arm), str(r.n), str(r.events), prop, med, hr)
             console.print(t)
+    _phased_outcomes(res)
     if plot is not None:
         console.print(f"figure written to {plot}")
 
 
+def _phased_outcomes(res: Any) -> None:
+    """The rated outcome at each phase's last visit, and the dose distribution of titrated arms."""
+    out = res.visit_outcomes()
+    if not out.empty:
+        last = out.groupby(["phase", "arm"], sort=False).tail(1)
+        t = Table(title="rated MADRS at each phase's last visit (patients rated there)")
+        for col in ("phase", "arm", "visit", "n", "change [95% CI]", "response", "remission (<= 12)"):
+            t.add_column(col, justify="left" if col in ("phase", "arm") else "right")
+        for r in last.itertuples(index=False):
+            change = f"{r.madrs_change:.1f} [{r.change_lower:.1f}, {r.change_upper:.1f}]"
+            t.add_row(
+                r.phase, r.arm, r.visit, str(r.n), change, f"{100 * r.response:.0f}%", f"{100 * r.remission:.0f}%"
+            )
+        console.print(t)
+    doses = res.dose_levels()
+    titrated = doses.groupby(["phase", "arm"])["amount_mg"].transform("nunique") > 1
+    if titrated.any():
+        t = Table(title="dose per session of titrated arms (share of the patients given that session)")
+        for col in ("phase", "arm", "session", "n", "dose mg: share"):
+            t.add_column(col, justify="left" if col in ("phase", "arm", "dose mg: share") else "right")
+        for (phase, arm, k), g in doses[titrated].groupby(["phase", "arm", "session"], sort=False):
+            shares = ", ".join(f"{a:g}: {100 * x:.0f}%" for a, x in zip(g["amount_mg"], g["share"], strict=True))
+            t.add_row(phase, arm, str(k), str(int(g["n"].iloc[0])), shares)
+        console.print(t)
+
+
 def _report(res: TrialResult, plot: Path | None, as_json: bool, title: str,
             reference: dict[str, Any] | None = None) -> None:  # fmt: skip
-    from ketasim.trials.report import comparison_tables, endpoint_table
+    from ketasim.trials.report import comparison_tables, endpoint_table, estimand_table
 
     if plot is not None:
         res.plot(plot, reference=reference)
@@ -826,7 +853,8 @@ def _report(res: TrialResult, plot: Path | None, as_json: bool, title: str,
     if any("model_lower" in v for d in res.arms.values() for v in d.values()):
         table.caption = "estimate [95% Monte-Carlo CI] {95% range over the virtual population's ensemble}"
     console.print(table)
-    for comp in comparison_tables(res):
+    extra = [t for t in (estimand_table(res),) if t is not None]
+    for comp in [*comparison_tables(res), *extra]:
         ct = Table(title=comp.title)
         for col in comp.columns:
             ct.add_column(col)

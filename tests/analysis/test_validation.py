@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ import ketasim as ks
 from ketasim.analysis.calibration import ParamSpec, fit, load_config, write_parameter_set
 from ketasim.analysis.sensitivity import sobol_analyze, sobol_model
 from ketasim.analysis.validation import observed_se, reference_studies, validate
+from ketasim.trials.scenario import CriterionSpec, PhaseSpec, parse_scenario
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +180,17 @@ def test_validate_cli_json(tmp_path):
     rows = json.loads(out.stdout)
     assert {"study", "quantity", "observed", "predicted", "tolerance", "passed", "calibrated"} <= set(rows[0])
     assert (tmp_path / "murrough2013.png").exists()
+
+
+def test_phased_studies_state_the_design_of_their_example_file():
+    # each phased study restates an example scenario's phases (the package cannot read examples/): keep them equal
+    root = Path(__file__).resolve().parents[2]
+    for study in (s for s in reference_studies() if s["kind"] == "phased"):
+        path = root / study["design"].split(":", 1)[0]
+        sc = parse_scenario(path.read_text(encoding="utf-8"))
+        assert [PhaseSpec(**p) for p in study["phases"]] == sc.phases, study["id"]
+        assert {k: CriterionSpec(**v) for k, v in study["criteria"].items()} == sc.criteria, study["id"]
+        assert (study.get("screening"), study.get("entry_minimum")) == (
+            sc.endpoints.screening,
+            sc.endpoints.entry_minimum,
+        )

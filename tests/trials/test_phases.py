@@ -302,3 +302,33 @@ def test_rules_and_endpoints_read_other_scales():
     with pytest.raises(InputError) as exc:
         ks.Endpoints.make(["24 h"], scales=["hamd17", "bdi"])
     assert exc.value.field == "scales[1]"
+
+
+def test_lost_response_criterion_is_the_complement_of_response():
+    scores, base = np.array([[10.0, 15.0, 16.0, 20.0]]), np.array([30.0])
+    lost = Criterion(above_fraction_of_baseline=0.5).holds(scores, base)
+    kept = Criterion(fraction_of_baseline=0.5).holds(scores, base)
+    assert lost.tolist() == [[False, False, True, True]] and (lost == ~kept).all()
+    with pytest.raises(InputError):
+        Criterion(fraction_of_baseline=0.5, above_fraction_of_baseline=0.5)
+
+
+def test_flexible_dosing_example_reports_dose_levels_and_visit_outcomes():
+    sc = parse_scenario((ROOT / "examples" / "transform2_flexible_induction.toml").read_text(encoding="utf-8"))
+    res = sc.trial(patients=80).run(0)
+    doses = res.dose_levels()
+    esk = doses[doses["arm"] == "esketamine"]
+    assert set(esk["amount_mg"]) <= {56.0, 84.0}
+    assert esk[esk["session"] == 1]["amount_mg"].tolist() == [56.0]  # the first session is always 56 mg
+    assert np.allclose(esk.groupby("session")["share"].sum(), 1.0)
+    # stepping up only: the share on 84 mg never falls from one session to the next unless blood pressure capped
+    share84 = esk[esk["amount_mg"] == 84.0].set_index("session")["share"]
+    assert (share84.diff().dropna() >= -0.05).all()
+    out = res.visit_outcomes().set_index(["phase", "arm", "visit"])
+    ep = res.endpoints
+    g = ep[ep["arm:induction"] == "esketamine"]
+    x, b = g["madrs:induction:28d"].dropna(), g.loc[g["madrs:induction:28d"].notna(), "madrs_baseline"]
+    row = out.loc[("induction", "esketamine", "28d")]
+    assert row["n"] == len(x)
+    assert row["response"] == pytest.approx((x <= 0.5 * b).mean())
+    assert row["madrs_change"] == pytest.approx((x - b).mean())

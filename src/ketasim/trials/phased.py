@@ -35,7 +35,7 @@ from ketasim.trials.phases import END, EXIT, Criterion, Phase, check_phase_graph
 from ketasim.trials.runner import SAME_CONTACT_H, scale_stream, substream
 from ketasim.trials.scales import rate as rate_scale
 from ketasim.trials.scales import true_score
-from ketasim.trials.stats import hazard_ratio, kaplan_meier_curve, kaplan_meier_median, proportion_ci
+from ketasim.trials.stats import hazard_ratio, kaplan_meier_curve, kaplan_meier_median, mean_ci, proportion_ci
 
 __all__ = ["PhasedResult", "PhasedTrial", "run_phased_chunk"]
 
@@ -715,6 +715,8 @@ class PhasedResult:
                 "proportion_lower": prop["lower"],
                 "proportion_upper": prop["upper"],
                 "median_days": km["median"],
+                "median_lower": km["lower"],
+                "median_upper": km["upper"],
                 "hr": np.nan,
                 "hr_lower": np.nan,
                 "hr_upper": np.nan,
@@ -738,8 +740,47 @@ class PhasedResult:
         ep = self.endpoints
         return [str(s) for s in dict.fromkeys(ep.loc[ep[f"arm:{phase}"].astype(str) != "", col])]
 
+    def visit_outcomes(self, remission_at_most: float = 12.0) -> pd.DataFrame:
+        """Per phase, arm and visit, over the patients rated there: ``n``, the mean rated MADRS change from
+        baseline with its 95% CI, and the shares responding (>= 50% fall) and remitting (MADRS <=
+        ``remission_at_most``) with Wilson 95% CIs."""
+        ep = self.endpoints
+        base = ep["madrs_baseline"].to_numpy(float)
+        rows = []
+        for p in self.trial.phases:
+            arm_col = ep[f"arm:{p.name}"].astype(str)
+            for col in (c for c in ep.columns if c.startswith(f"madrs:{p.name}:")):
+                x = ep[col].to_numpy(float)
+                for arm in dict.fromkeys(arm_col[arm_col != ""]):
+                    m = (arm_col == arm).to_numpy() & np.isfinite(x)
+                    ch, n = mean_ci(x[m] - base[m]), int(m.sum())
+                    resp = proportion_ci(int((x[m] <= 0.5 * base[m]).sum()), n)
+                    rem = proportion_ci(int((x[m] <= remission_at_most).sum()), n)
+                    rows.append({"phase": p.name, "arm": arm, "visit": col.rsplit(":", 1)[1], "n": n,
+                                 "madrs_change": ch["estimate"], "change_lower": ch["lower"],
+                                 "change_upper": ch["upper"], "response": resp["estimate"],
+                                 "response_lower": resp["lower"], "response_upper": resp["upper"],
+                                 "remission": rem["estimate"], "remission_lower": rem["lower"],
+                                 "remission_upper": rem["upper"]})  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def dose_levels(self) -> pd.DataFrame:
+        """Per phase, arm and session number (1 = the first of the phase), over the patients given that
+        session: ``n`` and the share at each dose ``amount_mg`` (a titration rule's distribution)."""
+        s = self.sessions[self.sessions["given"].astype(bool)].sort_values(["patient", "time_h"])
+        if s.empty:
+            return pd.DataFrame(columns=["phase", "arm", "session", "amount_mg", "n", "share"])
+        s = s.assign(session=s.groupby(["patient", "phase"]).cumcount() + 1)
+        counts = s.groupby(["phase", "arm", "session", "amount_mg"], sort=False).size().rename("count").reset_index()
+        n = counts.groupby(["phase", "arm", "session"], sort=False)["count"].transform("sum")
+        out = counts.assign(n=n, share=counts["count"] / n).drop(columns="count")
+        order = {p.name: i for i, p in enumerate(self.trial.phases)}
+        return out.sort_values(["phase", "arm", "session", "amount_mg"], key=lambda c: c.map(order) if c.name == "phase"
+                               else c, ignore_index=True)  # fmt: skip
+
     def to_json(self) -> dict[str, Any]:
-        """``{"run_id", "seed", "flow": [...], "time_to_event": {PHASE: {STRATUM or "all": [per arm]}}}``."""
+        """``{"run_id", "seed", "flow": [...], "time_to_event": {PHASE: {STRATUM or "all": [per arm]}},
+        "visit_outcomes": [...], "dose_levels": [...]}``."""
         tte: dict[str, dict[str, Any]] = {}
         for p in self.event_phases():
             tte[p.name] = {"all": self.time_to_event(p.name).to_dict("records")}
@@ -748,7 +789,8 @@ class PhasedResult:
                     tte[p.name][s] = self.time_to_event(p.name, s).to_dict("records")
         return jsonable({"run_id": self.run_id, "seed": self.seed, "flow": self.flow().to_dict("records"),
                          "left_because": self.endpoints["left_because"].value_counts().to_dict(),
-                         "time_to_event": tte})  # fmt: skip
+                         "time_to_event": tte, "visit_outcomes": self.visit_outcomes().to_dict("records"),
+                         "dose_levels": self.dose_levels().to_dict("records")})  # fmt: skip
 
     def plot(self, path: str | Path | None = None) -> Any:
         """Left: mean MADRS (rated-free, the model's score) over time per phase and arm, with the patients

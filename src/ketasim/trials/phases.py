@@ -45,8 +45,9 @@ CRITERION_SCALES = tuple(SCALES)
 class Criterion:
     """A rule on the rated scores at visits, e.g. relapse = MADRS >= 22 on 2 consecutive visits.
 
-    Exactly one threshold: ``at_most`` or ``at_least`` (absolute score), or ``fraction_of_baseline``
-    (score <= fraction x baseline: 0.5 is a response). It holds at a visit when at least ``count`` of
+    Exactly one threshold: ``at_most`` or ``at_least`` (absolute score), ``fraction_of_baseline``
+    (score <= fraction x baseline: 0.5 is a response) or ``above_fraction_of_baseline`` (score > fraction x
+    baseline: 0.5 is a lost response). It holds at a visit when at least ``count`` of
     the last ``of_last`` rated visits (default ``count``: consecutive) meet the threshold.
 
     >>> c = Criterion(at_least=22, count=2)
@@ -58,6 +59,7 @@ class Criterion:
     at_most: float | None = None
     at_least: float | None = None
     fraction_of_baseline: float | None = None
+    above_fraction_of_baseline: float | None = None
     count: int = 1
     of_last: int | None = None
 
@@ -66,11 +68,13 @@ class Criterion:
             raise InputError(
                 "scale", f"unknown rating scale; criteria can read: {', '.join(CRITERION_SCALES)}", got=repr(self.scale)
             )
-        given = [k for k in ("at_most", "at_least", "fraction_of_baseline") if getattr(self, k) is not None]
+        kinds = ("at_most", "at_least", "fraction_of_baseline", "above_fraction_of_baseline")
+        given = [k for k in kinds if getattr(self, k) is not None]
         if len(given) != 1:
-            raise InputError("at_most", "give exactly one of at_most, at_least or fraction_of_baseline")
+            raise InputError("at_most", "give exactly one of at_most, at_least, fraction_of_baseline or "
+                             "above_fraction_of_baseline")  # fmt: skip
         value = getattr(self, given[0])
-        top = 1.0 if given[0] == "fraction_of_baseline" else 60.0
+        top = 1.0 if "fraction" in given[0] else 60.0
         if not is_number(value) or not 0 <= value <= top:
             raise InputError(given[0], f"must be a number within 0-{top:g}", got=repr(value))
         whole_number(self.count, "count", 1, 52)
@@ -88,6 +92,8 @@ class Criterion:
                 return scores <= self.at_most
             if self.at_least is not None:
                 return scores >= self.at_least
+            if self.above_fraction_of_baseline is not None:
+                return scores > self.above_fraction_of_baseline * np.asarray(baseline, float)[:, None]
             return scores <= self.fraction_of_baseline * np.asarray(baseline, float)[:, None]
 
     def holds(self, scores: np.ndarray, baseline: np.ndarray) -> np.ndarray:

@@ -71,6 +71,7 @@ class CriterionSpec(_Strict):
     at_most: float | None = None
     at_least: float | None = None
     fraction_of_baseline: float | None = None
+    above_fraction_of_baseline: float | None = None
     count: int = 1
     of_last: int | None = None
 
@@ -121,6 +122,7 @@ class EndpointSpec(_Strict):
     screening: str = "0 h"
     entry_minimum: float | None = Field(default=None, ge=0, le=60)
     scales: list[str] = []  # rating scales besides the MADRS (trials.scales)
+    dropout: bool = False  # patients may leave (trials.dropout); analyses in trials.estimands
 
 
 class Scenario(_Strict):
@@ -178,6 +180,7 @@ class Scenario(_Strict):
                 screening=ep.screening,
                 entry_minimum=ep.entry_minimum,
                 scales=ep.scales,
+                dropout=ep.dropout,
             ),
             control=self.control,
             series_step=self.series_step,

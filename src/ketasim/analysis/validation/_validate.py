@@ -378,9 +378,11 @@ def _phased_predictions(study: Mapping[str, Any], n: int, seed: int, params: Par
     """A phased study (``kind = "phased"``: ``phases`` and ``criteria`` as in a scenario file) run as a
     ``PhasedTrial`` of ``n`` screened patients. Row quantities: ``entered:PHASE/STRATUM`` (with ``of =
     "EARLIER"``: the share of the patients who entered EARLIER that entered PHASE in STRATUM, binomial
-    Monte-Carlo SE) and ``log_hazard_ratio:PHASE/STRATUM`` (row ``arm`` vs the phase's control, Cox, on the log scale;
-    SE from its CI, none when an arm has no events, so that such a row fails). The value and its
-    Monte-Carlo SE, keyed by (quantity, arm)."""
+    Monte-Carlo SE), ``log_hazard_ratio:PHASE/STRATUM`` (row ``arm`` vs the phase's control, Cox, on the log scale;
+    SE from its CI, none when an arm has no events, so that such a row fails), ``median_time:PHASE/STRATUM``
+    (the row ``arm``'s Kaplan-Meier median days to the phase's stop event, SE from its CI) and
+    ``dose_share:PHASE/MG@K`` (the share of the row ``arm``'s patients given a K-th session in PHASE whose
+    K-th session was MG mg, binomial SE). The value and its Monte-Carlo SE, keyed by (quantity, arm)."""
     from ketasim.trials.scenario import CriterionSpec, PhaseSpec, phased_trial
 
     pop = Population.sample(n, seed, params=params, **study.get("population", {}))
@@ -408,9 +410,23 @@ def _phased_predictions(study: Mapping[str, Any], n: int, seed: int, params: Par
                 lo, mid, hi = np.log([hr["hr_lower"], hr["hr"], hr["hr_upper"]])
             se = (hi - lo) / (2 * 1.959964) if np.isfinite(hi - lo) else math.nan  # no events in an arm: no SE
             preds[(q, r["arm"])] = (float(mid), float(se))
+        elif kind == "median_time":
+            row = res.time_to_event(phase, stratum or None).set_index("arm").loc[r["arm"]]
+            lo, hi = float(row["median_lower"]), float(row["median_upper"])
+            se = (hi - lo) / (2 * 1.959964) if np.isfinite(hi - lo) else math.nan
+            preds[(q, r["arm"])] = (float(row["median_days"]), se)
+        elif kind == "dose_share":
+            mg, _, k = stratum.partition("@")
+            s = res.sessions
+            s = s[(s["phase"] == phase) & (s["arm"] == r["arm"]) & s["given"].astype(bool)]
+            kth = s.sort_values("time_h").groupby("patient").nth(int(k) - 1)
+            base, hits = len(kth), int((kth["amount_mg"].round(6) == float(mg)).sum())
+            tilde = (hits + 2) / (base + 4)
+            preds[(q, r["arm"])] = (hits / max(base, 1), math.sqrt(tilde * (1 - tilde) / (base + 4)))
         else:
-            raise InputError(f"{study['id']}.row.quantity", "a phased study's rows are entered:PHASE/STRATUM "
-                             "or log_hazard_ratio:PHASE/STRATUM", got=q)  # fmt: skip
+            raise InputError(f"{study['id']}.row.quantity", "a phased study's rows are entered:PHASE/STRATUM, "
+                             "log_hazard_ratio:PHASE/STRATUM, median_time:PHASE/STRATUM or dose_share:PHASE/MG@K",
+                             got=q)  # fmt: skip
     return preds
 
 
