@@ -21,7 +21,10 @@ from ketasim.errors import InputError, KetasimError, OutputError
 from ketasim.plotting import check_figure_path
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ketasim.clinical.tci import TargetLike
+    from ketasim.dosing import Regimen
     from ketasim.patients import Patient
     from ketasim.trials import TrialResult
 
@@ -284,10 +287,29 @@ def trial(
             store=store,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
+    from ketasim.trials import Trial
     from ketasim.trials.result import TrialResult as Result
 
     assert isinstance(res, Result)  # a phased design returned above
     _report(res, plot, as_json, f"{plan.name} (stored in {db})", plan.scenario.reference)
+    if not as_json and isinstance(plan.trial, Trial):
+        _exposure_table(plan.trial.arms)
+
+
+def _exposure_table(arms: Mapping[str, Regimen]) -> None:
+    """Each arm's ketamine exposure at 70 kg: the numbers `ketasim risk` sets beside the reported harms."""
+    from ketasim.clinical.risk import exposure
+
+    t = Table(title="exposure per arm at 70 kg (the evidence on long-term risks: ketasim risk PROTOCOL)")
+    for col in ("arm", "sessions", "most in 7 days", "most mg in 7 days", "total mg"):
+        t.add_column(col, justify="left" if col == "arm" else "right")
+    for name, regimen in arms.items():
+        if not any(d.drug.is_ketamine for d in regimen.doses):
+            t.add_row(name, "-", "-", "-", "-")
+            continue
+        e = exposure(regimen)
+        t.add_row(name, str(e.sessions), str(e.max_sessions_per_week), f"{e.max_mg_per_week:.0f}", f"{e.total_mg:.0f}")
+    console.print(t)
 
 
 @app.command()
@@ -566,6 +588,51 @@ def monitor(
     for r in table[cols].itertuples(index=False):
         t.add_row(*[f"{x:.3g}" if isinstance(x, float) else str(x) for x in r])
     console.print(t)
+
+
+@app.command()
+def risk(
+    protocol: Annotated[str, typer.Argument(help="Protocol name (`ketasim protocols` lists them).")],
+    weight: WeightOption = "70 kg",
+    sex: SexOption = "male",
+    age: AgeOption = 45,
+    cyp2b6: Cyp2b6Option = "*1/*1",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Risks of use of a regimen: its exposure, the acute measures the model predicts, and what is reported
+    about long-term harms (urinary tract, cognition, misuse, liver) with its evidence level and sources.
+    Evidence beside exposure, not a personal risk score."""
+    from ketasim import protocols as lib
+    from ketasim.clinical.risk import risk_panel
+
+    panel = risk_panel(lib.get(protocol), _patient_options(weight, sex, age, cyp2b6))
+    if as_json:
+        typer.echo(_json(panel.to_json()))
+        return
+    e = panel.exposure
+    t = Table(title=f"exposure: {protocol} ({e.weight_kg:g} kg)")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    for name, value in (("sessions", f"{e.sessions}"), ("most sessions in 7 days", f"{e.max_sessions_per_week}"),
+                        ("largest dose", f"{e.mg_per_session_max:.0f} mg"),
+                        ("most mg in 7 days", f"{e.max_mg_per_week:.0f} mg"), ("total", f"{e.total_mg:.0f} mg"),
+                        ("course (first to last dose)", f"{e.course_days:g} d"),
+                        ("longest continuous infusion", f"{e.longest_infusion_h:.2g} h")):  # fmt: skip
+        t.add_row(name, value)
+    console.print(t)
+    a = panel.acute
+    console.print(f"acute (model, this patient, {a['sessions_simulated']} sessions): peak CADSS "
+                  f"{a['cadss_peak_max']:.1f}, peak systolic rise {a['sbp_rise_peak_max_mmhg']:.1f} mmHg, sessions "
+                  f"flagged for blood pressure {a['sessions_flagged_sbp']}, for dissociation "
+                  f"{a['sessions_flagged_cadss']}, latest discharge {a['discharge_h_max']:.1f} h after a "
+                  "session")  # fmt: skip
+    lt = Table(title="long-term risks: what is reported, beside this regimen (not a personal risk score)",
+               show_lines=True)  # fmt: skip
+    for col in ("risk", "this regimen", "reported at", "evidence", "level", "sources"):
+        lt.add_column(col, overflow="fold")
+    for r in panel.rows.itertuples(index=False):
+        lt.add_row(r.risk, r.this_regimen, r.reported_at, r.evidence, r.level, r.sources)
+    console.print(lt)
 
 
 @app.command()
