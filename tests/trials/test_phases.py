@@ -113,7 +113,7 @@ def test_segments_and_phase_boundaries_do_not_change_the_course():
     np.testing.assert_allclose(a, direct, atol=2e-3)
 
 
-def _withdrawal(pop: ks.Population, enter: Criterion, stop: Criterion | None = None) -> PhasedTrial:
+def _withdrawal(pop: ks.Population, enter: Criterion, stop: Criterion | None = None, **options) -> PhasedTrial:
     crit = {"enter": enter, **({"stop": stop} if stop else {})}
     return PhasedTrial(
         (
@@ -125,6 +125,7 @@ def _withdrawal(pop: ks.Population, enter: Criterion, stop: Criterion | None = N
         ),
         crit,
         pop,
+        **options,
     )  # fmt: skip
 
 
@@ -146,6 +147,38 @@ def test_randomised_withdrawal_follows_the_rule_and_the_allocation_list():
     # results do not depend on the chunking
     again = _withdrawal(pop, Criterion(at_most=12)).run(7, chunk_size=30).endpoints
     assert again.equals(some)
+
+
+def test_dropout_in_phases_ends_follow_up_censors_and_does_not_depend_on_chunking():
+    pop = ks.Population.sample(40, seed=5)
+    # dropout made frequent (lack of efficacy 0.05/day at no improvement) so that the test sees many
+    params = ks.default_parameters().replace(dropout_loe_rate=0.05)
+    trial = _withdrawal(pop, Criterion(at_most=60), stop=Criterion(at_least=60, count=3), dropout=True, params=params)
+    ep = trial.run(3, chunk_size=40).endpoints
+    gone = ep["left_because"].str.startswith("dropout:")
+    assert 5 < gone.sum() < 40
+    assert set(ep.loc[gone, "left_because"]) <= {"dropout:adverse_event", "dropout:lack_of_efficacy"}
+    # a patient who left is not rated afterwards and enters no later phase; he is censored at his last visit
+    out_in_open = gone & (ep["arm:blind"] == "")
+    assert out_in_open.any() and ep.loc[out_in_open, "left_at_d"].isin([0.0, 7.0]).all()
+    assert ep.loc[out_in_open, "madrs:open:14d"].isna().all()
+    blind = gone & (ep["arm:blind"] != "")
+    t = ep.loc[blind, "time_to_stop_d:blind"]
+    assert (~ep.loc[blind, "stop:blind"].astype(bool)).all() and (t >= 0).all() and (t < 21).all()
+    assert np.allclose(t, ep.loc[blind, "left_at_d"] - 14)  # censored at the last visit, from the phase start
+    for _, r in ep[gone].iterrows():  # the visits after the last one are missing
+        later = [c for c in ep.columns if c.startswith("madrs:") and _visit_day(c) > r["left_at_d"] + 1e-9]
+        assert r[later].isna().all()
+    # the same patients leave whatever the chunking; without dropout nobody does
+    again = trial.run(3, chunk_size=6).endpoints
+    assert again["left_because"].tolist() == ep["left_because"].tolist()
+    off = _withdrawal(pop, Criterion(at_most=60), stop=Criterion(at_least=60, count=3), params=params).run(3)
+    assert not off.endpoints["left_because"].str.startswith("dropout").any()
+
+
+def _visit_day(column: str) -> float:
+    phase, label = column.split(":")[1:]
+    return {"open": 0, "blind": 14}[phase] + float(label.rstrip("d"))
 
 
 def test_a_stop_event_ends_follow_up_and_is_timed_from_the_phase_start():

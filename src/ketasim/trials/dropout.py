@@ -37,7 +37,7 @@ from ketasim._internal.checks import is_number
 from ketasim.errors import InputError
 from ketasim.parameters import ParameterSet, default_parameters
 
-__all__ = ["CAUSES", "DropoutParams", "dropout", "dropout_hazards", "expected_dropout"]
+__all__ = ["CAUSES", "DropoutParams", "dropout", "dropout_hazards", "expected_dropout", "interval_probabilities"]
 
 #: The causes, as written in the ``cause`` column (``""``: the patient stayed).
 CAUSES = ("adverse_event", "lack_of_efficacy")
@@ -121,13 +121,20 @@ def dropout_hazards(cadss_peak: Any, madrs: Any, baseline: Any, interval_days: A
     the probability of leaving in the interval at all. Arguments as for ``dropout``.
     """
     c, m, b, d = _check(cadss_peak, madrs, baseline, interval_days)
-    p = _params(params)
     last = np.concatenate([b[:, None], m[:, :-1]], axis=1)  # the rating known at the start of each interval
-    ratio = last / b[:, None]
-    h_ae = p.ae_rate * np.exp(p.ae_cadss_slope * c)
-    h_loe = p.loe_rate * np.exp(p.loe_nonresponse_slope * (ratio - 1.0))
+    return interval_probabilities(c, last / b[:, None], d[None, :], _params(params))
+
+
+def interval_probabilities(cadss_peak: np.ndarray, last_ratio: np.ndarray, days: np.ndarray | float,
+                           params: DropoutParams) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The cause-specific probabilities of leaving during one interval of ``days`` (arrays broadcast):
+    ``cadss_peak`` the interval's peak CADSS, ``last_ratio`` the last rating before it over the baseline.
+    The one place the hazards are written (``dropout_hazards`` and the phased runner use it)."""
+    p = params
+    h_ae = p.ae_rate * np.exp(p.ae_cadss_slope * np.asarray(cadss_peak, float))
+    h_loe = p.loe_rate * np.exp(p.loe_nonresponse_slope * (np.asarray(last_ratio, float) - 1.0))
     total = h_ae + h_loe
-    leave = -np.expm1(-total * d[None, :])
+    leave = -np.expm1(-total * np.asarray(days, float))
     share = np.divide(h_ae, total, out=np.zeros_like(total), where=total > 0)
     return leave * share, leave * (1.0 - share)
 

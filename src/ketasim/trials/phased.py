@@ -31,8 +31,9 @@ from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient, Population
 from ketasim.patients.population import MAX_SEED
 from ketasim.simulation import MAX_DURATION_H
+from ketasim.trials.dropout import DropoutParams, interval_probabilities
 from ketasim.trials.phases import END, EXIT, Criterion, Phase, check_phase_graph
-from ketasim.trials.runner import SAME_CONTACT_H, scale_stream, substream
+from ketasim.trials.runner import DROPOUT_STREAM, SAME_CONTACT_H, scale_stream, substream
 from ketasim.trials.scales import rate as rate_scale
 from ketasim.trials.scales import true_score
 from ketasim.trials.stats import hazard_ratio, kaplan_meier_curve, kaplan_meier_median, mean_ci, proportion_ci
@@ -65,9 +66,12 @@ class PhasedTrial:
     series_step_h: float = 24.0
     screening_h: float = 0.0
     entry_minimum: float | None = None
+    dropout: bool = False  # patients may leave between visits (trials.dropout)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "phases", tuple(self.phases))
+        if not isinstance(self.dropout, bool):
+            raise InputError("dropout", "must be true or false", got=repr(self.dropout)[:60])
         if not isinstance(self.population, Population):
             raise InputError("population", "must be a ketasim.Population", got=type(self.population).__name__)
         self.starts  # noqa: B018 - validates the graph now, before anything runs
@@ -190,6 +194,7 @@ class _Patient:
     left_at_h: float = np.nan
     left_because: str = ""
     events: dict[str, tuple[bool, float]] = field(default_factory=dict)  # phase -> (event, days from phase start)
+    last_visit_h: float = np.nan  # the patient's last rated visit (dropout intervals start there)
 
 
 def _grid(tr: PhasedTrial, starts: Mapping[str, float], lead: float, end: float) -> np.ndarray:
@@ -314,6 +319,7 @@ def run_phased_chunk(chunk: PhasedChunk) -> tuple[pd.DataFrame, pd.DataFrame, pd
     included = np.ones(n, bool)
     y0 = model.initial()
     bounds = [*decisions, end]
+    leaving = _Dropout(chunk, len(visit_t), lead, cadss) if tr.dropout else None
     for k in range(len(decisions)):
         t0, t1 = bounds[k], bounds[k + 1]
         if abs(t0 - lead) < 1e-9:  # the baseline rating, just before the first dose
@@ -341,7 +347,7 @@ def run_phased_chunk(chunk: PhasedChunk) -> tuple[pd.DataFrame, pd.DataFrame, pd
         # right-continuous, as every ketasim output: a time shared with the next segment shows the state
         # after that segment's doses (ratings are read a minute before each visit: see _RATE_BEFORE_H)
         madrs[:, idx], cadss[:, idx], sbp[:, idx] = obs["madrs"], obs["cadss"], obs["sbp_change"]
-        _rate_visits(t0, t1, tr, starts, by, states, t, madrs, ratings, visit_t, vcol, baseline, rate)
+        _rate_visits(t0, t1, tr, starts, by, states, t, madrs, ratings, visit_t, vcol, baseline, rate, leaving)
     for st in states:  # the rest are in their last phase when the trial ends
         if st.phase is not None:
             _leave(st, end, "completed")
@@ -546,8 +552,10 @@ def _rate_visits(
     vcol: Mapping[float, int],
     baseline: Mapping[str, np.ndarray],
     rate: Callable[[np.ndarray, int], dict[str, np.ndarray]],
+    leaving: _Dropout | None = None,
 ) -> None:
-    """Rate every visit in (t0, t1] of each patient's phase, in time order, stopping at a stop event."""
+    """Rate every visit in (t0, t1] of each patient's phase, in time order, stopping at a stop event or
+    when the patient leaves the trial before the visit (``leaving``: dropout)."""
     for v in visit_t:
         if not t0 + 1e-9 < v <= t1 + 1e-9:
             continue
@@ -562,11 +570,41 @@ def _rate_visits(
                 continue
             if not any(abs(starts[ph.name] + w - v) < 1e-9 for w in ph.visits_h):
                 continue
+            if leaving is not None and leaving.leaves(i, st, k, v, t, ratings["madrs"], baseline["madrs"]):
+                continue
+            st.last_visit_h = v
             for name, r in ratings.items():
                 r[i, k] = obs[name][i]
             if ph.stop_when is not None and _holds_now(tr.criteria[ph.stop_when], i, ratings, visit_t, v, baseline):
                 st.events[ph.name] = (True, (v - starts[ph.name]) / 24)
                 _leave(st, v, ph.stop_when)
+
+
+class _Dropout:
+    """Dropout between visits in a phased run: the hazards of ``trials.dropout`` over each interval from
+    the patient's last rated visit (or the first dose) to the next, with uniforms drawn up front from each
+    patient's own stream, so chunking and the other patients change nothing."""
+
+    def __init__(self, chunk: PhasedChunk, n_visits: int, lead: float, cadss: np.ndarray) -> None:
+        self.params = DropoutParams.from_parameters(chunk.params)
+        self.u = np.stack([np.random.default_rng(substream(q, DROPOUT_STREAM)).random((2, n_visits))
+                           for q in chunk.noise_seeds])  # fmt: skip
+        self.lead, self.cadss = lead, cadss
+
+    def leaves(self, i: int, st: _Patient, k: int, v: float, t: np.ndarray, madrs: np.ndarray,
+               baseline: np.ndarray) -> bool:  # fmt: skip
+        start = st.last_visit_h if np.isfinite(st.last_visit_h) else self.lead
+        window = (t >= start - 1e-9) & (t < v - 1e-9)
+        peak = float(np.nanmax(self.cadss[i, window], initial=0.0))
+        rated = np.flatnonzero(np.isfinite(madrs[i, :k]))
+        base = max(float(baseline[i]), 1.0)
+        ratio = (madrs[i, rated[-1]] if rated.size else base) / base
+        p_ae, p_loe = interval_probabilities(np.array(peak), np.array(ratio), (v - start) / 24.0, self.params)
+        if self.u[i, 0, k] >= p_ae + p_loe:
+            return False
+        cause = "adverse_event" if self.u[i, 1, k] * (p_ae + p_loe) < p_ae else "lack_of_efficacy"
+        _leave(st, start, f"dropout:{cause}")  # last observed at its last visit: censored there
+        return True
 
 
 def _leave(st: _Patient, at: float, why: str) -> None:
@@ -612,7 +650,7 @@ def _frames(
             if p.stop_when is not None:
                 ev, days = st.events.get(p.name, (False, np.nan))
                 if a and not ev:  # censored when follow-up in the phase ended without the event
-                    left = min(st.left_at_h, starts[p.name] + p.duration_h)
+                    left = max(min(st.left_at_h, starts[p.name] + p.duration_h), starts[p.name])
                     days = (left - starts[p.name]) / 24
                 row[f"{p.stop_when}:{p.name}"] = bool(ev) if a else np.nan
                 row[f"time_to_{p.stop_when}_d:{p.name}"] = days if a else np.nan

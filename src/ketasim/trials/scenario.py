@@ -165,7 +165,8 @@ class Scenario(_Strict):
         if self.phases:
             lead = parse_quantity(ep.screening, "endpoints.screening", "h", minimum=0, maximum=24 * 90)
             return phased_trial(self.phases, self.criteria, pop, screening_h=lead, entry_minimum=ep.entry_minimum,
-                                rating_noise=ep.rating_noise, series_step=self.series_step)  # fmt: skip
+                                rating_noise=ep.rating_noise, series_step=self.series_step,
+                                dropout=ep.dropout)  # fmt: skip
         return Trial(
             arms=self.regimens(),
             population=pop,
