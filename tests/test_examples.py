@@ -42,3 +42,14 @@ def test_the_readme_trial_example_runs_as_a_script(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     first = out.stdout.splitlines()[0]
     assert first.startswith("{'estimate': ") and (tmp_path / "runs.duckdb").is_file()
+
+
+def test_serotonin_probe_prints_its_three_groups():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "serotonin_probe.py"), "60"], check=True, capture_output=True,
+                         text=True, timeout=600).stdout.splitlines()  # fmt: skip
+    rows = {line.split("  ")[0].strip(): line for line in out[1:]}
+    assert set(rows) == {"SSRI, 12 weeks", "no treatment", "ketamine course"}
+    # only the SSRI group notices the drink: untreated and ketamine responders are at 0.00 (or -0.00)
+    assert "Delgado 1999" in rows["SSRI, 12 weeks"]
+    for name in ("no treatment", "ketamine course"):
+        assert " 0.00 " in rows[name].replace("-0.00", " 0.00")

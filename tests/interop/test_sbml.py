@@ -36,10 +36,10 @@ PROTOCOLS = {
 }
 
 
-def _cross_check(regimen, patient=None, duration="1 d", step="5 min", hypotheses=None):
+def _cross_check(regimen, patient=None, duration="1 d", step="5 min", hypotheses=None, max_bdf_order=None):
     ref = ks.simulate(regimen, patient, duration=duration, output_step=step, hypotheses=hypotheses, solver=TIGHT)
     text = export_sbml(regimen, patient, hypotheses=hypotheses)
-    out = simulate_roadrunner(text, ref.dataset["time"].values, rtol=1e-10, atol=1e-14)
+    out = simulate_roadrunner(text, ref.dataset["time"].values, rtol=1e-10, atol=1e-14, max_bdf_order=max_bdf_order)
     return ref, text, out
 
 
@@ -172,7 +172,8 @@ def test_rates_match_model_rhs_at_arbitrary_states():
 
 def test_sessions_stress_steps_and_other_drugs():
     """Events beyond ketamine infusions: stress steps, psychotherapy, midazolam sedation, exercise, ketosis
-    and a daily SSRI (inputs that never stop), a BHB supplement, IM ketamine, psilocybin and escitalopram."""
+    and a daily SSRI (inputs that never stop), a BHB supplement, IM ketamine, psilocybin, escitalopram and
+    a tryptophan-depletion drink."""
     patient = ks.Patient(
         weight="82 kg", sex="female", cyp2b6="*1/*6", stress_load=[(0, 1.5), (45.3, 2.5), (90.5, 0.5)],
         psychotherapy=["20 h", "75 h"], supportive_environment=0.5, alcohol_use_disorder=True, symptom_profile=-0.5,
@@ -188,9 +189,13 @@ def test_sessions_stress_steps_and_other_drugs():
             ks.Dose("psilocybin", "oral", "25 mg", at="80 h"),
             ks.Dose("escitalopram", "oral", "10 mg", at="100 h"),
             ks.Dose("ketamine", "im", "0.5 mg/kg", at="110 h"),
+            ks.Session("tryptophan_depletion", at="120 h"),
         ]
     )
-    ref, _, out = _cross_check(regimen, patient, duration="6 d", step="10 min")
+    # CVODE's variable-order BDF fails its error test at the exercise onset (40 h) at some tight tolerances
+    # and not others, whatever the model revision (atol 1e-13 failed there before the tryptophan-depletion
+    # states existed); capped at order 2 it integrates the scenario, and the comparison below is unchanged
+    ref, _, out = _cross_check(regimen, patient, duration="6 d", step="10 min", max_bdf_order=2)
     worst = _relative_errors(ref, out)
     bad = {k: v for k, v in worst.items() if not v <= REL_TOL}
     assert not bad, bad
@@ -198,6 +203,7 @@ def test_sessions_stress_steps_and_other_drugs():
     assert ds["stress_load"].values[0, -1] == 0.5 and ds["sedation"].values.max() > 0
     assert ds["psilocin_plasma"].values.max() > 0 and ds["bhb_mm"].values.max() > 0
     assert ds["exercise_training"].values.max() > 0 and ds["serotonergic_adaptation"].values.max() > 0
+    assert ds["tryptophan_depletion"].values.max() > 0.8
 
 
 def test_hypothesis_switches_are_exported():

@@ -55,9 +55,14 @@ def _local_cluster(dist: Any, n: int) -> Any:
     if dask.config.get(key) == "spawn":
         dask.config.set({key: "forkserver"})
     # the workers log at CRITICAL only: what goes wrong in a chunk reaches this process as its exception
-    return dist.LocalCluster(
+    cluster = dist.LocalCluster(
         n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.CRITICAL
     )
+    # the scheduler runs in this process and hooks a GC-pause timer into gc.callbacks; a Ctrl-C raised
+    # inside that callback made it print "Exception ignored in ... _gc_callback" with a traceback beside
+    # the one-line "interrupted" (seen under load). It only logs long GC pauses: switch it off here.
+    require("distributed.gc", "running on Dask workers").disable_gc_diagnosis(force=True)
+    return cluster
 
 
 @contextmanager

@@ -211,6 +211,8 @@ class SessionKind(StrEnum):
     EXERCISE = "exercise"  # one bout; `intensity` 0-1 (1 = vigorous aerobic)
     KETOGENIC_DIET = "ketogenic_diet"  # started at `at`, kept from then on (nutritional ketosis)
     BHB_SUPPLEMENT = "bhb_supplement"  # one oral dose of a ketone (beta-hydroxybutyrate) supplement
+    TRYPTOPHAN_DEPLETION = "tryptophan_depletion"  # a tryptophan-free amino-acid drink (a serotonin probe)
+    SHAM_DEPLETION = "sham_depletion"  # the same drink with tryptophan (its control): a study visit only
 
 
 @dataclass(frozen=True, init=False)
@@ -396,6 +398,8 @@ class Regimen:
             SessionKind.MIDAZOLAM,
             SessionKind.ORAL_ANTIDEPRESSANT,
             SessionKind.CLINIC_VISIT,
+            SessionKind.TRYPTOPHAN_DEPLETION,
+            SessionKind.SHAM_DEPLETION,
         }
         doses = {d.at_h for d in self.doses if d.drug.is_ketamine or d.drug is Drug.PSILOCYBIN}
         return sorted(doses | {s.at_h for s in self.sessions if s.kind in visit_kinds})

@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ketasim.dosing._dose import Dose, Regimen
+from ketasim.dosing._dose import Dose, Regimen, Session
 from ketasim.errors import InputError
 
 __all__ = ["get", "names", "table"]
@@ -38,11 +38,13 @@ def get(name: str) -> Regimen:
     if name not in lib:
         raise InputError("protocol", f"unknown protocol; known: {', '.join(lib)}", got=repr(name))
     entry = lib[name]
-    doses: list[Dose] = []
+    items: list[Dose | Session] = []
     for times_key, doses_key in (("at", "dose"), ("then_at", "then_dose")):
         for t in entry.get(times_key, []):
-            doses.extend(Dose(at=t, **spec) for spec in entry.get(doses_key, []))
-    return Regimen(doses, name=name, source=entry["source"], description=entry["title"])
+            items.extend(Dose(at=t, **spec) for spec in entry.get(doses_key, []))
+    for t in entry.get("at", []):  # non-drug sessions (a probe drink, a control) at the same times
+        items.extend(Session(at=t, **spec) for spec in entry.get("session", []))
+    return Regimen(items, name=name, source=entry["source"], description=entry["title"])
 
 
 def table() -> list[dict[str, str]]:

@@ -116,13 +116,15 @@ def simulate_roadrunner(
     atol: float = 1e-14,
     max_steps: int = 1_000_000,
     selections: Iterable[str] | None = None,
+    max_bdf_order: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Simulate an SBML document with libRoadRunner (CVODE) at the times ``t_out_h`` (hours, from 0).
 
     Returns one array per id: by default every species amount, every rule or event variable (all Result
     outputs, the MADRS items, the intermediate signals, every state) and ``madrs_pre_dose``; or the ids
     in ``selections``. Values at an event time are those after the event, as in ``ketasim.simulate``.
-    ``rtol``/``atol`` are CVODE's relative and absolute tolerances.
+    ``rtol``/``atol`` are CVODE's relative and absolute tolerances; ``max_bdf_order`` (1-5, default CVODE's
+    5) caps the order of its BDF method, for models whose kinks make high orders fail their error test.
     """
     roadrunner = _optional("roadrunner")
 
@@ -133,6 +135,10 @@ def simulate_roadrunner(
     rr.integrator.relative_tolerance = rtol
     rr.integrator.absolute_tolerance = atol
     rr.integrator.maximum_num_steps = max_steps
+    if max_bdf_order is not None:
+        if not isinstance(max_bdf_order, int) or not 1 <= max_bdf_order <= 5:
+            raise InputError("max_bdf_order", "must be a whole number within 1-5", got=repr(max_bdf_order))
+        rr.integrator.setValue("maximum_bdf_order", max_bdf_order)
     if selections is None:
         libsbml = _optional("libsbml")
         model = libsbml.readSBMLFromString(sbml_text).getModel()

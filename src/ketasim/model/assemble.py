@@ -250,6 +250,8 @@ class Model:
                 infusions.append(Infusion(t0, np.inf, ix["bhb_diet"], self.ketogenic_bhb / tau_ketosis))
             elif kind is SessionKind.BHB_SUPPLEMENT:
                 boluses.append(Bolus(t0, ix["bhb_supplement"], self.supplement_bhb * sess.intensity))
+            elif kind is SessionKind.TRYPTOPHAN_DEPLETION:  # the drink's load; the sham drink is a visit only
+                boluses.append(Bolus(t0, ix["tryptophan_load"], np.full(n, 1.0)))
         for j, p in enumerate(self.patients):
             for t in p.psychotherapy_h:
                 amount = np.zeros(n)

@@ -6,9 +6,17 @@ Exercise and BHB raise BDNF production (signaling layer); the serotonergic adapt
 non-synaptic, monoaminergic part of the depressive drive (symptoms layer). Depression is not modelled as
 a serotonin deficit: the SSRI helps only through this slow adaptation (and, if switched on, TrkB).
 Evidence for the exercise and ketone effect sizes is thin and marked so in ``signaling.toml``.
+
+Acute tryptophan depletion, the classical serotonin probe, lowers plasma tryptophan and with it brain
+serotonin synthesis for about a day (a drink's load acting, then recovering: a Bateman time course with
+its nadir near 6 h). Less serotonin leaves the adapted serotonergic system less to work with, so it
+removes the SSRI's relief and its BDNF contribution while it lasts; nothing else in the model depends
+on serotonin, which is the model's reading of "depression is not a lack of serotonin".
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from ketasim.model._definition import Constants, Equations, State
 
@@ -21,6 +29,8 @@ STATES = {
     "bhb_supplement": State("mM", "blood beta-hydroxybutyrate from a supplement"),
     "serotonergic_adaptation": State("1", "SSRI adaptation, second of two stages in series"),
     "adaptation_onset": State("1", "SSRI adaptation, first stage"),
+    "tryptophan_load": State("1", "the tryptophan-free amino-acid load of a depletion drink (1 per drink)"),
+    "tryptophan_deficit": State("1", "fraction of plasma tryptophan below normal, before the nadir scaling"),
 }
 
 
@@ -36,6 +46,11 @@ def constants(k: Constants) -> None:
     k.vary("tau_serotonergic_adaptation", "h")
     k.vary("serotonergic_bdnf_gain", "1")
     k.set("hours_per_day", 24.0, "h", "hours in a day (turns a daily bout-hour into a dimensionless training level)")
+    ka, kr = k.fixed("atd_absorption", "1/h"), k.fixed("atd_recovery", "1/h")
+    t_nadir = np.log(ka / kr) / (ka - kr)  # the Bateman function's peak time
+    peak = ka / (ka - kr) * (np.exp(-kr * t_nadir) - np.exp(-ka * t_nadir))
+    k.set("atd_scale", k.fixed("atd_nadir_depletion", "1") / peak, "1",
+          "tryptophan lost per unit of the deficit state, so that one drink reaches atd_nadir_depletion")  # fmt: skip
 
 
 def equations(eq: Equations) -> None:
@@ -51,6 +66,13 @@ def equations(eq: Equations) -> None:
     adapt, onset = x.serotonergic_adaptation, x.adaptation_onset
     eq.rate("serotonergic_adaptation", 2 * (onset - adapt) / c.tau_serotonergic_adaptation)
     eq.rate("adaptation_onset", 2 * (s.sert_occupancy - onset) / c.tau_serotonergic_adaptation)
+    eq.rate("tryptophan_load", -c.atd_absorption * x.tryptophan_load)
+    eq.rate("tryptophan_deficit", c.atd_absorption * x.tryptophan_load - c.atd_recovery * x.tryptophan_deficit)
+    depletion = eq.output("tryptophan_depletion", m.clip(c.atd_scale * x.tryptophan_deficit, 0, 1), "1", "0-1",
+                          "plasma tryptophan (and serotonin synthesis) lost to a depletion drink")  # fmt: skip
+    # what the adapted serotonergic system can act on: serotonin synthesis follows plasma tryptophan
+    serotonergic = eq.define("serotonergic_effect", m.pos(adapt) * (1 - depletion), "1",
+                             "serotonergic adaptation times the serotonin available to it")  # fmt: skip
     eq.output("exercise_training", training, "1", "0-1 (1 = daily vigorous exercise, sustained)")
     eq.output("serotonergic_adaptation", adapt, "1", "0-1")
     bhb = eq.output("bhb_mm", x.bhb_diet + x.bhb_supplement, "mM", "mM above fed baseline",
@@ -62,7 +84,7 @@ def equations(eq: Equations) -> None:
         "bdnf_factor",
         (1 + c.exercise_bout_bdnf * bout + c.exercise_training_bdnf * training)
         * (1 + c.bhb_bdnf_gain * b / (c.bhb_k + b))
-        * (1 + c.serotonergic_bdnf_gain * m.pos(adapt)),
+        * (1 + c.serotonergic_bdnf_gain * serotonergic),
         "1",
         "BDNF production factor from exercise, ketone bodies and serotonergic adaptation",
     )

@@ -215,7 +215,7 @@ def equations(eq: Equations) -> None:
     other = eq.define(
         "drive_other",
         (1 - c.synaptic_share) * eq.stress / c.stress0
-        * (1 - c.ssri_max_relief * m.clip(s.serotonergic_adaptation, 0, 1)),
+        * (1 - c.ssri_max_relief * m.clip(s.serotonergic_effect, 0, 1)),
         "1",
         "drive through other routes, relieved by the SSRI's serotonergic adaptation",
     )  # fmt: skip

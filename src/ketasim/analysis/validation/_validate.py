@@ -430,6 +430,28 @@ def _phased_predictions(study: Mapping[str, Any], n: int, seed: int, params: Par
     return preds
 
 
+def _depletion_predictions(study: Mapping[str, Any], n: int, seed: int, params: ParameterSet) -> Predictions:
+    """A tryptophan depletion challenge (``kind = "depletion"``): ``n`` patients of ``cohort`` on each arm's
+    regimen (``arms = {ARM = {sessions = [...], doses = [...]}}``) until ``challenge_day``; rows
+    ``relapse`` (the share of the arm's responders who relapse on the HAM-D17 after depletion, binomial
+    SE) and ``hamd_change`` (their mean HAM-D17 change after depletion minus after sham, SE of the mean)."""
+    from ketasim.trials.probes import depletion_challenge
+
+    pop = Population.sample(n, seed, cohort=study.get("cohort", "mdd"), params=params)
+    preds: Predictions = {}
+    for arm, spec in study["arms"].items():
+        out = depletion_challenge(pop, regimen_from_spec(arm, ArmSpec(**spec)), challenge_day=study["challenge_day"],
+                                  params=params)  # fmt: skip
+        r = out[out["responder"]]
+        k, m = int(r["relapse"].sum()), len(r)
+        tilde = (k + 2) / (m + 4)
+        preds[("relapse", arm)] = (k / max(m, 1), math.sqrt(tilde * (1 - tilde) / (m + 4)))
+        diff = (r["hamd_depleted"] - r["hamd_sham"]).to_numpy(float)
+        preds[("hamd_change", arm)] = (float(diff.mean()) if m else math.nan,
+                                       float(diff.std(ddof=1) / math.sqrt(m)) if m > 1 else math.nan)  # fmt: skip
+    return preds
+
+
 def predict_study(
     study: Mapping[str, Any],
     *,
@@ -456,6 +478,8 @@ def predict_study(
         pop = Population.sample(n_per_arm or study["n_per_arm"], seed, cohort="mdd", params=p)
         rate = level1_trial(pop, params=p).remission_rate
         return {("remission", None): (rate, math.sqrt(rate * (1 - rate) / len(pop)))}
+    if study["kind"] == "depletion":
+        return _depletion_predictions(study, n_per_arm or study["n"], seed, p)
     if study["kind"] == "patient":
         res = simulate(protocols.get(study["protocol"]), Patient(), duration=study["duration"], params=p)
         s = res.summary()
