@@ -12,16 +12,21 @@ over 7 days after one 0.5 mg/kg infusion (1-min output) and over 28 days of eske
 * baseline (a), libRoadRunner looped over the exported SBML (CVODE): loaded once, then reset and
   simulated per patient with the same output grid and tolerances (rtol 1e-6, atol 1e-11). Identical
   typical patients, so one SBML document serves them all; loading it is not counted;
+* baseline (a'), libRoadRunner on every core: a process pool with one worker per core, each loading the
+  model once (not counted) and then simulating its share of the patients as in (a), the way a user with
+  many patients would run it;
 * baseline (b), ``solve_ivp`` looped: ``simulate`` one patient at a time on the scipy path (LSODA).
 
 Ratios are ketasim patients/s over the baseline's patients/s; ``max_rel_diff_vs_roadrunner`` is the
 largest relative difference between ketasim and libRoadRunner on the outputs, wherever an output
 exceeds 1e-6 of its peak. Each ketasim row runs in a fresh process so that its ``peak_memory_mib``
 (maximum resident set) is its own. Also timed: a 10,000-patient (``--quick``: 1,000), 28-day
-esketamine-versus-placebo-spray trial with endpoints and hourly series, and the first call of
-``ketasim simulate --protocol zarate-2006-iv`` in a fresh process, both with the compiled code cached
-on disk (``first_call_latency_s``) and with an empty cache (``first_ever_call_s``: generating the
-code from the model definition and compiling it, as on a new machine).
+esketamine-versus-placebo-spray trial with endpoints and hourly series; the scale-out of a tenth of
+that trial (in this process, then on 1 and on 2 local Dask workers: patients/s and the overhead per
+chunk); and the first call of ``ketasim simulate --protocol zarate-2006-iv`` in a fresh process, both
+with the compiled code cached on disk (``first_call_latency_s``) and with an empty cache
+(``first_ever_call_s``: generating the code from the model definition and compiling it, as on a new
+machine).
 
 ``--against OTHER/src`` also runs every ketasim row with another ketasim source tree first on the
 Python path (e.g. a ``git worktree`` of an earlier release) and reports ``ratio_vs_against``: this
@@ -82,6 +87,64 @@ def _rr(protocol: str, days: float, step_h: float, sample: int) -> tuple[float, 
         res = np.asarray(rr.simulate(times=t))
     rate = sample / (time.perf_counter() - t0)
     return rate, {name: res[:, i + 1] for i, name in enumerate(OUTPUTS)}
+
+
+_POOL: dict[str, Any] = {}
+
+
+def _rr_init(protocol: str, days: float, step_h: float) -> None:
+    """A pool worker: load the exported SBML once."""
+    import roadrunner
+
+    from ketasim.interop.sbml import export_sbml
+
+    rr = roadrunner.RoadRunner(export_sbml(ks.protocols.get(protocol), ks.Patient()))
+    rr.integrator.relative_tolerance = TOL.rtol
+    rr.integrator.absolute_tolerance = TOL.atol
+    rr.integrator.maximum_num_steps = 1_000_000
+    rr.timeCourseSelections = ["time", *OUTPUTS]
+    _POOL.update(rr=rr, t=list(np.arange(0.0, days * 24 + 1e-9, step_h)))
+
+
+def _rr_run(k: int) -> int:
+    for _ in range(k):
+        _POOL["rr"].resetAll()
+        _POOL["rr"].simulate(times=_POOL["t"])
+    return k
+
+
+def _rr_pool(protocol: str, days: float, step_h: float, sample: int, workers: int) -> float:
+    """libRoadRunner on ``workers`` processes (model loaded once per worker): patients/s."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, initializer=_rr_init, initargs=(protocol, days, step_h)) as pool:
+        list(pool.map(_rr_run, [1] * (2 * workers)))  # every worker loaded and warm before the timing
+        share = max(1, sample // workers)
+        t0 = time.perf_counter()
+        done = sum(pool.map(_rr_run, [share] * workers))
+        return done / (time.perf_counter() - t0)
+
+
+def _scale_out(n: int) -> list[dict[str, Any]]:
+    """The 28-day trial in this process, then on 1 and 2 local Dask workers (run in its own process)."""
+    from ketasim.patients import Population
+    from ketasim.trials import Endpoints, Trial
+
+    ks.simulate("spravato-induction-84mg", duration="1 h")
+    reg = ks.protocols.get("spravato-induction-84mg")
+    trial = Trial({"esketamine": reg, "placebo": reg.as_control("placebo_spray")}, Population.sample(n, seed=1),
+                  duration="28 d", endpoints=Endpoints.make(visits=["24 h", "28 d"]))  # fmt: skip
+    chunk = 200
+    chunks = -(-n // chunk)
+    out = []
+    for workers in (None, 1, 2):
+        t0 = time.perf_counter()
+        trial.run(seed=1, chunk_size=chunk, workers=workers)
+        wall = time.perf_counter() - t0
+        out.append({"workers": workers or 0, "wall_s": round(wall, 2), "patients_per_s": round(n / wall, 1)})
+    for row in out[1:]:  # what a worker process adds per chunk (start-up, pickling, transfer)
+        row["overhead_per_chunk_s"] = round((row["wall_s"] * row["workers"] - out[0]["wall_s"]) / chunks, 3)
+    return out
 
 
 def _loop(protocol: str, days: float, step_h: float, sample: int) -> float:
@@ -166,19 +229,24 @@ LABELS = {"single_infusion_7d": "0.5 mg/kg IV, 7 d, 1-min output",
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """The README table from a saved ``--json`` result."""
-    lines = [
-        "| scenario | patients | wall (s) | ketasim (patients/s) | libRoadRunner loop | ratio | solve_ivp loop | ratio "
-        "| peak memory (MiB) | max rel. diff vs libRoadRunner |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    """The README table from a saved ``--json`` result (the all-cores column where it was measured)."""
+    pool = all("roadrunner_all_cores_patients_per_s" in r for r in result["rows"])
+    head = "| scenario | patients | wall (s) | ketasim (patients/s) | libRoadRunner loop | ratio "
+    head += "| libRoadRunner, all cores | ratio " if pool else ""
+    head += "| solve_ivp loop | ratio | peak memory (MiB) | max rel. diff vs libRoadRunner |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in result["rows"]:
-        lines.append(
-            f"| {LABELS[r['scenario']]} | {r['patients']:,} | {r['wall_s']:.3g} | {r['patients_per_s']:,.0f} "
-            f"| {r['roadrunner_patients_per_s']:.1f} | {r['ratio_vs_roadrunner']:.1f} "
-            f"| {r['solve_ivp_loop_patients_per_s']:.2f} | {r['ratio_vs_solve_ivp']:,.0f} "
-            f"| {r['peak_memory_mib']:,.0f} | {r['max_rel_diff_vs_roadrunner']:.1e} |"
-        )
+        cells = f"| {LABELS[r['scenario']]} | {r['patients']:,} | {r['wall_s']:.3g} | {r['patients_per_s']:,.0f} "
+        cells += f"| {r['roadrunner_patients_per_s']:.1f} | {r['ratio_vs_roadrunner']:.1f} "
+        if pool:
+            cells += f"| {r['roadrunner_all_cores_patients_per_s']:.1f} | {r['ratio_vs_roadrunner_all_cores']:.1f} "
+        cells += (f"| {r['solve_ivp_loop_patients_per_s']:.2f} | {r['ratio_vs_solve_ivp']:,.0f} "
+                  f"| {r['peak_memory_mib']:,.0f} | {r['max_rel_diff_vs_roadrunner']:.1e} |")  # fmt: skip
+        lines.append(cells)
+    for row in result.get("scale_out", []):
+        where = f"{row['workers']} Dask worker(s)" if row["workers"] else "in process"
+        extra = f", {row['overhead_per_chunk_s']} s overhead per chunk" if "overhead_per_chunk_s" in row else ""
+        lines.append(f"\nscale-out, {where}: {row['patients_per_s']:,.0f} patients/s{extra}")
     return "\n".join(lines)
 
 
@@ -190,6 +258,7 @@ def main() -> None:
     ap.add_argument("--against", metavar="SRC", help="also time the ketasim rows with this source tree (a baseline)")
     ap.add_argument("--one", nargs=2, metavar=("SCENARIO", "N"), help=argparse.SUPPRESS)
     ap.add_argument("--trial", type=int, metavar="N", help=argparse.SUPPRESS)
+    ap.add_argument("--scale-out", type=int, metavar="N", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.table:
         with open(a.table, encoding="utf-8") as fh:
@@ -201,6 +270,9 @@ def main() -> None:
     if a.trial:
         print(json.dumps(_trial(a.trial)))
         return
+    if a.scale_out:
+        print(json.dumps(_scale_out(a.scale_out)))
+        return
 
     sizes = (1, 100) if a.quick else (1, 100, 1000, 10_000)
     rows = []
@@ -208,6 +280,9 @@ def main() -> None:
         sample = 3 if a.quick else 10
         _log(f"{name}: libRoadRunner loop ({sample} patients)")
         rr_rate, rr_out = _rr(protocol, days, step_h, sample)
+        cores = os.cpu_count() or 1
+        _log(f"{name}: libRoadRunner on {cores} cores ({sample * cores} patients)")
+        pool_rate = _rr_pool(protocol, days, step_h, sample * cores, cores)
         _log(f"{name}: solve_ivp loop ({max(1, sample // 3)} patients)")
         loop_rate = _loop(protocol, days, step_h, max(1, sample // 3))
         for n in sizes:
@@ -226,12 +301,16 @@ def main() -> None:
                 **extra, "scenario": name, "patients": n, "wall_s": round(one["wall_s"], 3),
                 "patients_per_s": round(rate, 1), "peak_memory_mib": round(one["peak_memory_mib"], 1),
                 "roadrunner_patients_per_s": round(rr_rate, 2), "ratio_vs_roadrunner": round(rate / rr_rate, 1),
+                "roadrunner_all_cores_patients_per_s": round(pool_rate, 2),
+                "ratio_vs_roadrunner_all_cores": round(rate / pool_rate, 1),
                 "solve_ivp_loop_patients_per_s": round(loop_rate, 2), "ratio_vs_solve_ivp": round(rate / loop_rate, 1),
                 "max_rel_diff_vs_roadrunner": float(f"{_max_rel_diff(one['first'], rr_out):.2e}"),
             })  # fmt: skip
     n_trial = 1000 if a.quick else 10_000
     _log(f"trial: {n_trial} patients, 28 days")
     trial = _subprocess("--trial", str(n_trial))
+    _log(f"scale-out: {n_trial // 10} patients in this process, then on 1 and 2 Dask workers")
+    scale_out = _subprocess("--scale-out", str(n_trial // 10))
     latency = [_cli_seconds() for _ in range(2)]  # the first may compile if the cache is cold
     with tempfile.TemporaryDirectory() as cold:  # a new machine: generate and compile everything
         _log("first-ever call (empty code cache)")
@@ -241,14 +320,16 @@ def main() -> None:
     import roadrunner
 
     out = {
-        "baseline": f"libRoadRunner {roadrunner.__version__} (CVODE) looped over the exported SBML; "
-        "solve_ivp (LSODA) looped",
+        "baseline": f"libRoadRunner {roadrunner.__version__} (CVODE) looped over the exported SBML, in one process "
+        f"and on {os.cpu_count()} processes; solve_ivp (LSODA) looped",
         "machine": f"{platform.processor() or platform.machine()}, {numba.config.NUMBA_NUM_THREADS} threads",
         "ratio_vs_roadrunner": main_row["ratio_vs_roadrunner"],
         "patients_per_s": main_row["patients_per_s"],
         "max_rel_diff_vs_roadrunner": max(r["max_rel_diff_vs_roadrunner"] for r in rows),
         "peak_memory_mib": max(r["peak_memory_mib"] for r in rows),
         "trial": trial,
+        "scale_out": scale_out,
+        "ratio_vs_roadrunner_all_cores": main_row["ratio_vs_roadrunner_all_cores"],
         "first_call_latency_s": round(latency[-1], 2),
         "first_ever_call_s": round(first_ever, 1),
         "against": a.against,
