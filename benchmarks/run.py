@@ -21,7 +21,7 @@ Ratios are ketasim patients/s over the baseline's patients/s; ``max_rel_diff_vs_
 largest relative difference between ketasim and libRoadRunner on the outputs, wherever an output
 exceeds 1e-6 of its peak. Each ketasim row runs in a fresh process so that its ``peak_memory_mib``
 (maximum resident set) is its own. Also timed: a 10,000-patient (``--quick``: 1,000), 28-day
-esketamine-versus-placebo-spray trial with endpoints and hourly series; the scale-out of a tenth of
+esketamine-versus-placebo-spray trial with endpoints and hourly series; the scale-out of half of
 that trial (in this process, then on 1 and on 2 local Dask workers: patients/s and the overhead per
 chunk); and the first call of ``ketasim simulate --protocol zarate-2006-iv`` in a fresh process, both
 with the compiled code cached on disk (``first_call_latency_s``) and with an empty cache
@@ -115,9 +115,12 @@ def _rr_run(k: int) -> int:
 
 def _rr_pool(protocol: str, days: float, step_h: float, sample: int, workers: int) -> float:
     """libRoadRunner on ``workers`` processes (model loaded once per worker): patients/s."""
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(workers, initializer=_rr_init, initargs=(protocol, days, step_h)) as pool:
+    # spawned, not forked: this process already runs OpenMP threads (numba), which a fork would copy broken
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, ctx, initializer=_rr_init, initargs=(protocol, days, step_h)) as pool:
         list(pool.map(_rr_run, [1] * (2 * workers)))  # every worker loaded and warm before the timing
         share = max(1, sample // workers)
         t0 = time.perf_counter()
@@ -142,7 +145,7 @@ def _scale_out(n: int) -> list[dict[str, Any]]:
         trial.run(seed=1, chunk_size=chunk, workers=workers)
         wall = time.perf_counter() - t0
         out.append({"workers": workers or 0, "wall_s": round(wall, 2), "patients_per_s": round(n / wall, 1)})
-    for row in out[1:]:  # what a worker process adds per chunk (start-up, pickling, transfer)
+    for row in out[1:]:  # what a worker process adds per chunk (the cluster's start-up, pickling, transfer)
         row["overhead_per_chunk_s"] = round((row["wall_s"] * row["workers"] - out[0]["wall_s"]) / chunks, 3)
     return out
 
@@ -309,8 +312,8 @@ def main() -> None:
     n_trial = 1000 if a.quick else 10_000
     _log(f"trial: {n_trial} patients, 28 days")
     trial = _subprocess("--trial", str(n_trial))
-    _log(f"scale-out: {n_trial // 10} patients in this process, then on 1 and 2 Dask workers")
-    scale_out = _subprocess("--scale-out", str(n_trial // 10))
+    _log(f"scale-out: {n_trial // 2} patients in this process, then on 1 and 2 Dask workers")
+    scale_out = _subprocess("--scale-out", str(n_trial // 2))
     latency = [_cli_seconds() for _ in range(2)]  # the first may compile if the cache is cold
     with tempfile.TemporaryDirectory() as cold:  # a new machine: generate and compile everything
         _log("first-ever call (empty code cache)")
