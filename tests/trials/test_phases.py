@@ -267,6 +267,11 @@ def test_a_phased_scenario_builds_its_trial():
     blind = trial.phases[1]
     assert [d.at_h / D for d in blind.arms["esk"].regimen.doses] == [0, 7, 14, 21]
     assert blind.visits_h == (7 * D, 14 * D, 21 * D, 28 * D) and blind.arms["esk"].rule.reduce_to_every_h == 14 * D
+    # the scenario's dropout switch reaches the phased trial
+    assert (
+        not trial.dropout
+        and parse_scenario(GOOD.replace("n = 4", "n = 4\n[endpoints]\ndropout = true", 1)).trial().dropout
+    )
     # a background antidepressant starts once with the phase, not with every repeat of the schedule
     bg = parse_scenario(GOOD.replace('repeat_every = "7 d"\n[[phases]]', 'repeat_every = "7 d"\n'
                                      '  background = "new_antidepressant"\n[[phases]]', 1)).trial()  # fmt: skip
