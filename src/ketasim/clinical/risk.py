@@ -59,10 +59,6 @@ class Exposure:
     def as_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.__dict__.items()}
 
-    @property
-    def total_sessions(self) -> int:
-        return self.sessions
-
 
 def exposure(regimen: Regimen, weight: QuantityLike = "70 kg") -> Exposure:
     """The exposure of ``regimen``'s ketamine and esketamine doses for a patient of ``weight``."""

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ketasim._internal.checks import as_list, check_memory, is_number, whole_number
+from ketasim._internal.streams import substream
 from ketasim.errors import InputError
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients.patient import BIOTYPES, ITEMS, Patient
@@ -266,7 +267,7 @@ def _drawn_overrides(child: np.random.SeedSequence, overrides: Mapping[str, obje
     out: dict[str, object] = {}
     for k, (key, spec) in enumerate(sorted(overrides.items())):
         if isinstance(spec, Mapping):
-            stream = np.random.SeedSequence(child.entropy, spawn_key=(*child.spawn_key, 0x0D15, k))
+            stream = substream(child, 0x0D15, k)
             out[key] = draw_override(spec, np.random.default_rng(stream), key)
         else:
             out[key] = spec

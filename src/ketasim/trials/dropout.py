@@ -37,7 +37,8 @@ from ketasim._internal.checks import is_number
 from ketasim.errors import InputError
 from ketasim.parameters import ParameterSet, default_parameters
 
-__all__ = ["CAUSES", "DropoutParams", "dropout", "dropout_hazards", "expected_dropout", "interval_probabilities"]
+__all__ = ["CAUSES", "DropoutParams", "draw_cause", "dropout", "dropout_hazards", "expected_dropout",
+           "interval_probabilities"]  # fmt: skip
 
 #: The causes, as written in the ``cause`` column (``""``: the patient stayed).
 CAUSES = ("adverse_event", "lack_of_efficacy")
@@ -182,9 +183,19 @@ def dropout(cadss_peak: Any, madrs: Any, baseline: Any, interval_days: Any,
     for i, seed in enumerate(seeds):
         # always the same 2k uniforms from the patient's own stream, whatever the outcome
         u = np.random.default_rng(seed).random((2, k))
-        left = np.flatnonzero(u[0] < p_ae[i] + p_loe[i])
-        if left.size:
-            j = int(left[0])
-            visit[i] = j
-            cause[i] = CAUSES[0] if u[1, j] * (p_ae[i, j] + p_loe[i, j]) < p_ae[i, j] else CAUSES[1]
+        for j in range(k):
+            cause[i] = draw_cause(u[0, j], u[1, j], p_ae[i, j], p_loe[i, j])
+            if cause[i]:
+                visit[i] = j
+                break
     return pd.DataFrame({"patient": np.arange(n), "dropout_visit": visit, "cause": cause.astype(str)})
+
+
+def draw_cause(u_leave: float, u_cause: float, p_ae: float, p_loe: float) -> str:
+    """Whether a patient at risk leaves in an interval, and why, from two uniforms: ``""`` (stays) unless
+    ``u_leave`` falls below the probability of leaving at all; then the cause in proportion to the two
+    (the one place the draw is written: ``dropout`` and the phased runner use it)."""
+    total = p_ae + p_loe
+    if u_leave >= total:
+        return ""
+    return CAUSES[0] if u_cause * total < p_ae else CAUSES[1]

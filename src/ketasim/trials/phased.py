@@ -22,6 +22,7 @@ from ketasim._internal.checks import check_memory, whole_number
 from ketasim._internal.cluster import map_unordered
 from ketasim._internal.jsonable import jsonable
 from ketasim._internal.signals import checkpoint
+from ketasim._internal.streams import substream
 from ketasim.dosing import Dose, Regimen, Session, SessionKind
 from ketasim.engine import SolverOptions, integrate
 from ketasim.errors import InputError
@@ -31,9 +32,9 @@ from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient, Population
 from ketasim.patients.population import MAX_SEED
 from ketasim.simulation import MAX_DURATION_H
-from ketasim.trials.dropout import DropoutParams, interval_probabilities
+from ketasim.trials.dropout import DropoutParams, draw_cause, interval_probabilities
 from ketasim.trials.phases import END, EXIT, Criterion, Phase, check_phase_graph
-from ketasim.trials.runner import DROPOUT_STREAM, SAME_CONTACT_H, scale_stream, substream
+from ketasim.trials.runner import DROPOUT_STREAM, SAME_CONTACT_H, scale_stream
 from ketasim.trials.scales import rate as rate_scale
 from ketasim.trials.scales import true_score
 from ketasim.trials.stats import hazard_ratio, kaplan_meier_curve, kaplan_meier_median, mean_ci, proportion_ci
@@ -600,11 +601,10 @@ class _Dropout:
         base = max(float(baseline[i]), 1.0)
         ratio = (madrs[i, rated[-1]] if rated.size else base) / base
         p_ae, p_loe = interval_probabilities(np.array(peak), np.array(ratio), (v - start) / 24.0, self.params)
-        if self.u[i, 0, k] >= p_ae + p_loe:
-            return False
-        cause = "adverse_event" if self.u[i, 1, k] * (p_ae + p_loe) < p_ae else "lack_of_efficacy"
-        _leave(st, start, f"dropout:{cause}")  # last observed at its last visit: censored there
-        return True
+        cause = draw_cause(self.u[i, 0, k], self.u[i, 1, k], float(p_ae), float(p_loe))
+        if cause:
+            _leave(st, start, f"dropout:{cause}")  # last observed at its last visit: censored there
+        return bool(cause)
 
 
 def _leave(st: _Patient, at: float, why: str) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ketasim._internal.cluster import map_unordered
+from ketasim._internal.streams import substream
 from ketasim.dosing import Regimen, Session
 from ketasim.engine import SolverOptions
 from ketasim.model import Hypotheses
@@ -94,11 +95,6 @@ def scale_stream(name: str) -> int:
 
 #: The stream of a patient's seed that its dropout draws come from (after the scales' streams).
 DROPOUT_STREAM = 16
-
-
-def substream(seq: np.random.SeedSequence, k: int) -> np.random.SeedSequence:
-    """The k-th child stream of ``seq``, derived without spawning (which would change ``seq``)."""
-    return np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, k))
 
 
 def _rate(true: np.ndarray, noise: np.ndarray, rounded: bool) -> np.ndarray:
@@ -223,8 +219,9 @@ def _dropout(chunk: TrialChunk, idx: list[int], ep: Endpoints, rel: np.ndarray, 
     the interval's peak CADSS and the rating of the visit before it drive ``trials.dropout``'s hazards."""
     visits = [v for v in ep.visits if v <= chunk.duration_h + 1e-9]
     n = len(idx)
-    if not visits:
-        return {"dropout": np.zeros(n, bool), "dropout_at_h": np.full(n, np.nan)}
+    if not visits:  # no interval to leave in: the same columns, nobody left
+        return {"dropout": np.zeros(n, bool), **{f"dropout_{c}": np.zeros(n, bool) for c in CAUSES},
+                "dropout_at_h": np.full(n, np.nan)}  # fmt: skip
     bounds = [0.0, *visits]
     peaks = np.stack([np.where((rel >= a - 1e-9) & (rel < b - 1e-9), cadss, 0.0).max(axis=1)
                       for a, b in itertools.pairwise(bounds)], axis=1)  # fmt: skip
