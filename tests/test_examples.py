@@ -53,3 +53,15 @@ def test_serotonin_probe_prints_its_three_groups():
     assert "Delgado 1999" in rows["SSRI, 12 weeks"]
     for name in ("no treatment", "ketamine course"):
         assert " 0.00 " in rows[name].replace("-0.00", " 0.00")
+
+
+def test_alcohol_example_prints_abstinence_and_ketamine_tables():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "alcohol.py"), "40"], check=True, capture_output=True,
+                         text=True, timeout=600).stdout  # fmt: skip
+    lines = {line.split(":")[0].strip(): line for line in out.splitlines() if line.startswith("  day")}
+    assert set(lines) == {"day    0", "day    3", "day   14", "day   28", "day   56"}
+    hamd = {k: float(v.split(":")[1].split("(")[0]) for k, v in lines.items()}
+    assert hamd["day   28"] < hamd["day    0"] - 3  # abstinence lowers depressive symptoms over weeks
+    cadss = {line.split("CADSS")[0].strip(): float(line.split("CADSS")[1].split()[0])
+             for line in out.splitlines() if "CADSS " in line and "MADRS change" in line}  # fmt: skip
+    assert cadss["drinking 6 a day"] < cadss["non-drinkers"]  # cross-tolerance to dissociation

@@ -105,6 +105,13 @@ def simulate(
     alcohol_use_disorder: Annotated[
         bool, typer.Option("--aud/--no-aud", help="History of alcohol use disorder.")
     ] = False,
+    drinks_per_day: Annotated[
+        float,
+        typer.Option(
+            help="Current drinking, standard drinks (14 g ethanol) a day, 0-40; stop with the "
+            "alcohol-abstinence protocol."
+        ),
+    ] = 0.0,
     cyp2b6: Cyp2b6Option = "*1/*1",
     comedication: Annotated[
         str,
@@ -150,6 +157,7 @@ def simulate(
         madrs_baseline=madrs_baseline,
         stress_load=stress,
         alcohol_use_disorder=alcohol_use_disorder,
+        drinks_per_day=drinks_per_day,
         cyp2b6=cyp2b6,
         comedication=[c.strip() for c in comedication.split(",") if c.strip()],
         biotype=biotype,

@@ -25,7 +25,8 @@ def quick_rows():
 
 def test_every_reference_row_has_citation_design_and_uncertainty():
     for study in reference_studies():
-        assert study["citation"] and study["kind"] in ("pk", "trial", "patient", "level1", "phased", "depletion")
+        kinds = ("pk", "trial", "patient", "level1", "phased", "depletion", "abstinence")
+        assert study["citation"] and study["kind"] in kinds
         assert (
             "protocol" in study
             or "arms" in study
@@ -33,6 +34,7 @@ def test_every_reference_row_has_citation_design_and_uncertainty():
             or study["kind"] == "level1"
             or (study["kind"] == "phased" and study["phases"] and study["design"])
             or (study["kind"] == "depletion" and study["arms"] and study["design"])
+            or (study["kind"] == "abstinence" and study["overrides"] and study["design"])
         )
         if study["kind"] == "pk":  # issue 16: every PK study says where it sampled
             assert study.get("site"), study["id"]

@@ -213,6 +213,9 @@ class SessionKind(StrEnum):
     BHB_SUPPLEMENT = "bhb_supplement"  # one oral dose of a ketone (beta-hydroxybutyrate) supplement
     TRYPTOPHAN_DEPLETION = "tryptophan_depletion"  # a tryptophan-free amino-acid drink (a serotonin probe)
     SHAM_DEPLETION = "sham_depletion"  # the same drink with tryptophan (its control): a study visit only
+    # from `at` on, the share `intensity` of the patient's drinks is replaced by an ethanol-free
+    # alternative (1 = abstinence); to the model cutting down and replacing are the same: it sees ethanol
+    ALCOHOL_ALTERNATIVE = "alcohol_alternative"
 
 
 @dataclass(frozen=True, init=False)

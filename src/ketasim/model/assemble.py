@@ -112,6 +112,9 @@ class Model:
         self.ketogenic_bhb = k.read("ketogenic_bhb", "mM")
         self.supplement_bhb = k.read("bhb_supplement_peak", "mM")
         self.ad_daily_mg = params.value("oral_antidepressant_daily_dose", "mg")
+        # None in a model without the interventions layer
+        self.tau_alcohol_h = k.values.get("tau_alcohol_adaptation")
+        self.tau_intake_h = k.values.get("tau_alcohol_intake")
 
     @property
     def n_patients(self) -> int:
@@ -252,6 +255,7 @@ class Model:
                 boluses.append(Bolus(t0, ix["bhb_supplement"], self.supplement_bhb * sess.intensity))
             elif kind is SessionKind.TRYPTOPHAN_DEPLETION:  # the drink's load; the sham drink is a visit only
                 boluses.append(Bolus(t0, ix["tryptophan_load"], np.full(n, 1.0)))
+        infusions.extend(self._drinking(regimen))
         for j, p in enumerate(self.patients):
             for t in p.psychotherapy_h:
                 amount = np.zeros(n)
@@ -261,6 +265,24 @@ class Model:
         for t in np.unique(self.ext_times[np.isfinite(self.ext_times) & (self.ext_times > 0)]):
             boluses.append(Bolus(float(t), ix["therapy_trace"], np.zeros(n)))
         return boluses, infusions
+
+    def _drinking(self, regimen: Regimen) -> list[Infusion]:
+        """Each patient's drinking (his steps, cut from each ``alcohol_alternative`` session on by its share)
+        as infusions of (drinks a day) / tau into the recent intake and the adaptation, so that each is a
+        running mean of drinking."""
+        if self.tau_alcohol_h is None or self.tau_intake_h is None:
+            return []
+        cuts = [(s.at_h, s.intensity) for s in regimen.sessions if s.kind is SessionKind.ALCOHOL_ALTERNATIVE]
+        steps = [p.drinking_steps for p in self.patients]
+        times = sorted({0.0, *(t for st in steps for t, _ in st), *(t for t, _ in cuts)})
+        out = []
+        for a, b in zip(times, [*times[1:], np.inf], strict=True):
+            kept = float(np.prod([1.0 - share for t, share in cuts if t <= a]))
+            level = np.array([[lv for t, lv in st if t <= a][-1] if st[0][0] <= a else st[0][1] for st in steps])
+            if np.any(level * kept > 0):
+                out.append(Infusion(a, b, self.index["alcohol_intake"], level * kept / self.tau_intake_h))
+                out.append(Infusion(a, b, self.index["alcohol_adaptation"], level * kept / self.tau_alcohol_h))
+        return out
 
 
 def output_units(layers: Sequence[ModuleType] | None = None, params: ParameterSet | None = None) -> dict[str, str]:

@@ -12,6 +12,15 @@ serotonin synthesis for about a day (a drink's load acting, then recovering: a B
 its nadir near 6 h). Less serotonin leaves the adapted serotonergic system less to work with, so it
 removes the SSRI's relief and its BDNF contribution while it lasts; nothing else in the model depends
 on serotonin, which is the model's reading of "depression is not a lack of serotonin".
+
+Drinking (``Patient(drinks_per_day=...)``, standard drinks of 14 g ethanol) acts through the brain's
+adaptation to chronic ethanol, a running mean of the intake over ``tau_alcohol_adaptation``: it adds to
+the depressive drive (alcohol-induced depression, which clears within weeks of abstinence: Brown &
+Schuckit 1988; Davidson 1995) and, with heavy use, raises the concentration of ketamine that dissociates
+(cross-tolerance between two NMDA antagonists: Krystal 2003) without touching the antidepressant chain.
+The drive term is scaled to the patient's own habit at the start, so the baseline MADRS is the score of
+the drinking patient as he presents and only a change of drinking moves it. Ethanol's own acute NMDA
+block during a drinking occasion is not simulated (see the README's limits).
 """
 
 from __future__ import annotations
@@ -31,6 +40,8 @@ STATES = {
     "adaptation_onset": State("1", "SSRI adaptation, first stage"),
     "tryptophan_load": State("1", "the tryptophan-free amino-acid load of a depletion drink (1 per drink)"),
     "tryptophan_deficit": State("1", "fraction of plasma tryptophan below normal, before the nadir scaling"),
+    "alcohol_intake": State("1", "recent drinking: running mean over about a day (drinks a day)"),
+    "alcohol_adaptation": State("1", "adaptation to chronic ethanol: running mean of drinking (drinks a day)"),
 }
 
 
@@ -49,12 +60,24 @@ def constants(k: Constants) -> None:
     ka, kr = k.fixed("atd_absorption", "1/h"), k.fixed("atd_recovery", "1/h")
     t_nadir = np.log(ka / kr) / (ka - kr)  # the Bateman function's peak time
     peak = ka / (ka - kr) * (np.exp(-kr * t_nadir) - np.exp(-ka * t_nadir))
+    k.fixed("tau_alcohol_intake", "h")
+    k.vary("tau_alcohol_adaptation", "h")
+    k.vary("alcohol_depression_gain", "1")
+    k.fixed("alcohol_withdrawal_gain", "1")
+    k.fixed("alcohol_tolerance_half", "1")
+    k.fixed("aud_dissociation_tolerance", "1")
+    k.set("drinks0", k.attr("drinks_per_day"), "1", "habitual drinking before the start (drinks a day)")
     k.set("atd_scale", k.fixed("atd_nadir_depletion", "1") / peak, "1",
           "tryptophan lost per unit of the deficit state, so that one drink reaches atd_nadir_depletion")  # fmt: skip
 
 
+def initial(k: Constants) -> dict[str, np.ndarray]:
+    """The adaptation to a drinking habit kept up before the start is at its steady state."""
+    return {"alcohol_intake": k["drinks0"], "alcohol_adaptation": k["drinks0"]}
+
+
 def equations(eq: Equations) -> None:
-    """Session inputs (bouts, diet, supplements) arrive as engine infusions and boluses."""
+    """Session inputs (bouts, diet, supplements, drinking) arrive as engine infusions and boluses."""
     c, x, s, m = eq.c, eq.x, eq.s, eq.m
     bout, training = x.exercise_bout, x.training
     eq.rate("exercise_bout", -bout / c.tau_exercise_bout)
@@ -73,6 +96,22 @@ def equations(eq: Equations) -> None:
     # what the adapted serotonergic system can act on: serotonin synthesis follows plasma tryptophan
     serotonergic = eq.define("serotonergic_effect", m.pos(adapt) * (1 - depletion), "1",
                              "serotonergic adaptation times the serotonin available to it")  # fmt: skip
+    # drinking arrives as infusions of (drinks a day) / tau, so each state is a running mean of intake
+    eq.output("alcohol_adaptation", x.alcohol_adaptation, "1", "drinks a day",
+              "adaptation to chronic ethanol (running mean of drinking)")  # fmt: skip
+    adapted = m.pos(x.alcohol_adaptation)
+    eq.rate("alcohol_intake", -x.alcohol_intake / c.tau_alcohol_intake)
+    eq.rate("alcohol_adaptation", -x.alcohol_adaptation / c.tau_alcohol_adaptation)
+    # withdrawal: an adaptation no longer matched by ethanol (after cutting down, until it has decayed)
+    withdrawal = eq.output("alcohol_withdrawal", m.pos(x.alcohol_adaptation - x.alcohol_intake), "1",
+                           "drinks a day", "adaptation not matched by current drinking")  # fmt: skip
+    eq.define("alcohol_drive_factor",
+              (1 + c.alcohol_depression_gain * adapted + c.alcohol_withdrawal_gain * withdrawal)
+              / (1 + c.alcohol_depression_gain * c.drinks0), "1",
+              "depressive drive from chronic drinking and withdrawal, relative to the habit at the start")  # fmt: skip
+    eq.define("alcohol_tolerance_factor",
+              1 + (c.aud_dissociation_tolerance - 1) * adapted / (c.alcohol_tolerance_half + adapted), "1",
+              "multiplier on the concentration of ketamine that dissociates, from current drinking")  # fmt: skip
     eq.output("exercise_training", training, "1", "0-1 (1 = daily vigorous exercise, sustained)")
     eq.output("serotonergic_adaptation", adapt, "1", "0-1")
     bhb = eq.output("bhb_mm", x.bhb_diet + x.bhb_supplement, "mM", "mM above fed baseline",

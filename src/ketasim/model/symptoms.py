@@ -151,8 +151,9 @@ def constants(k: Constants) -> None:
     k.vary("ssri_max_relief", "1")
     k.vary("psychedelic_perceived", "1")
     k.vary("cadss_emax", "1")
-    tolerance = np.where(tolerant, params.value("aud_dissociation_tolerance"), 1.0)
-    k.set("cadss_ec50", k.read("cadss_ec50", "uM") * tolerance, "uM", "CADSS EC50, with the alcohol-use tolerance")
+    k.vary("cadss_ec50", "uM")
+    k.set("history_tolerance", np.where(tolerant, params.value("aud_dissociation_tolerance"), 1.0), "1",
+          "multiplier on the CADSS EC50 from a (family) history of alcohol use disorder")  # fmt: skip
     k.set("noticed_ec50", k.read("cadss_ec50", "uM"), "uM",
           "EC50 of the noticed drug effect (no alcohol-use tolerance: Krystal 2003)")  # fmt: skip
     k.fixed("cadss_hill", "1")
@@ -185,7 +186,11 @@ def equations(eq: Equations) -> None:
     # blunts perceptual changes but not euphoria or activation, Krystal 2003) drives expectancy.
     dissociative = eq.define("dissociative_conc", m.pos(x.ce_s_ketamine + c.r_over_s_potency * x.ce_r_ketamine),
                              "uM", "S-ketamine-equivalent effect-site concentration for dissociation")  # fmt: skip
-    cadss_x = (dissociative / c.cadss_ec50) ** c.cadss_hill
+    # one adaptation, from a history or from current heavy drinking: the larger of the two applies
+    current = s.alcohol_tolerance_factor
+    ec50 = eq.define("cadss_ec50_effective", c.cadss_ec50 * (current + m.pos(c.history_tolerance - current)), "uM",
+                     "CADSS EC50 with the alcohol-use tolerance (history or current drinking)")  # fmt: skip
+    cadss_x = (dissociative / ec50) ** c.cadss_hill
     eq.output("cadss", c.cadss_emax * cadss_x / (1 + cadss_x), "1", "points", "dissociation (CADSS)")
     noticed_x = (dissociative / c.noticed_ec50) ** c.cadss_hill
     noticed = noticed_x / (1 + noticed_x)  # the noticed effect, as a fraction of its maximum
@@ -225,11 +230,14 @@ def equations(eq: Equations) -> None:
     acute = eq.define("acute_relief_fraction", acute_n / (1 + acute_n), "1")
     placebo = eq.define("relief_placebo", 1 - c.placebo_max_relief * x.expectancy / (1 + x.expectancy), "1")
     therapy = eq.define("relief_therapy", 1 - c.therapy_symptom_relief * x.therapy_trace / (1 + x.therapy_trace), "1")
-    general = eq.output("depressive_drive", (synaptic * (1 - c.acute_max_relief * acute) + other) * placebo + eq.noise,
+    # chronic drinking scales the whole drive (1 at the patient's habit at the start)
+    alcohol = s.alcohol_drive_factor
+    general = eq.output("depressive_drive",
+                        (synaptic * (1 - c.acute_max_relief * acute) + other) * alcohol * placebo + eq.noise,
                         "1", "1 = untreated start", "depressive drive reaching the symptom network")  # fmt: skip
     # the slow part of the drive (without the acute, functional relief): what the direct share follows
-    slow = eq.define("drive_slow", (synaptic + other) * placebo + eq.noise, "1",
-                     "depressive drive without the acute relief (structure, stress, SSRI, expectancy)")  # fmt: skip
+    slow = eq.define("drive_slow", (synaptic + other) * alcohol * placebo + eq.noise, "1",
+                     "drive without the acute relief (structure, stress, SSRI, drinking, placebo)")  # fmt: skip
 
     # The symptom network.
     a = [x[f"symptom_{item}"] for item in ITEMS]
@@ -239,7 +247,8 @@ def equations(eq: Equations) -> None:
     total = 0
     for i, item in enumerate(ITEMS):
         if i in ANHEDONIA_ITEMS:  # anhedonia responds most to the acute signal (Lally 2014)
-            drive_i = general - synaptic * c.acute_max_relief * (c.anhedonia_sensitivity - 1) * acute * placebo
+            extra = synaptic * c.acute_max_relief * (c.anhedonia_sensitivity - 1) * acute
+            drive_i = general - extra * alcohol * placebo
         else:
             drive_i = general
         if i in SELF_CRITICAL_ITEMS:  # psychotherapy relieves the self-critical items

@@ -25,10 +25,17 @@ from ketasim._internal.recording import Recorder
 from ketasim.errors import InputError
 from ketasim.units import QuantityLike, parse_quantity
 
-__all__ = ["BIOTYPES", "COMEDICATIONS", "CYP2B6_GENOTYPES", "ITEMS", "MAX_TIME_H", "Patient", "recording_factors"]
+__all__ = [
+    "BIOTYPES", "COMEDICATIONS", "CYP2B6_GENOTYPES", "ITEMS", "MAX_DRINKS_PER_DAY", "MAX_TIME_H", "Patient",
+    "recording_factors",
+]  # fmt: skip
 
 #: The latest time a patient's schedule (psychotherapy sessions, stress steps) may name: 2 years.
 MAX_TIME_H = 24.0 * 366 * 2
+
+#: The most drinking a patient may report: 40 standard drinks (560 g ethanol) a day, beyond heavy
+#: dependence (drinking is validated, not capped silently).
+MAX_DRINKS_PER_DAY = 40.0
 
 CYP2B6_GENOTYPES = ("*1/*1", "*1/*6", "*6/*6")
 ANCESTRIES = ("non_asian", "asian", "japanese")
@@ -118,7 +125,10 @@ class Patient:
     ``(time, level)`` steps, the first level holding before the simulation starts),
     ``supportive_environment`` (0-1; lowers stress-driven synapse elimination), ``psychotherapy`` (session
     start times), ``alcohol_use_disorder`` and ``family_history_alcohol`` (tolerance to dissociation),
-    ``symptom_profile`` (-1 anhedonic ... +1 self-critical/ruminative), ``biotype``.
+    ``symptom_profile`` (-1 anhedonic ... +1 self-critical/ruminative), ``biotype``, ``drinks_per_day``
+    (current drinking in standard drinks of 14 g ethanol a day, averaged over the week, 0-40; or a list of
+    ``(time, drinks)`` steps like ``stress_load``: the first level is the habit before the start, so a
+    step to 0 is the start of abstinence; see ``ketasim.model.interventions``).
 
     ``random_effects`` maps parameter names to multiplicative factors (inter-individual variability).
     ``noise_seed`` seeds the patient's day-to-day mood fluctuation (an integer; None, the default, gives
@@ -142,6 +152,7 @@ class Patient:
     random_effects: Mapping[str, float] = field(default_factory=dict)
     noise_seed: int | None = None
     comedication: tuple[str, ...] = ()
+    drinking_steps: tuple[tuple[float, float], ...] = ((0.0, 0.0),)
 
     def __init__(
         self,
@@ -161,6 +172,7 @@ class Patient:
         random_effects: Mapping[str, float] | None = None,
         noise_seed: int | None = None,
         comedication: Sequence[str] = (),
+        drinks_per_day: float | Sequence[tuple[QuantityLike, float]] = 0.0,
     ) -> None:
         s = object.__setattr__
         s(self, "weight_kg", parse_quantity(weight, "weight", "kg", minimum=20, maximum=300))
@@ -169,7 +181,8 @@ class Patient:
         s(self, "cyp2b6", _choice(cyp2b6, "cyp2b6", CYP2B6_GENOTYPES))
         s(self, "ancestry", _choice(ancestry, "ancestry", ANCESTRIES))
         s(self, "madrs_baseline", _number(madrs_baseline, "madrs_baseline", 0, 60))
-        s(self, "stress_steps", _stress(stress_load))
+        s(self, "stress_steps", _steps(stress_load, "stress_load", 3, "1 = typical TRD"))
+        s(self, "drinking_steps", _steps(drinks_per_day, "drinks_per_day", MAX_DRINKS_PER_DAY, "standard drinks a day"))
         s(self, "supportive_environment", _number(supportive_environment, "supportive_environment", 0, 1))
         s(self, "psychotherapy_h", tuple(sorted(_times(psychotherapy, "psychotherapy"))))
         s(self, "alcohol_use_disorder", _bool(alcohol_use_disorder, "alcohol_use_disorder"))
@@ -196,22 +209,29 @@ class Patient:
         """Stress level before the simulation starts."""
         return self.stress_steps[0][1]
 
+    @property
+    def drinks_per_day(self) -> float:
+        """Habitual drinking before the simulation starts (standard drinks a day)."""
+        return self.drinking_steps[0][1]
+
     def factor(self, name: str) -> float:
         """The patient's multiplicative random effect on parameter ``name`` (1 if none)."""
         _FACTORS_READ.note(name)
         return float(self.random_effects.get(name, 1.0))
 
 
-def _stress(value: object) -> tuple[tuple[float, float], ...]:
+def _steps(value: object, name: str, high: float, unit: str) -> tuple[tuple[float, float], ...]:
+    """A level held from before the start (a number), or ``(time, level)`` steps, the first level holding
+    before the simulation starts."""
     if is_number(value):
-        return ((0.0, _number(value, "stress_load", 0, 3)),)
+        return ((0.0, _number(value, name, 0, high)),)
     if isinstance(value, Sequence) and not isinstance(value, str | bytes) and value:
         steps = []
         for i, item in enumerate(value):
             if not (isinstance(item, Sequence) and not isinstance(item, str | bytes) and len(item) == 2):
-                raise InputError(f"stress_load[{i}]", "must be a (time, level) pair", got=repr(item)[:60])
-            t = parse_quantity(item[0], f"stress_load[{i}].time", "h", minimum=0, maximum=MAX_TIME_H)
-            steps.append((t, _number(item[1], f"stress_load[{i}].level", 0, 3)))
+                raise InputError(f"{name}[{i}]", "must be a (time, level) pair", got=repr(item)[:60])
+            t = parse_quantity(item[0], f"{name}[{i}].time", "h", minimum=0, maximum=MAX_TIME_H)
+            steps.append((t, _number(item[1], f"{name}[{i}].level", 0, high)))
         return tuple(sorted(steps))
-    raise InputError("stress_load", "must be a number within 0-3 or a list of (time, level) steps",
+    raise InputError(name, f"must be a number within 0-{high:g} ({unit}) or a list of (time, level) steps",
                      got=repr(value)[:60])  # fmt: skip

@@ -56,7 +56,7 @@ PATIENT_BYTES = 8_000
 PATIENT_FIELDS = (
     "weight", "sex", "age", "cyp2b6", "ancestry", "madrs_baseline", "stress_load", "supportive_environment",
     "psychotherapy", "alcohol_use_disorder", "family_history_alcohol", "symptom_profile", "biotype", "noise_seed",
-    "comedication",
+    "comedication", "drinks_per_day",
 )  # fmt: skip
 
 
@@ -174,6 +174,7 @@ class Population:
                     "comedication": "+".join(pt.comedication),  # "" without
                     "alcohol_use_disorder": pt.alcohol_use_disorder,
                     "family_history_alcohol": pt.family_history_alcohol,
+                    "drinks_per_day": pt.drinks_per_day,
                     "biotype": pt.biotype,
                     "symptom_profile": pt.symptom_profile,
                     "stress_load": pt.stress_load,

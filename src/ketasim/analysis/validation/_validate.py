@@ -452,6 +452,32 @@ def _depletion_predictions(study: Mapping[str, Any], n: int, seed: int, params: 
     return preds
 
 
+def _abstinence_predictions(study: Mapping[str, Any], n: int, seed: int, params: ParameterSet) -> Predictions:
+    """Abstinence in drinking patients (``kind = "abstinence"``): ``n`` patients of ``cohort`` with the study's
+    population ``overrides`` (their drinking, their baseline) stop drinking on day 0; rows
+    ``hamd_ratio_<D>d`` (mean HAM-D17 on day D over the mean on day 0, delta-method SE) and
+    ``still_depressed_<D>d`` (the share of the patients with HAM-D17 >= 20 on day 0 who still score >= 20
+    on day D, binomial SE)."""
+    from ketasim.trials.alcohol import abstinence_course
+
+    pop = Population.sample(n, seed, cohort=study.get("cohort", "mdd"), params=params, **study.get("overrides", {}))
+    wanted = sorted({int(r["quantity"].rsplit("_", 1)[1].removesuffix("d")) for r in study["row"]})
+    df = abstinence_course(pop, days=[0, *wanted], params=params)
+    wide = df.pivot(index="patient", columns="day", values="hamd")
+    base = wide[0.0].to_numpy(float)
+    depressed = base >= 20
+    preds: Predictions = {}
+    for d in wanted:
+        later = wide[float(d)].to_numpy(float)
+        ratio = later.mean() / base.mean()
+        se = ratio * math.hypot(later.std(ddof=1) / later.mean(), base.std(ddof=1) / base.mean()) / math.sqrt(n)
+        preds[(f"hamd_ratio_{d}d", None)] = (float(ratio), float(se))
+        k, m = int((later[depressed] >= 20).sum()), int(depressed.sum())
+        tilde = (k + 2) / (m + 4)
+        preds[(f"still_depressed_{d}d", None)] = (k / max(m, 1), math.sqrt(tilde * (1 - tilde) / (m + 4)))
+    return preds
+
+
 def predict_study(
     study: Mapping[str, Any],
     *,
@@ -480,6 +506,8 @@ def predict_study(
         return {("remission", None): (rate, math.sqrt(rate * (1 - rate) / len(pop)))}
     if study["kind"] == "depletion":
         return _depletion_predictions(study, n_per_arm or study["n"], seed, p)
+    if study["kind"] == "abstinence":
+        return _abstinence_predictions(study, n_per_arm or study["n"], seed, p)
     if study["kind"] == "patient":
         res = simulate(protocols.get(study["protocol"]), Patient(), duration=study["duration"], params=p)
         s = res.summary()
