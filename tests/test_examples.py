@@ -65,3 +65,14 @@ def test_alcohol_example_prints_abstinence_and_ketamine_tables():
     cadss = {line.split("CADSS")[0].strip(): float(line.split("CADSS")[1].split()[0])
              for line in out.splitlines() if "CADSS " in line and "MADRS change" in line}  # fmt: skip
     assert cadss["drinking 6 a day"] < cadss["non-drinkers"]  # cross-tolerance to dissociation
+
+
+def test_trd_options_example_compares_five_options():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "trd_options.py"), "40"], check=True, capture_output=True,
+                         text=True, timeout=600).stdout.splitlines()  # fmt: skip
+    rows = {line[:22].strip(): line[22:].split() for line in out[1:]}
+    assert set(rows) == {"ketamine x6", "ECT x9", "aripiprazole added", "switch antidepressant", "nothing new"}
+    pct = {k: [float(v.rstrip("%")) for v in cells[:4]] for k, cells in rows.items()}
+    for option in ("ketamine x6", "ECT x9", "aripiprazole added"):  # each does more than nothing new at 3 weeks
+        assert pct[option][0] > pct["nothing new"][0], option
+    assert "CADSS" in out[1] and "memory" in out[2]

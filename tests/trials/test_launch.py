@@ -142,7 +142,7 @@ def test_background_antidepressant_is_one_session_and_unrepresentable_ones_are_r
         ("n = 5\n", "n = 5\noverrides = { height = 2 }\n", "population.overrides.height", "Patient field"),
         (
             'control = "midazolam"\nschedule',
-            'control = "midazolam"\nbackground = "antipsychotic_augmentation"\nschedule',
+            'control = "midazolam"\nbackground = "lithium_augmentation"\nschedule',
             "arms.midazolam.background",
             "cannot be simulated",
         ),

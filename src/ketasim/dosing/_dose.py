@@ -216,6 +216,9 @@ class SessionKind(StrEnum):
     # from `at` on, the share `intensity` of the patient's drinks is replaced by an ethanol-free
     # alternative (1 = abstinence); to the model cutting down and replacing are the same: it sees ethanol
     ALCOHOL_ALTERNATIVE = "alcohol_alternative"
+    ECT = "ect"  # one electroconvulsive treatment under brief anaesthesia (a generalised seizure)
+    # an atypical antipsychotic (aripiprazole-like, titrated to an effective dose) added daily from `at` on
+    ANTIPSYCHOTIC_AUGMENTATION = "antipsychotic_augmentation"
 
 
 @dataclass(frozen=True, init=False)
@@ -403,6 +406,8 @@ class Regimen:
             SessionKind.CLINIC_VISIT,
             SessionKind.TRYPTOPHAN_DEPLETION,
             SessionKind.SHAM_DEPLETION,
+            SessionKind.ECT,
+            SessionKind.ANTIPSYCHOTIC_AUGMENTATION,
         }
         doses = {d.at_h for d in self.doses if d.drug.is_ketamine or d.drug is Drug.PSILOCYBIN}
         return sorted(doses | {s.at_h for s in self.sessions if s.kind in visit_kinds})

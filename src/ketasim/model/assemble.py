@@ -253,6 +253,13 @@ class Model:
                 infusions.append(Infusion(t0, np.inf, ix["bhb_diet"], self.ketogenic_bhb / tau_ketosis))
             elif kind is SessionKind.BHB_SUPPLEMENT:
                 boluses.append(Bolus(t0, ix["bhb_supplement"], self.supplement_bhb * sess.intensity))
+            elif kind is SessionKind.ECT:  # the seizure, its cognitive effect, and a noticed anaesthesia
+                boluses.append(Bolus(t0, ix["seizure_trace"], np.full(n, 1.0)))
+                boluses.append(Bolus(t0, ix["ect_cognitive"], np.full(n, 1.0)))
+                timed_input(t0, sess.duration_h, ix["sedation"], self.midazolam_sedation, boluses, infusions)
+            elif kind is SessionKind.ANTIPSYCHOTIC_AUGMENTATION:  # daily from here on: the effect builds up
+                tau = self.constants["tau_augmentation"]
+                infusions.append(Infusion(t0, np.inf, ix["augmentation"], np.full(n, 1.0) / tau))
             elif kind is SessionKind.TRYPTOPHAN_DEPLETION:  # the drink's load; the sham drink is a visit only
                 boluses.append(Bolus(t0, ix["tryptophan_load"], np.full(n, 1.0)))
         infusions.extend(self._drinking(regimen))

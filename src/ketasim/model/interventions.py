@@ -13,6 +13,16 @@ its nadir near 6 h). Less serotonin leaves the adapted serotonergic system less 
 removes the SSRI's relief and its BDNF contribution while it lasts; nothing else in the model depends
 on serotonin, which is the model's reading of "depression is not a lack of serotonin".
 
+Electroconvulsive therapy: each treatment's seizure induces BDNF for about a day (electroconvulsive
+seizures raise brain BDNF mRNA and protein, Polyakova 2015), so a course of two or three treatments a week
+keeps BDNF production raised and drives the same TrkB -> mTORC1 -> synapse chain as ketamine, more slowly;
+its acute cognitive effect (memory tests below the patient's baseline, Semkovska & McLoughlin 2010) adds
+up over a course and clears within about two weeks after it.
+
+Augmentation with an atypical antipsychotic (aripiprazole: partial agonism at dopamine D2 and serotonin
+5-HT1A receptors, Jordan 2002) acts on the monoaminergic, non-synaptic part of the depressive drive, as
+the SSRI's adaptation does, with an onset over about a week as the dose is titrated.
+
 Drinking (``Patient(drinks_per_day=...)``, standard drinks of 14 g ethanol) acts through the brain's
 adaptation to chronic ethanol, a running mean of the intake over ``tau_alcohol_adaptation``: it adds to
 the depressive drive (alcohol-induced depression, which clears within weeks of abstinence: Brown &
@@ -40,6 +50,9 @@ STATES = {
     "adaptation_onset": State("1", "SSRI adaptation, first stage"),
     "tryptophan_load": State("1", "the tryptophan-free amino-acid load of a depletion drink (1 per drink)"),
     "tryptophan_deficit": State("1", "fraction of plasma tryptophan below normal, before the nadir scaling"),
+    "seizure_trace": State("1", "BDNF induction by recent ECT seizures (1 per treatment, decays)"),
+    "ect_cognitive": State("1", "acute cognitive effect of recent ECT treatments (1 per treatment, decays)"),
+    "augmentation": State("1", "effect of an added atypical antipsychotic (0 before, 1 at full effect)"),
     "alcohol_intake": State("1", "recent drinking: running mean over about a day (drinks a day)"),
     "alcohol_adaptation": State("1", "adaptation to chronic ethanol: running mean of drinking (drinks a day)"),
 }
@@ -60,6 +73,11 @@ def constants(k: Constants) -> None:
     ka, kr = k.fixed("atd_absorption", "1/h"), k.fixed("atd_recovery", "1/h")
     t_nadir = np.log(ka / kr) / (ka - kr)  # the Bateman function's peak time
     peak = ka / (ka - kr) * (np.exp(-kr * t_nadir) - np.exp(-ka * t_nadir))
+    k.fixed("tau_ect_bdnf", "h")
+    k.vary("ect_bdnf_gain", "1")
+    k.fixed("tau_ect_cognitive", "h")
+    k.fixed("ect_cognitive_per_treatment", "1")
+    k.fixed("tau_augmentation", "h")
     k.fixed("tau_alcohol_intake", "h")
     k.vary("tau_alcohol_adaptation", "h")
     k.vary("alcohol_depression_gain", "1")
@@ -96,6 +114,16 @@ def equations(eq: Equations) -> None:
     # what the adapted serotonergic system can act on: serotonin synthesis follows plasma tryptophan
     serotonergic = eq.define("serotonergic_effect", m.pos(adapt) * (1 - depletion), "1",
                              "serotonergic adaptation times the serotonin available to it")  # fmt: skip
+    # ECT: each treatment adds 1 to both traces (engine boluses)
+    seizure = m.pos(x.seizure_trace)
+    eq.rate("seizure_trace", -x.seizure_trace / c.tau_ect_bdnf)
+    eq.rate("ect_cognitive", -x.ect_cognitive / c.tau_ect_cognitive)
+    eq.output("ect_cognitive_effect", -c.ect_cognitive_per_treatment * x.ect_cognitive, "1",
+              "SD of own baseline", "acute cognitive effect of ECT (memory tests; 0 = own baseline)")  # fmt: skip
+    # the antipsychotic arrives as an infusion of 1/tau from its start, so its effect rises towards 1
+    eq.rate("augmentation", -x.augmentation / c.tau_augmentation)
+    eq.output("augmentation_effect", m.clip(x.augmentation, 0, 1), "1", "0-1",
+              "effect of an added atypical antipsychotic (1 = full)")  # fmt: skip
     # drinking arrives as infusions of (drinks a day) / tau, so each state is a running mean of intake
     eq.output("alcohol_adaptation", x.alcohol_adaptation, "1", "drinks a day",
               "adaptation to chronic ethanol (running mean of drinking)")  # fmt: skip
@@ -123,7 +151,8 @@ def equations(eq: Equations) -> None:
         "bdnf_factor",
         (1 + c.exercise_bout_bdnf * bout + c.exercise_training_bdnf * training)
         * (1 + c.bhb_bdnf_gain * b / (c.bhb_k + b))
-        * (1 + c.serotonergic_bdnf_gain * serotonergic),
+        * (1 + c.serotonergic_bdnf_gain * serotonergic)
+        * (1 + c.ect_bdnf_gain * seizure),
         "1",
-        "BDNF production factor from exercise, ketone bodies and serotonergic adaptation",
+        "BDNF production factor from exercise, ketone bodies, serotonergic adaptation and ECT",
     )

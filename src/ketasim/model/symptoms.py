@@ -149,6 +149,7 @@ def constants(k: Constants) -> None:
     k.vary("tau_sedation", "h")
     k.vary("tau_homeostasis", "h")
     k.vary("ssri_max_relief", "1")
+    k.vary("augmentation_max_relief", "1")
     k.vary("psychedelic_perceived", "1")
     k.vary("cadss_emax", "1")
     k.vary("cadss_ec50", "uM")
@@ -220,9 +221,10 @@ def equations(eq: Equations) -> None:
     other = eq.define(
         "drive_other",
         (1 - c.synaptic_share) * eq.stress / c.stress0
-        * (1 - c.ssri_max_relief * m.clip(s.serotonergic_effect, 0, 1)),
+        * (1 - c.ssri_max_relief * m.clip(s.serotonergic_effect, 0, 1))
+        * (1 - c.augmentation_max_relief * s.augmentation_effect),
         "1",
-        "drive through other routes, relieved by the SSRI's serotonergic adaptation",
+        "drive through other routes, relieved by the SSRI's serotonergic adaptation and by augmentation",
     )  # fmt: skip
     # The acute glutamatergic signal repairs synaptic function, so it relieves the synaptic part only:
     # depressions driven by other routes (biotypes) respond less to ketamine, not to placebo.

@@ -53,11 +53,12 @@ BACKGROUND = {
     "new_antidepressant": "an oral antidepressant started on day 0 (its serotonergic adaptation builds up)",
     "ongoing_antidepressant": "an antidepressant taken since before screening and already failed: part of the "
     "baseline state, no new serotonergic adaptation, nothing added to the dynamics",
+    "antipsychotic_augmentation": "an ongoing antidepressant (as above) with an atypical antipsychotic "
+    "(aripiprazole-like) added on day 0",
 }
 #: Background treatment the model cannot represent, and why (an arm asking for it is refused).
 UNREPRESENTABLE = {
     "tapered_antidepressant": "the model has no antidepressant discontinuation (withdrawal) biology",
-    "antipsychotic_augmentation": "the model has no dopamine D2 / 5-HT2A antagonist pharmacology",
     "lithium_augmentation": "the model has no lithium pharmacology",
     "standard_of_care": "usual care is not one treatment; write its parts (e.g. new_antidepressant plus "
     "clinic_visit sessions) instead",
@@ -225,6 +226,8 @@ def background_sessions(arm: ArmSpec, prefix: str) -> list[Session]:
         raise InputError(f"{prefix}.background", f"must be one of: {', '.join(BACKGROUND)}", got=repr(kind))
     if arm.background_dose is not None and kind != "new_antidepressant":
         raise InputError(f"{prefix}.background_dose", "only a new_antidepressant background takes a daily dose")
+    if kind == "antipsychotic_augmentation":
+        return [Session("antipsychotic_augmentation", at="0 d")]
     if kind != "new_antidepressant":
         return []
     try:

@@ -321,7 +321,8 @@ def _analyte_dose_mg(regimen: Regimen, analyte: str, weights: np.ndarray) -> np.
 def study_endpoints(study: Mapping[str, Any]) -> Endpoints:
     """The endpoints of a reference study's design: its visits, remission threshold and entry criteria."""
     return Endpoints.make(study["endpoints"], study.get("remission_threshold", 10),
-                          screening=study.get("screening", 0.0), entry_minimum=study.get("entry_minimum"))  # fmt: skip
+                          screening=study.get("screening", 0.0), entry_minimum=study.get("entry_minimum"),
+                          scales=tuple(study.get("scales", ())))  # fmt: skip
 
 
 def study_regimens(study: Mapping[str, Any]) -> dict[str, Regimen]:
@@ -478,6 +479,17 @@ def _abstinence_predictions(study: Mapping[str, Any], n: int, seed: int, params:
     return preds
 
 
+def _patient_quantity(res: Any, summary: Mapping[str, float], quantity: str) -> float:
+    """A summary metric, or ``value_at:OUTPUT@TIME`` (an output of the run at a time, e.g. ``21 d``)."""
+    if not quantity.startswith("value_at:"):
+        return float(summary[quantity])
+    name, _, at = quantity.removeprefix("value_at:").partition("@")
+    if name not in res.dataset:
+        raise InputError("row.quantity", f"value_at: names an output of the run, not {name!r}", got=quantity)
+    t = parse_quantity(at, "row.quantity", "h", minimum=0.0)
+    return float(np.interp(t, res.dataset["time"].values, res.dataset[name].values[0]))
+
+
 def predict_study(
     study: Mapping[str, Any],
     *,
@@ -511,7 +523,7 @@ def predict_study(
     if study["kind"] == "patient":
         res = simulate(protocols.get(study["protocol"]), Patient(), duration=study["duration"], params=p)
         s = res.summary()
-        return {(r["quantity"], None): (s[r["quantity"]], 0.0) for r in study["row"]}
+        return {(r["quantity"], None): (_patient_quantity(res, s, r["quantity"]), 0.0) for r in study["row"]}
     raise InputError("kind", f"unknown study kind {study['kind']!r}")
 
 
