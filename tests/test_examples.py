@@ -76,3 +76,13 @@ def test_trd_options_example_compares_five_options():
     for option in ("ketamine x6", "ECT x9", "aripiprazole added"):  # each does more than nothing new at 3 weeks
         assert pct[option][0] > pct["nothing new"][0], option
     assert "CADSS" in out[1] and "memory" in out[2]
+
+
+def test_ptsd_example_shows_the_window_effect():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "ptsd.py"), "30"], check=True, capture_output=True,
+                         text=True, timeout=600).stdout.splitlines()  # fmt: skip
+    rows = {line[:26].strip(): [float(v.rstrip("%")) for v in line[26:].split()] for line in out[1:]}
+    assert len(rows) == 5
+    # ketamine beats midazolam at week 2; exposure inside the window beats exposure alone at week 10
+    assert rows["ketamine x6"][1] < rows["midazolam x6"][1]
+    assert rows["ketamine, then exposure"][2] < rows["exposure x10"][2]

@@ -25,7 +25,7 @@ def quick_rows():
 
 def test_every_reference_row_has_citation_design_and_uncertainty():
     for study in reference_studies():
-        kinds = ("pk", "trial", "patient", "level1", "phased", "depletion", "abstinence")
+        kinds = ("pk", "trial", "patient", "level1", "phased", "depletion", "abstinence", "ptsd")
         assert study["citation"] and study["kind"] in kinds
         assert (
             "protocol" in study

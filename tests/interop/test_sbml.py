@@ -39,7 +39,16 @@ PROTOCOLS = {
 def _cross_check(regimen, patient=None, duration="1 d", step="5 min", hypotheses=None, max_bdf_order=None):
     ref = ks.simulate(regimen, patient, duration=duration, output_step=step, hypotheses=hypotheses, solver=TIGHT)
     text = export_sbml(regimen, patient, hypotheses=hypotheses)
-    out = simulate_roadrunner(text, ref.dataset["time"].values, rtol=1e-10, atol=1e-14, max_bdf_order=max_bdf_order)
+    times = ref.dataset["time"].values
+    try:
+        out = simulate_roadrunner(text, times, rtol=1e-10, atol=1e-14, max_bdf_order=max_bdf_order)
+    except RuntimeError as exc:
+        # CVODE sometimes refuses to restart after an event at these extreme tolerances (CV_ILL_INPUT: a zero
+        # error weight), depending on the step it happens to be on, not on the model; one retry with a
+        # tenfold absolute tolerance. The agreement each test asserts is the same either way.
+        if "CVODE" not in str(exc):
+            raise
+        out = simulate_roadrunner(text, times, rtol=1e-10, atol=1e-13, max_bdf_order=max_bdf_order)
     return ref, text, out
 
 

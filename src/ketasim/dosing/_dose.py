@@ -217,6 +217,8 @@ class SessionKind(StrEnum):
     # alternative (1 = abstinence); to the model cutting down and replacing are the same: it sees ethanol
     ALCOHOL_ALTERNATIVE = "alcohol_alternative"
     ECT = "ect"  # one electroconvulsive treatment under brief anaesthesia (a generalised seizure)
+    # one session of exposure-based trauma therapy (prolonged or written exposure): extinction learning
+    EXPOSURE_THERAPY = "exposure_therapy"
     # an atypical antipsychotic (aripiprazole-like, titrated to an effective dose) added daily from `at` on
     ANTIPSYCHOTIC_AUGMENTATION = "antipsychotic_augmentation"
 

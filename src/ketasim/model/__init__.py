@@ -1,6 +1,6 @@
 """The model, one module per layer in causal order, and their assembly into one ODE system.
 
-pk -> receptor -> interventions -> circuit -> signaling -> synapse -> symptoms; a layer imports only
+pk -> receptor -> interventions -> circuit -> signaling -> synapse -> symptoms -> trauma; a layer imports only
 ``_definition`` (how equations are written) and never another layer. Each equation is written once,
 in its layer; ``_codegen`` generates the numpy and compiled code from the traced definition, and
 ``ketasim.interop.sbml`` the SBML document.

@@ -471,4 +471,4 @@ def _layer_name(mod: ModuleType) -> str:
 
 
 #: Mechanism switches as constants (1 = on); ``Hypotheses`` sets them per model.
-_DEFAULT_SWITCHES = {"disinhibition": True, "rest_block": True, "ssri_trkb": False}
+_DEFAULT_SWITCHES = {"disinhibition": True, "rest_block": True, "ssri_trkb": False, "reconsolidation": False}

@@ -20,7 +20,7 @@ import numpy as np
 
 from ketasim.dosing import Regimen, SessionKind
 from ketasim.errors import InputError
-from ketasim.model import _codegen, circuit, interventions, pk, receptor, signaling, symptoms, synapse
+from ketasim.model import _codegen, circuit, interventions, pk, receptor, signaling, symptoms, synapse, trauma
 from ketasim.model._definition import Constants, Definition, recording_varied, trace
 from ketasim.model.pk import Bolus, Infusion, timed_input
 from ketasim.parameters import ParameterSet, default_parameters
@@ -31,7 +31,7 @@ __all__ = [
 ]  # fmt: skip
 
 #: The layer modules in causal order (the row order of the state array).
-LAYERS: tuple[ModuleType, ...] = (pk, receptor, interventions, circuit, signaling, synapse, symptoms)
+LAYERS: tuple[ModuleType, ...] = (pk, receptor, interventions, circuit, signaling, synapse, symptoms, trauma)
 STATE_LAYERS = tuple(m.__name__.rsplit(".", 1)[-1] for m in LAYERS)
 #: Every state of the assembled model, layer by layer (the row order of the state array).
 STATE_NAMES: tuple[str, ...] = tuple(name for m in LAYERS for name in m.STATES)
@@ -49,14 +49,17 @@ class Hypotheses:
     ``disinhibition`` (on): interneuron block -> glutamate pulse -> AMPA -> activity-dependent BDNF release.
     ``rest_block`` (on): block of pyramidal NMDA receptors at rest -> eEF2 kinase off -> BDNF translation.
     ``ssri_trkb`` (off): SSRIs potentiate TrkB directly (Casarotto 2021; disputed on concentration grounds).
+    ``reconsolidation`` (off): a trauma memory retrieved inside a plasticity window is weakened itself
+    (Nader 2000; Schiller 2010, with failed replications), not only held back by new extinction learning.
     """
 
     disinhibition: bool = True
     rest_block: bool = True
     ssri_trkb: bool = False
+    reconsolidation: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("disinhibition", "rest_block", "ssri_trkb"):
+        for name in ("disinhibition", "rest_block", "ssri_trkb", "reconsolidation"):
             if not isinstance(getattr(self, name), bool):  # "no" would silently switch the mechanism on
                 raise InputError(f"hypotheses.{name}", "must be true or false", got=repr(getattr(self, name))[:60])
 
@@ -88,7 +91,7 @@ class Model:
         self.hypotheses = hypotheses
         self.layers = tuple(layers) if layers is not None else LAYERS
         switches = {"disinhibition": hypotheses.disinhibition, "rest_block": hypotheses.rest_block,
-                    "ssri_trkb": hypotheses.ssri_trkb}  # fmt: skip
+                    "ssri_trkb": hypotheses.ssri_trkb, "reconsolidation": hypotheses.reconsolidation}  # fmt: skip
         k = Constants(params, self.patients, switches)
         for mod in self.layers:
             k.layer = mod.__name__.rsplit(".", 1)[-1]
@@ -260,6 +263,8 @@ class Model:
             elif kind is SessionKind.ANTIPSYCHOTIC_AUGMENTATION:  # daily from here on: the effect builds up
                 tau = self.constants["tau_augmentation"]
                 infusions.append(Infusion(t0, np.inf, ix["augmentation"], np.full(n, 1.0) / tau))
+            elif kind is SessionKind.EXPOSURE_THERAPY:  # extinction learned in the session
+                boluses.append(Bolus(t0, ix["extinction_labile"], np.full(n, sess.intensity)))
             elif kind is SessionKind.TRYPTOPHAN_DEPLETION:  # the drink's load; the sham drink is a visit only
                 boluses.append(Bolus(t0, ix["tryptophan_load"], np.full(n, 1.0)))
         infusions.extend(self._drinking(regimen))

@@ -110,13 +110,16 @@ def equations(eq: Equations) -> None:
     )  # fmt: skip
     f = eq.define("formation", _formation(m, c, eq.stress, growth), "1/h", "spine formation rate")
     e_s = eq.define("elimination_stable", _elimination_stable(c, eq.stress), "1/h", "stable-spine elimination")
+    # how much a therapy session consolidates: some outside a window, fully inside one (also extinction)
+    therapy_window = eq.define("therapy_window_efficacy", c.therapy_outside_window
+                               + (1 - c.therapy_outside_window) * window, "1",
+                               "share of a session's consolidation that the plasticity window allows")  # fmt: skip
     k_stab = eq.define(
         "stabilisation_rate",
         c.stabilisation
         * (1 + c.activity_stabilisation_gain * m.pos(s.ampa_activation - 1))
         * (1 + c.window_stabilisation_gain * window)
-        * (1 + c.therapy_stabilisation_gain * x.therapy_trace
-           * (c.therapy_outside_window + (1 - c.therapy_outside_window) * window)),
+        * (1 + c.therapy_stabilisation_gain * x.therapy_trace * therapy_window),
         "1/h",
         "labile -> stable conversion: activity, the plasticity window, psychotherapy (most inside the window)",
     )  # fmt: skip

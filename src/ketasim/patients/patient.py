@@ -128,7 +128,8 @@ class Patient:
     ``symptom_profile`` (-1 anhedonic ... +1 self-critical/ruminative), ``biotype``, ``drinks_per_day``
     (current drinking in standard drinks of 14 g ethanol a day, averaged over the week, 0-40; or a list of
     ``(time, drinks)`` steps like ``stress_load``: the first level is the habit before the start, so a
-    step to 0 is the start of abstinence; see ``ketasim.model.interventions``).
+    step to 0 is the start of abstinence; see ``ketasim.model.interventions``), ``ptsd_baseline``
+    (CAPS-5 total before treatment, 0-80; 0, the default, is no PTSD; see ``ketasim.model.trauma``).
 
     ``random_effects`` maps parameter names to multiplicative factors (inter-individual variability).
     ``noise_seed`` seeds the patient's day-to-day mood fluctuation (an integer; None, the default, gives
@@ -153,6 +154,7 @@ class Patient:
     noise_seed: int | None = None
     comedication: tuple[str, ...] = ()
     drinking_steps: tuple[tuple[float, float], ...] = ((0.0, 0.0),)
+    ptsd_baseline: float = 0.0
 
     def __init__(
         self,
@@ -173,6 +175,7 @@ class Patient:
         noise_seed: int | None = None,
         comedication: Sequence[str] = (),
         drinks_per_day: float | Sequence[tuple[QuantityLike, float]] = 0.0,
+        ptsd_baseline: float = 0.0,
     ) -> None:
         s = object.__setattr__
         s(self, "weight_kg", parse_quantity(weight, "weight", "kg", minimum=20, maximum=300))
@@ -182,6 +185,7 @@ class Patient:
         s(self, "ancestry", _choice(ancestry, "ancestry", ANCESTRIES))
         s(self, "madrs_baseline", _number(madrs_baseline, "madrs_baseline", 0, 60))
         s(self, "stress_steps", _steps(stress_load, "stress_load", 3, "1 = typical TRD"))
+        s(self, "ptsd_baseline", _number(ptsd_baseline, "ptsd_baseline", 0, 80))
         s(self, "drinking_steps", _steps(drinks_per_day, "drinks_per_day", MAX_DRINKS_PER_DAY, "standard drinks a day"))
         s(self, "supportive_environment", _number(supportive_environment, "supportive_environment", 0, 1))
         s(self, "psychotherapy_h", tuple(sorted(_times(psychotherapy, "psychotherapy"))))

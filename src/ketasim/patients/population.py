@@ -49,6 +49,8 @@ PD_VARIABILITY = (
 )
 # Symptom-network traits given log-normal variability with their own CVs (``iiv_<name>_cv``).
 NETWORK_VARIABILITY = ("network_stiffness", "symptom_threshold", "rumination_coupling")
+# Fear-extinction traits (trauma layer) with the log-normal CV ``iiv_extinction_cv``.
+TRAUMA_VARIABILITY = ("extinction_baseline", "pfc_extinction_exponent")
 #: Seeds are 63-bit (what numpy and the results store hold).
 MAX_SEED = 2**63 - 1
 #: About what one sampled patient occupies in memory (covariates and some 60 random effects), bytes.
@@ -56,7 +58,7 @@ PATIENT_BYTES = 8_000
 PATIENT_FIELDS = (
     "weight", "sex", "age", "cyp2b6", "ancestry", "madrs_baseline", "stress_load", "supportive_environment",
     "psychotherapy", "alcohol_use_disorder", "family_history_alcohol", "symptom_profile", "biotype", "noise_seed",
-    "comedication", "drinks_per_day",
+    "comedication", "drinks_per_day", "ptsd_baseline",
 )  # fmt: skip
 
 
@@ -175,6 +177,7 @@ class Population:
                     "alcohol_use_disorder": pt.alcohol_use_disorder,
                     "family_history_alcohol": pt.family_history_alcohol,
                     "drinks_per_day": pt.drinks_per_day,
+                    "ptsd_baseline": pt.ptsd_baseline,
                     "biotype": pt.biotype,
                     "symptom_profile": pt.symptom_profile,
                     "stress_load": pt.stress_load,
@@ -352,6 +355,8 @@ def draw_patient(
         effects[name] = _lognormal(rng, 1.0, v(f"iiv_{name}_cv"))
     for item in ITEMS:  # and which items stay active in recovery (residual symptoms)
         effects[f"item_threshold_{item}"] = _lognormal(rng, 1.0, v("iiv_item_threshold_cv"))
+    for name in TRAUMA_VARIABILITY:  # drawn last, so that every earlier draw is what it was before PTSD
+        effects[name] = _lognormal(rng, 1.0, v("iiv_extinction_cv"))
     if cohort == "healthy":
         stress, madrs = 0.0, 0.0
     fields: dict[str, Any] = {

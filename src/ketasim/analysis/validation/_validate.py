@@ -90,7 +90,8 @@ def observed_se(row: Mapping[str, Any]) -> float:
     if "sd" in row and "n" in row:
         return float(row["sd"]) / math.sqrt(row["n"])
     q = row["quantity"].split(":")[-1]
-    if q.startswith(("response_", "remission_", "sbp_rise_")) and "n" in row:
+    rate = q.startswith(("response_", "remission_", "sbp_rise_")) or "_response_" in q or "_remission_" in q
+    if rate and "n" in row:
         p = float(row["observed"])
         return math.sqrt(max(p * (1 - p), 0.01) / row["n"])
     return 0.0
@@ -479,6 +480,48 @@ def _abstinence_predictions(study: Mapping[str, Any], n: int, seed: int, params:
     return preds
 
 
+#: IES-R subscales (items) read from the CAPS-5 clusters at the cluster's mean item score: intrusion (8) from
+#: B (5 items), avoidance (8) from C (2), hyperarousal (6) from E (6); an assumption (no published crosswalk).
+IESR_FROM_CAPS5 = {"caps5_b": 8 / 5, "caps5_c": 8 / 2, "caps5_e": 6 / 6}
+
+
+def _ptsd_predictions(study: Mapping[str, Any], n: int, seed: int, params: ParameterSet) -> Predictions:
+    """A PTSD trial (``kind = "ptsd"``): ``n`` patients of the PTSD cohort (``trials.ptsd.ptsd_cohort``), the
+    same virtual patients in every arm (``arms`` as in a trial study; ``control`` names the comparator).
+    Rows: ``mean_difference:caps5_change_<D>d`` and ``mean_difference:iesr_change_<D>d`` (arm minus control,
+    SE of the paired mean), ``response_caps5_<D>d`` (a CAPS-5 fall of >= 30%, binomial SE)."""
+    from ketasim.trials.ptsd import ptsd_cohort
+
+    pop = ptsd_cohort(n, seed, params=params)
+    days = sorted({int(r["quantity"].rsplit("_", 1)[1].removesuffix("d")) for r in study["row"]})
+    outputs = ["caps5", *IESR_FROM_CAPS5]
+    change: dict[str, dict[str, np.ndarray]] = {}
+    for arm, regimen in study_regimens(study).items():
+        res = simulate(regimen, population=pop, duration=f"{max(days)} d", output_step="1 h", outputs=outputs,
+                       params=params)  # fmt: skip
+        t = res.dataset["time"].values
+        start = np.array([p.ptsd_baseline for p in pop.patients])
+        iesr0 = start * sum(w * k / 20 for w, k in zip(IESR_FROM_CAPS5.values(), (5, 2, 6), strict=True))
+        for d in days:
+            i = int(np.searchsorted(t, 24.0 * d))
+            caps = res.dataset["caps5"].values[:, i]
+            iesr = sum(w * res.dataset[name].values[:, i] for name, w in IESR_FROM_CAPS5.items())
+            change.setdefault(arm, {})[f"caps5_change_{d}d"] = caps - start
+            change[arm][f"iesr_change_{d}d"] = iesr - iesr0
+            change[arm][f"response_caps5_{d}d"] = (caps <= 0.7 * start).astype(float)
+    preds: Predictions = {}
+    control = study["control"]
+    for arm, values in change.items():
+        for key, v in values.items():
+            if key.startswith("response_caps5_"):
+                tilde = (v.sum() + 2) / (v.size + 4)
+                preds[(key, arm)] = (float(v.mean()), math.sqrt(tilde * (1 - tilde) / (v.size + 4)))
+            elif arm != control:
+                diff = v - change[control][key]
+                preds[(f"mean_difference:{key}", arm)] = (float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n)))
+    return preds
+
+
 def _patient_quantity(res: Any, summary: Mapping[str, float], quantity: str) -> float:
     """A summary metric, or ``value_at:OUTPUT@TIME`` (an output of the run at a time, e.g. ``21 d``)."""
     if not quantity.startswith("value_at:"):
@@ -518,6 +561,8 @@ def predict_study(
         return {("remission", None): (rate, math.sqrt(rate * (1 - rate) / len(pop)))}
     if study["kind"] == "depletion":
         return _depletion_predictions(study, n_per_arm or study["n"], seed, p)
+    if study["kind"] == "ptsd":
+        return _ptsd_predictions(study, n_per_arm or study["n"], seed, p)
     if study["kind"] == "abstinence":
         return _abstinence_predictions(study, n_per_arm or study["n"], seed, p)
     if study["kind"] == "patient":
