@@ -1,7 +1,7 @@
 """ECT's two free numbers (parameters/signaling.toml), each solved from one published anchor.
 
 ``ect_bdnf_gain``: the remission rate after an acute ECT course in patients whose antidepressant
-medication had failed, 48.0% (281 of 585; Heijnen WT, Birkenhager TK, Wierdsma AI, van den Broek WW 2010,
+medication had failed, 48.0% (281 of 585; Heijnen et al. 2010,
 J Clin Psychopharmacol 30:616-619, seven studies). The course (12 treatments, twice a week, protocol
 ``ect-2-weekly-12``) and the definition (HAM-D17 <= 7 three days after the last treatment, rated with the
 scale's noise, in the calibrated treatment-resistant cohort) are assumptions: the pooled studies'

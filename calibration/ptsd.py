@@ -2,7 +2,7 @@
 the PTSD cohort of ``ketasim.trials.ptsd`` (CAPS-5 40 +- 10 with major depression; the SD an assumption).
 
 ``extinction_consolidation``: prolonged exposure against control conditions, Hedges g 1.08 after treatment
-(Powers MB et al. 2010, Clin Psychol Rev 30:635-641; 13 trials, 675 patients). The virtual comparison: ten
+(Powers et al. 2010, Clin Psychol Rev 30:635-641; 13 trials, 675 patients). The virtual comparison: ten
 weekly exposure sessions against none, both arms seen weekly (the same attention), the same patients,
 CAPS-5 a week after the last session; g from the two arms' means and pooled SD. The course length and
 the control are assumptions.

@@ -78,6 +78,7 @@ from ketasim.patients import (
     ITEMS,
     NETWORK_VARIABILITY,
     PD_VARIABILITY,
+    TRAUMA_VARIABILITY,
     Patient,
 )
 from ketasim.simulation import Result
@@ -510,6 +511,7 @@ def _pd_variability() -> dict[str, str]:
     out.update({"placebo_session": "iiv_placebo_cv", "cadss_ec50": "iiv_cadss_cv", "sbp_emax": "iiv_sbp_cv"})
     out.update({name: f"iiv_{name}_cv" for name in NETWORK_VARIABILITY})
     out.update({f"item_threshold_{item}": "iiv_item_threshold_cv" for item in ITEMS})
+    out.update({name: "iiv_extinction_cv" for name in TRAUMA_VARIABILITY})
     return out
 
 

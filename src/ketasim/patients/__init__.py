@@ -9,9 +9,9 @@ from ketasim.patients.patient import (
     Patient,
     recording_factors,
 )
-from ketasim.patients.population import COHORTS, NETWORK_VARIABILITY, PD_VARIABILITY, Population
+from ketasim.patients.population import COHORTS, NETWORK_VARIABILITY, PD_VARIABILITY, TRAUMA_VARIABILITY, Population
 
 __all__ = [
     "ANCESTRIES", "BIOTYPES", "COHORTS", "COMEDICATIONS", "CYP2B6_GENOTYPES", "ITEMS", "NETWORK_VARIABILITY",
-    "PD_VARIABILITY", "Patient", "Population", "recording_factors",
+    "PD_VARIABILITY", "TRAUMA_VARIABILITY", "Patient", "Population", "recording_factors",
 ]  # fmt: skip

@@ -59,8 +59,9 @@ ITEMS = (
 
 
 def _choice(value: object, field_name: str, allowed: Sequence[str]) -> str:
-    v = str(value).strip().lower() if isinstance(value, str) else value
     allowed_l = [a.lower() for a in allowed]
+    # only a string can name a choice (an array here would be compared element by element, found by hypothesis)
+    v = value.strip().lower() if isinstance(value, str) else None
     if v not in allowed_l:
         raise InputError(field_name, f"must be one of: {', '.join(allowed)}", got=repr(value))
     return allowed[allowed_l.index(v)]
