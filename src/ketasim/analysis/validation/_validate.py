@@ -487,9 +487,10 @@ IESR_FROM_CAPS5 = {"caps5_b": 8 / 5, "caps5_c": 8 / 2, "caps5_e": 6 / 6}
 
 def _ptsd_predictions(study: Mapping[str, Any], n: int, seed: int, params: ParameterSet) -> Predictions:
     """A PTSD trial (``kind = "ptsd"``): ``n`` patients of the PTSD cohort (``trials.ptsd.ptsd_cohort``), the
-    same virtual patients in every arm (``arms`` as in a trial study; ``control`` names the comparator).
-    Rows: ``mean_difference:caps5_change_<D>d`` and ``mean_difference:iesr_change_<D>d`` (arm minus control,
-    SE of the paired mean), ``response_caps5_<D>d`` (a CAPS-5 fall of >= 30%, binomial SE)."""
+    same virtual patients in every arm (``arms`` as in a trial study; ``control``, if any, names the
+    comparator). Rows: ``caps5_change_<D>d`` (an arm's mean change, SE of the mean; a single-arm study),
+    ``mean_difference:caps5_change_<D>d`` and ``mean_difference:iesr_change_<D>d`` (arm minus control, SE of
+    the paired mean), ``response_caps5_<D>d`` (a CAPS-5 fall of >= 30%, binomial SE)."""
     from ketasim.trials.ptsd import ptsd_cohort
 
     pop = ptsd_cohort(n, seed, params=params)
@@ -510,13 +511,15 @@ def _ptsd_predictions(study: Mapping[str, Any], n: int, seed: int, params: Param
             change[arm][f"iesr_change_{d}d"] = iesr - iesr0
             change[arm][f"response_caps5_{d}d"] = (caps <= 0.7 * start).astype(float)
     preds: Predictions = {}
-    control = study["control"]
+    control = study.get("control")
     for arm, values in change.items():
         for key, v in values.items():
             if key.startswith("response_caps5_"):
                 tilde = (v.sum() + 2) / (v.size + 4)
                 preds[(key, arm)] = (float(v.mean()), math.sqrt(tilde * (1 - tilde) / (v.size + 4)))
-            elif arm != control:
+                continue
+            preds[(key, arm)] = (float(v.mean()), float(v.std(ddof=1) / math.sqrt(n)))
+            if control is not None and arm != control:
                 diff = v - change[control][key]
                 preds[(f"mean_difference:{key}", arm)] = (float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n)))
     return preds
