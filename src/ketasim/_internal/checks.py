@@ -68,6 +68,14 @@ def as_list(value: object, field: str, what: str) -> list[Any]:
     raise InputError(field, f"must be a list of {what}", got=text if len(text) <= 60 else type(value).__name__)
 
 
+def days_list(value: object, field: str = "days", maximum: float = 730) -> list[float]:
+    """A non-empty list of days within 0..``maximum`` as floats, or an ``InputError`` naming ``field``."""
+    raw = as_list(value, field, "numbers of days")
+    if not raw or not all(is_number(d) and 0 <= d <= maximum for d in raw):
+        raise InputError(field, f"must be a non-empty list of days within 0-{maximum:g}", got=repr(value)[:60])
+    return [float(d) for d in raw]
+
+
 def memory_bytes() -> int:
     """This machine's physical memory in bytes (16 GiB where the system does not say)."""
     import os

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ketasim._internal.checks import as_list, is_number
+from ketasim._internal.checks import days_list, is_number
 from ketasim.dosing import Regimen, Session
 from ketasim.errors import InputError
 from ketasim.parameters import ParameterSet
@@ -39,10 +39,7 @@ def abstinence_course(
     (1, the default, is abstinence)."""
     if not isinstance(population, Population):
         raise InputError("population", "must be a ketasim.Population", got=type(population).__name__)
-    raw = as_list(days, "days", "numbers of days")
-    if not raw or not all(is_number(d) and 0 <= d <= 730 for d in raw):
-        raise InputError("days", "must be a non-empty list of days within 0-730", got=repr(days)[:60])
-    when = [float(d) for d in raw]
+    when = days_list(days)
     if not is_number(share_replaced) or not 0 < share_replaced <= 1:
         raise InputError("share_replaced", "must be a number within 0-1 (0 excluded)", got=repr(share_replaced))
     regimen = Regimen([Session("alcohol_alternative", at="0 h", intensity=share_replaced)])

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ketasim._internal.checks import as_list, is_number, whole_number
+from ketasim._internal.checks import days_list, is_number, whole_number
 from ketasim.dosing import Regimen, Session
 from ketasim.errors import InputError
 from ketasim.model import Hypotheses
@@ -60,10 +60,7 @@ def caps5_course(
     time 0."""
     if not isinstance(population, Population):
         raise InputError("population", "must be a ketasim.Population", got=type(population).__name__)
-    raw = as_list(days, "days", "numbers of days")
-    if not raw or not all(is_number(d) and 0 <= d <= 730 for d in raw):
-        raise InputError("days", "must be a non-empty list of days within 0-730", got=repr(days)[:60])
-    when = np.array([float(d) for d in raw])
+    when = np.array(days_list(days))
     res = simulate(regimen, population=population, duration=f"{max(float(when.max()), 1.0)!r} d", output_step="1 h",
                    outputs=["caps5", "madrs"], hypotheses=hypotheses, params=params)  # fmt: skip
     t = res.dataset["time"].values

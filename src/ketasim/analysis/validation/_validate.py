@@ -454,6 +454,11 @@ def _depletion_predictions(study: Mapping[str, Any], n: int, seed: int, params: 
     return preds
 
 
+def _row_days(study: Mapping[str, Any]) -> list[int]:
+    """The days a study's rows are read on: each quantity ends in ``_<D>d``."""
+    return sorted({int(r["quantity"].rsplit("_", 1)[1].removesuffix("d")) for r in study["row"]})
+
+
 def _abstinence_predictions(study: Mapping[str, Any], n: int, seed: int, params: ParameterSet) -> Predictions:
     """Abstinence in drinking patients (``kind = "abstinence"``): ``n`` patients of ``cohort`` with the study's
     population ``overrides`` (their drinking, their baseline) stop drinking on day 0; rows
@@ -463,7 +468,7 @@ def _abstinence_predictions(study: Mapping[str, Any], n: int, seed: int, params:
     from ketasim.trials.alcohol import abstinence_course
 
     pop = Population.sample(n, seed, cohort=study.get("cohort", "mdd"), params=params, **study.get("overrides", {}))
-    wanted = sorted({int(r["quantity"].rsplit("_", 1)[1].removesuffix("d")) for r in study["row"]})
+    wanted = _row_days(study)
     df = abstinence_course(pop, days=[0, *wanted], params=params)
     wide = df.pivot(index="patient", columns="day", values="hamd")
     base = wide[0.0].to_numpy(float)
@@ -491,10 +496,11 @@ def _ptsd_predictions(study: Mapping[str, Any], n: int, seed: int, params: Param
     comparator). Rows: ``caps5_change_<D>d`` (an arm's mean change, SE of the mean; a single-arm study),
     ``mean_difference:caps5_change_<D>d`` and ``mean_difference:iesr_change_<D>d`` (arm minus control, SE of
     the paired mean), ``response_caps5_<D>d`` (a CAPS-5 fall of >= 30%, binomial SE)."""
+    from ketasim.model.trauma import CLUSTERS
     from ketasim.trials.ptsd import ptsd_cohort
 
     pop = ptsd_cohort(n, seed, params=params)
-    days = sorted({int(r["quantity"].rsplit("_", 1)[1].removesuffix("d")) for r in study["row"]})
+    days = _row_days(study)
     outputs = ["caps5", *IESR_FROM_CAPS5]
     change: dict[str, dict[str, np.ndarray]] = {}
     for arm, regimen in study_regimens(study).items():
@@ -502,7 +508,9 @@ def _ptsd_predictions(study: Mapping[str, Any], n: int, seed: int, params: Param
                        params=params)  # fmt: skip
         t = res.dataset["time"].values
         start = np.array([p.ptsd_baseline for p in pop.patients])
-        iesr0 = start * sum(w * k / 20 for w, k in zip(IESR_FROM_CAPS5.values(), (5, 2, 6), strict=True))
+        # at the start each cluster holds its item share of the baseline
+        iesr0 = start * sum(w * CLUSTERS[name.removeprefix("caps5_")] / sum(CLUSTERS.values())
+                            for name, w in IESR_FROM_CAPS5.items())  # fmt: skip
         for d in days:
             i = int(np.searchsorted(t, 24.0 * d))
             caps = res.dataset["caps5"].values[:, i]
