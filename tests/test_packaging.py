@@ -22,7 +22,8 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]
 
 #: distribution name -> the module it is imported as, where the two differ
-MODULE_OF = {"python-libsbml": "libsbml", "libroadrunner": "roadrunner", "salib": "SALib", "dask": "dask"}
+MODULE_OF = {"python-libsbml": "libsbml", "libroadrunner": "roadrunner", "salib": "SALib", "dask": "dask",
+             "tomli-w": "tomli_w"}  # fmt: skip
 #: declared although no module of ours imports it, with the reason
 INDIRECT = {"pyarrow": "pandas reads the shipped virtual population (Parquet) through it"}
 
@@ -56,7 +57,7 @@ def test_requires_python_has_no_upper_bound():
     assert PROJECT["requires-python"] == ">=3.11"
 
 
-@pytest.mark.parametrize("group", [None, "trials", "sbml", "docs", "test"])
+@pytest.mark.parametrize("group", [None, "trials", "sbml", "docs", "serve", "test"])
 def test_dependencies_are_ranges_with_a_lower_bound_not_pins(group):
     for req in _requirements(group):
         if req.name == "ketasim":
@@ -69,7 +70,7 @@ def test_dependencies_are_ranges_with_a_lower_bound_not_pins(group):
 def test_every_declared_runtime_dependency_is_imported_and_every_import_is_declared():
     imported = _imported_top_modules()
     declared = {}
-    for group in (None, "trials", "sbml"):
+    for group in (None, "trials", "sbml", "serve"):
         for req in _requirements(group):
             declared[req.name.lower()] = MODULE_OF.get(req.name.lower(), req.name.lower().replace("-", "_"))
     unused = {d for d, m in declared.items() if m not in imported and d not in INDIRECT}
@@ -91,7 +92,7 @@ def test_the_lock_pins_every_declared_dependency_inside_its_range():
         if "==" in line and not line.lstrip().startswith("#"):
             name, version = line.split("==")
             locked[name.strip().lower().replace("_", "-")] = Version(version.split(";")[0].strip())
-    for group in (None, "trials", "sbml", "docs", "test"):
+    for group in (None, "trials", "sbml", "docs", "serve", "test"):
         for req in _requirements(group):
             if req.name == "ketasim":
                 continue
@@ -136,6 +137,14 @@ def test_a_trial_without_the_trials_extra_is_one_line_naming_it(tmp_path, missin
     assert "Traceback" not in out.stderr
     assert "`trials` extra" in out.stderr and f"{missing} is not installed" in out.stderr
     assert 'pip install "ketasim[trials]"' in " ".join(out.stderr.split())
+
+
+@pytest.mark.parametrize("missing", ["fastapi", "uvicorn"])
+def test_the_explorer_without_the_serve_extra_is_one_line_naming_it(tmp_path, missing):
+    out = _run_without([missing], ["serve", "--port", "8999"], tmp_path)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert "`serve` extra" in out.stderr and f"{missing} is not installed" in out.stderr
 
 
 def test_dask_workers_without_the_trials_extra_name_it():

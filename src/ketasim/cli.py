@@ -831,6 +831,37 @@ def describe_population_cmd(
     )
 
 
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on. Loopback (the default) is reachable only from "
+            "this machine; another address is served with a warning."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")] = 8000,
+    max_trial_patients: Annotated[int, typer.Option(help="Largest small trial the page may run (patients).")] = 3000,
+) -> None:
+    """Open the interactive explorer in the browser: every layer of the chain for one patient, updated as you
+    change the dose, the patient or the hypotheses; pin and overlay runs; small trials; downloads of the
+    figure, the series (CSV) and the trial as a scenario file. Needs the serve extra."""
+    from ketasim.serve import Limits, serve
+
+    if not 1 <= port <= 65535:
+        raise InputError("port", "must be within 1-65535", got=port)
+    if not 2 <= max_trial_patients <= 100_000:
+        raise InputError("max_trial_patients", "must be within 2-100,000", got=max_trial_patients)
+    serve(
+        host,
+        port,
+        Limits(
+            trial_patients=max_trial_patients,
+            trial_patient_days=max(Limits().trial_patient_days, max_trial_patients * 7.0),
+        ),
+    )
+
+
 def _tell(message: str) -> None:
     """One line on stderr while a command waits (for a results store another process holds)."""
     err_console.print(escape(message), highlight=False, soft_wrap=True)

@@ -122,6 +122,8 @@ BAD = {
     "unknown arm in randomisation": ("[randomisation]\nketamine = 2\nplacebo = 1\n", "randomisation.placebo"),
     "negative dose": ('[arms.ketamine]\ndoses = [{drug = "ketamine", route = "iv", amount = "-1 mg/kg", duration = "40 min"}]\n', "arms.ketamine.doses[0].amount"),
     "wrong units": ('[arms.ketamine]\ndoses = [{drug = "ketamine", route = "iv", amount = "0.5 m", duration = "40 min"}]\n', "arms.ketamine.doses[0].amount"),
+    "unknown hypothesis": ("[hypotheses]\nglutamate_only = true\n", "hypotheses.glutamate_only"),
+    "hypothesis not a bool": ('[hypotheses]\ndisinhibition = "no"\n', "hypotheses.disinhibition"),
 }  # fmt: skip
 
 
@@ -143,6 +145,20 @@ def test_malformed_scenarios_are_refused_with_the_field_and_nothing_written(case
     assert field in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "db.duckdb").exists()
+
+
+def test_a_scenarios_hypotheses_reach_the_trial(tmp_path):
+    """``[hypotheses]`` switches the mechanisms for every arm (as ``Trial(hypotheses=...)``)."""
+    from ketasim.trials.scenario import parse_scenario
+
+    path = _scenario(tmp_path, "[hypotheses]\ndisinhibition = false\nssri_trkb = true\n")
+    sc = parse_scenario(path.read_text())
+    trial = sc.trial()
+    assert trial.hypotheses == ks.Hypotheses(disinhibition=False, ssri_trkb=True)
+    assert parse_scenario(_scenario(tmp_path, "").read_text()).trial().hypotheses == ks.Hypotheses()
+    off = trial.run(3).arms["ketamine"]["madrs_change_24h"]["estimate"]
+    on = parse_scenario(_scenario(tmp_path, "").read_text()).trial().run(3).arms["ketamine"]["madrs_change_24h"]
+    assert off > on["estimate"]  # less relief at 24 h without the glutamate pulse reaching AMPA receptors
 
 
 def test_missing_population_size_is_refused(tmp_path):

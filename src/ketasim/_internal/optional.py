@@ -1,7 +1,8 @@
 """Optional dependencies, imported on first use: a missing one is a one-line error naming its extra.
 
 The extras (pyproject.toml): ``trials`` (statsmodels, DuckDB, Dask), ``sbml`` (libSBML, libRoadRunner),
-``docs`` (MkDocs and the notebook tooling), ``all`` (everything).
+``docs`` (MkDocs and the notebook tooling), ``serve`` (the browser explorer: FastAPI, uvicorn, Plotly.js,
+tomli-w), ``all`` (everything).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ EXTRAS = {
     "distributed": "trials",
     "libsbml": "sbml",
     "roadrunner": "sbml",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "plotly": "serve",
+    "tomli_w": "serve",
 }
 
 

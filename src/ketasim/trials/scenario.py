@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from ketasim._internal.checks import from_validation_error, parse_toml, read_text
 from ketasim.dosing import Dose, Regimen, Session, protocols
 from ketasim.errors import InputError
+from ketasim.model import Hypotheses
 from ketasim.patients import Population
 from ketasim.trials.design import Trial
 from ketasim.trials.endpoints import MAX_TIME_H, Endpoints
@@ -23,7 +24,8 @@ from ketasim.trials.phases import Criterion, DosingRule, Phase, PhaseArm, Transi
 from ketasim.trials.reference import ReferenceValue, parse_reference
 from ketasim.units import parse_quantity
 
-__all__ = ["ArmSpec", "PhaseSpec", "Scenario", "load_scenario", "parse_scenario", "phased_trial", "regimen_from_spec"]
+__all__ = ["ArmSpec", "HypothesesSpec", "PhaseSpec", "Scenario", "load_scenario", "parse_scenario", "phased_trial",
+           "regimen_from_spec"]  # fmt: skip
 
 
 class _Strict(BaseModel):
@@ -126,6 +128,15 @@ class EndpointSpec(_Strict):
     dropout: bool = False  # patients may leave (trials.dropout); analyses in trials.estimands
 
 
+class HypothesesSpec(_Strict):
+    """The mechanism switches of ``ketasim.Hypotheses`` (a ``[hypotheses]`` table; defaults as there)."""
+
+    disinhibition: StrictBool = True  # strict: a string such as "no" is refused, not read as a switch
+    rest_block: StrictBool = True
+    ssri_trkb: StrictBool = False
+    reconsolidation: StrictBool = False
+
+
 class Scenario(_Strict):
     name: str
     description: str = ""
@@ -139,6 +150,7 @@ class Scenario(_Strict):
     phases: list[PhaseSpec] = []  # a phased design instead of arms (see trials.phases)
     criteria: dict[str, CriterionSpec] = {}
     endpoints: EndpointSpec = EndpointSpec()
+    hypotheses: HypothesesSpec = HypothesesSpec()
     reference: dict[str, Any] = {}  # published results: schema in ketasim.trials.reference
 
     def reference_values(self) -> list[ReferenceValue]:
@@ -163,11 +175,12 @@ class Scenario(_Strict):
             where = "population" if exc.field.startswith("include") else "population.overrides"
             raise InputError(f"{where}.{exc.field}", exc.message, exc.got) from None
         ep = self.endpoints
+        hypotheses = Hypotheses(**self.hypotheses.model_dump())
         if self.phases:
             lead = parse_quantity(ep.screening, "endpoints.screening", "h", minimum=0, maximum=24 * 90)
             return phased_trial(self.phases, self.criteria, pop, screening_h=lead, entry_minimum=ep.entry_minimum,
                                 rating_noise=ep.rating_noise, series_step=self.series_step,
-                                dropout=ep.dropout)  # fmt: skip
+                                dropout=ep.dropout, hypotheses=hypotheses)  # fmt: skip
         return Trial(
             arms=self.regimens(),
             population=pop,
@@ -185,6 +198,7 @@ class Scenario(_Strict):
                 dropout=ep.dropout,
             ),
             control=self.control,
+            hypotheses=hypotheses,
             series_step=self.series_step,
         )
 
