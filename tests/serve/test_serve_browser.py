@@ -195,7 +195,3 @@ def test_the_page_end_to_end(driver: Any, server: str) -> None:
     drv.set_window_size(390, 844)
     time.sleep(0.5)
     assert drv.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
-    shot = os.environ.get("KETASIM_SCREENSHOT")
-    if shot:  # the README's screenshot: KETASIM_SCREENSHOT=docs/explorer.png pytest tests/serve/test_browser.py
-        drv.set_window_size(1280, 800)
-        drv.save_screenshot(shot)
