@@ -59,7 +59,7 @@ def main() -> None:
         _post(url, {"time_grid": grid})  # warm: model loaded, first request served
         times, sizes = [], []
         for k in range(a.repeats):
-            dose = {"amount_mg": 0.3 + 0.01 * k, "per_kg": True, "duration_min": 40}
+            dose = {"amount": 0.3 + 0.01 * k, "unit": "mg/kg", "duration_min": 40}
             ms, size = _post(url, {"regimen": {"doses": [dose]}, "duration_days": 7, "time_grid": grid})
             times.append(ms)
             sizes.append(size)

@@ -23,7 +23,10 @@ exceeds 1e-6 of its peak. Each ketasim row runs in a fresh process so that its `
 (maximum resident set) is its own. Also timed: a 10,000-patient (``--quick``: 1,000), 28-day
 esketamine-versus-placebo-spray trial with endpoints and hourly series; the scale-out of half of
 that trial (in this process, then on 1 and on 2 local Dask workers: patients/s and the overhead per
-chunk); and the first call of ``ketasim simulate --protocol zarate-2006-iv`` in a fresh process, both
+chunk); virtual-population screening (100,000 plausible patients, ``--quick``: 10,000, drawn as
+``calibrate-population`` draws them and simulated over 7 days with endpoint summaries only;
+``--screening N`` runs that row alone); and the first call of ``ketasim simulate --protocol
+zarate-2006-iv`` in a fresh process, both
 with the compiled code cached on disk (``first_call_latency_s``) and with an empty cache
 (``first_ever_call_s``: generating the code from the model definition and compiling it, as on a new
 machine).
@@ -196,6 +199,40 @@ def _trial(n: int) -> dict[str, Any]:
             "madrs_change_28d_difference": round(float(diff), 2)}  # fmt: skip
 
 
+def _screening(n: int) -> dict[str, Any]:
+    """Virtual-population screening (run in its own process): draw ``n`` plausible patients as
+    ``calibrate-population`` does (calibration/vpop-trd.toml's spread) and simulate each over 7 days after
+    one 0.5 mg/kg infusion, keeping endpoint summaries only (MADRS change, response and remission at 24 h
+    and 7 d with rating noise; no series kept)."""
+    from pathlib import Path
+
+    from ketasim.analysis.vpop import load_config, plausible_patients
+    from ketasim.trials.endpoints import Endpoints
+    from ketasim.trials.runner import TrialChunk, run_chunk
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "calibration" / "vpop-trd.toml")
+    cfg = cfg.model_copy(update={"n_plausible": n})
+    ks.simulate("zarate-2006-iv", duration="1 h")
+    t0 = time.perf_counter()
+    patients = plausible_patients(cfg)
+    draw_s = time.perf_counter() - t0
+    reg = ks.protocols.get("zarate-2006-iv")
+    ep = Endpoints.make(visits=["24 h", "7 d"])
+    noise = np.random.SeedSequence(1).spawn(n)
+    params = ks.default_parameters()
+    t0 = time.perf_counter()
+    rows = 0
+    for s in range(0, n, 2000):
+        k = len(patients[s : s + 2000])
+        chunk = TrialChunk(s, tuple(patients[s : s + 2000]), ("ketamine",) * k, tuple(noise[s : s + k]),
+                           {"ketamine": reg}, params, ks.Hypotheses(), 168.0, 168.0, ep)  # fmt: skip
+        rows += len(run_chunk(chunk)[0])
+    wall = time.perf_counter() - t0
+    return {"patients": n, "endpoint_rows": rows, "draw_s": round(draw_s, 2), "simulate_s": round(wall, 2),
+            "wall_s": round(draw_s + wall, 2), "patients_per_s": round(n / (draw_s + wall), 1),
+            "peak_memory_mib": round(_peak_mib(), 1)}  # fmt: skip
+
+
 def _env(src: str | None = None, **extra: str) -> dict[str, str]:
     env = dict(os.environ, **extra)
     if src:
@@ -262,6 +299,7 @@ def main() -> None:
     ap.add_argument("--one", nargs=2, metavar=("SCENARIO", "N"), help=argparse.SUPPRESS)
     ap.add_argument("--trial", type=int, metavar="N", help=argparse.SUPPRESS)
     ap.add_argument("--scale-out", type=int, metavar="N", help=argparse.SUPPRESS)
+    ap.add_argument("--screening", type=int, metavar="N", help="only the virtual-population screening row")
     a = ap.parse_args()
     if a.table:
         with open(a.table, encoding="utf-8") as fh:
@@ -275,6 +313,9 @@ def main() -> None:
         return
     if a.scale_out:
         print(json.dumps(_scale_out(a.scale_out)))
+        return
+    if a.screening:
+        print(json.dumps(_screening(a.screening)))
         return
 
     sizes = (1, 100) if a.quick else (1, 100, 1000, 10_000)
@@ -314,6 +355,9 @@ def main() -> None:
     trial = _subprocess("--trial", str(n_trial))
     _log(f"scale-out: {n_trial // 2} patients in this process, then on 1 and 2 Dask workers")
     scale_out = _subprocess("--scale-out", str(n_trial // 2))
+    n_screen = 10_000 if a.quick else 100_000
+    _log(f"screening: {n_screen} plausible patients, 7 days, endpoint summaries only")
+    screening = _subprocess("--screening", str(n_screen))
     latency = [_cli_seconds() for _ in range(2)]  # the first may compile if the cache is cold
     with tempfile.TemporaryDirectory() as cold:  # a new machine: generate and compile everything
         _log("first-ever call (empty code cache)")
@@ -332,6 +376,7 @@ def main() -> None:
         "peak_memory_mib": max(r["peak_memory_mib"] for r in rows),
         "trial": trial,
         "scale_out": scale_out,
+        "screening": screening,
         "ratio_vs_roadrunner_all_cores": main_row["ratio_vs_roadrunner_all_cores"],
         "first_call_latency_s": round(latency[-1], 2),
         "first_ever_call_s": round(first_ever, 1),

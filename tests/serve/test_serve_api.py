@@ -41,7 +41,7 @@ def _wait(client: TestClient, job_id: str, timeout: float = 120) -> dict:
 
 
 def test_simulate_is_the_python_api(client: TestClient) -> None:
-    req = {"regimen": {"doses": [{"drug": "ketamine", "route": "iv", "amount_mg": 0.75, "per_kg": True,
+    req = {"regimen": {"doses": [{"drug": "ketamine", "route": "iv", "amount": 0.75, "unit": "mg/kg",
                                   "duration_min": 40, "repeat_count": 2, "repeat_every_h": 48}]},
            "patient": {"weight_kg": 82, "sex": "female", "age_y": 61, "psychotherapy_days": [1.5],
                        "stress_load": 1.4, "drinks_per_day": 3},
@@ -73,7 +73,7 @@ def test_simulate_is_the_python_api(client: TestClient) -> None:
 def test_doubling_the_dose_doubles_the_plasma_peak(client: TestClient) -> None:
     peaks = []
     for amount in (20.0, 40.0):
-        req = {"regimen": {"doses": [{"amount_mg": amount, "per_kg": False, "duration_min": 40}]}, "duration_days": 1}
+        req = {"regimen": {"doses": [{"amount": amount, "unit": "mg", "duration_min": 40}]}, "duration_days": 1}
         peaks.append(client.post("/api/simulate", json=req).json()["summary"]["cmax_ng_ml"])
     assert peaks[1] / peaks[0] == pytest.approx(2.0, rel=1e-6)  # linear kinetics at these doses
 
@@ -89,11 +89,24 @@ def test_doubling_the_dose_doubles_the_plasma_peak(client: TestClient) -> None:
         ({"duration_days": 30, "output_step_min": 1}, "output_step_min", "at most 20,001"),
         ({"regimen": {"protocol": "nope"}}, "regimen.protocol", "unknown protocol"),
         ({"regimen": {}}, "regimen", "exactly one of protocol, control or doses"),
-        ({"regimen": {"doses": [{"amount_mg": 30, "per_kg": True}]}}, "regimen.doses[0].amount_mg", "20 mg/kg"),
+        ({"regimen": {"doses": [{"amount": 30, "unit": "mg/kg"}]}}, "regimen.doses[0].amount", "20 mg/kg"),
+        ({"regimen": {"doses": [{"amount": 30}]}}, "regimen.doses[0].unit", "required"),
         (
-            {"regimen": {"doses": [{"drug": "esketamine", "route": "intranasal", "amount_mg": 30, "per_kg": False}]}},
+            {"regimen": {"doses": [{"drug": "esketamine", "route": "intranasal", "amount": 30, "unit": "mg"}]}},
             "regimen.doses[0].amount",
             "28 mg",
+        ),
+        (  # the error of a repeated dose names the request's dose, not the repeat's index
+            {
+                "regimen": {
+                    "doses": [
+                        {"amount": 0.5, "unit": "mg/kg", "repeat_count": 3},
+                        {"route": "oral", "amount": 50, "unit": "mg", "duration_min": 40},
+                    ]
+                }
+            },
+            "regimen.doses[1].duration_min",
+            "only IV doses can be infusions",
         ),
         ({"patient": {"weight_kg": "heavy"}}, "patient.weight_kg", "number"),
         ({"extra": 1}, "extra", "not permitted"),
@@ -109,10 +122,45 @@ def test_refusals_name_the_field(client: TestClient, body: dict, field: str, wor
     assert "Traceback" not in resp.text
 
 
-def test_malformed_json_is_a_422(client: TestClient) -> None:
+def test_malformed_json_unknown_paths_and_huge_bodies_are_answered_in_the_same_form(client: TestClient) -> None:
     resp = client.post("/api/simulate", content=b"{not json", headers={"content-type": "application/json"})
-    assert resp.status_code == 422
-    assert "Traceback" not in resp.text
+    assert resp.status_code == 422 and resp.json()["field"] == "body"
+    resp = client.get("/api/nothing-here")
+    assert resp.status_code == 404 and resp.json()["message"] == "path: no such page or API path"
+    resp = client.get("/api/simulate")
+    assert resp.status_code == 405 and resp.json()["field"] == "path"
+    resp = client.post("/api/simulate", content=b" " * 1_000_001, headers={"content-type": "application/json"})
+    assert resp.status_code == 413 and resp.json()["field"] == "body"
+    for r in (resp, client.get("/api/nothing-here")):
+        assert "Traceback" not in r.text
+
+
+def test_a_loopback_server_answers_only_loopback_host_names() -> None:
+    """DNS rebinding: a page elsewhere whose name resolves to 127.0.0.1 must not reach the API."""
+    from ketasim.serve._app import LOOPBACK_HOSTS
+
+    app = create_app(SMALL, trusted_hosts=LOOPBACK_HOSTS)
+    assert TestClient(app, base_url="http://127.0.0.1:8000").get("/api/protocols").status_code == 200
+    assert TestClient(app, base_url="http://localhost:8000").get("/api/protocols").status_code == 200
+    assert TestClient(app, base_url="http://attacker.example").get("/api/protocols").status_code == 400
+
+
+def test_the_log_time_grid_keeps_every_peak(client: TestClient) -> None:
+    """A log axis spaces points hours apart by day 7; the dose windows keep each infusion's peak."""
+    req = {"regimen": {"protocol": "murrough-2013-six-infusions"}, "duration_days": 13}  # 1-min grid fits
+    log = client.post("/api/simulate", json={**req, "time_grid": "log"}).json()
+    fine = client.post("/api/simulate", json={**req, "output_step_min": 1}).json()
+    t_log, c_log = np.array(log["time_h"]), np.array(log["series"]["ketamine_plasma"])
+    t_fine, c_fine = np.array(fine["time_h"]), np.array(fine["series"]["ketamine_plasma"])
+    assert np.isin(t_log, t_fine).all()  # picked from the 1-min grid, not interpolated
+    np.testing.assert_array_equal(c_log, c_fine[np.searchsorted(t_fine, t_log)])
+    for start in ks.protocols.get("murrough-2013-six-infusions").doses:
+        w_log, w_fine = (
+            (t_log >= start.at_h) & (t_log <= start.at_h + 2),
+            (t_fine >= start.at_h) & (t_fine <= start.at_h + 2),
+        )
+        assert c_log[w_log].max() >= 0.97 * c_fine[w_fine].max(), start.at_h
+    assert len(t_log) <= 600 + 6 * 2 * 25 + 2
 
 
 def test_scenario_toml_is_what_ketasim_trial_runs(client: TestClient) -> None:
@@ -123,7 +171,7 @@ def test_scenario_toml_is_what_ketasim_trial_runs(client: TestClient) -> None:
     assert sc.population.n == 40 and sc.seed == 11 and sc.control == "midazolam"
     assert sc.arms["midazolam"].control == "midazolam" and sc.arms["midazolam"].schedule == "zarate-2006-iv"
     assert sc.hypotheses.rest_block is False
-    assert tomllib.loads(text)["endpoints"]["visits"] == ["1 d", "7 d"] or sc.endpoints.visits == ["1.0 d", "7.0 d"]
+    assert tomllib.loads(text)["endpoints"]["visits"] == ["1.0 d", "7.0 d"]
     # the trial the page runs is the scenario's trial: same patients, same numbers
     job = client.post("/api/trials", json=req)
     assert job.status_code == 202, job.text
@@ -178,7 +226,9 @@ def test_page_and_assets_come_from_the_package(client: TestClient) -> None:
     for asset in ("/static/app.js", "/static/app.css", "/static/plotly.min.js"):
         resp = client.get(asset)
         assert resp.status_code == 200 and len(resp.content) > 1000, asset
-    assert client.get("/static/../_app.py").status_code == 404
+    for path in ("/static/%2e%2e/_app.py", "/static/..%2f_app.py", "/static/%2e%2e/%2e%2e/cli.py"):
+        assert client.get(path).status_code == 404, path  # encoded: the client cannot tidy it away
+    assert client.get("/docs").status_code == 404  # FastAPI's docs page would load scripts from a CDN
     schema = client.get("/openapi.json").json()
     assert {"/api/simulate", "/api/trials", "/api/protocols", "/api/parameters"} <= set(schema["paths"])
 

@@ -36,7 +36,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = Non
     """Run the explorer until interrupted. Binding to another host than loopback is allowed only when
     asked for, and warned about: the server has no authentication."""
     uvicorn: Any = require("uvicorn", "ketasim serve")
-    app = create_app(limits)
+    from ketasim.serve._app import LOOPBACK_HOSTS
+
+    app = create_app(limits, trusted_hosts=LOOPBACK_HOSTS if is_loopback(host) else None)
     if not is_loopback(host):
         print(f"WARNING: serving on {host}: anyone who can reach this address can use the explorer (no "
               "authentication, shared compute). Use 127.0.0.1 unless you mean it.", file=sys.stderr)  # fmt: skip

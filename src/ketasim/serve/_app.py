@@ -43,7 +43,9 @@ def _plotly_js() -> Path:
     return Path(str(plotly.__file__)).parent / "package_data" / "plotly.min.js"
 
 
-def _loc(loc: Any) -> str:
+def _loc(loc: Any, kind: str = "") -> str:
+    if kind == "json_invalid":  # the location is a byte offset into malformed JSON, not a field
+        return "body"
     parts = [str(x) for x in loc if x not in ("body",)]
     out = ""
     for p in parts:
@@ -51,20 +53,41 @@ def _loc(loc: Any) -> str:
     return out or "body"
 
 
-def create_app(limits: Limits | None = None) -> Any:
-    """The application; ``limits`` bound the trials this server runs (``Limits``)."""
+#: Largest request body accepted (bytes): the largest valid request is a few kB.
+MAX_BODY_BYTES = 1_000_000
+#: Host headers a loopback server answers (a page on another site that resolves its own name to 127.0.0.1,
+#: "DNS rebinding", would otherwise reach it from the user's browser).
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+
+
+def create_app(limits: Limits | None = None, trusted_hosts: list[str] | None = None) -> Any:
+    """The application; ``limits`` bound the trials this server runs (``Limits``); ``trusted_hosts``: the
+    Host headers it answers (``serve`` passes ``LOOPBACK_HOSTS`` when bound to loopback; None: any)."""
     require("fastapi", "ketasim serve")
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse
     from fastapi.staticfiles import StaticFiles
+    from starlette.exceptions import HTTPException
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     limits = limits or Limits()
     jobs = Jobs()
-    app = FastAPI(title="ketasim explorer", version=_version(),
+    # no /docs or /redoc: FastAPI's pages load their scripts from a CDN, and nothing here may; the schema
+    # itself is at /openapi.json
+    app = FastAPI(title="ketasim explorer", version=_version(), docs_url=None, redoc_url=None,
                   description="The causal chain of ketamine's antidepressant action, one patient or a small "
                   "trial at a time. Research and teaching software, not a clinical dosing tool.")  # fmt: skip
     static = resources.files("ketasim.serve") / "static"
+    if trusted_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=trusted_hosts)
+
+    @app.middleware("http")
+    async def _bounded_body(request: Request, call_next: Any) -> Any:
+        size = request.headers.get("content-length", "0")
+        if not size.isdigit() or int(size) > MAX_BODY_BYTES:
+            return refuse(413, "body", f"must be at most {MAX_BODY_BYTES:,} bytes (with a Content-Length)")
+        return await call_next(request)
 
     def refuse(status: int, field: str, message: str, detail: list[dict[str, Any]] | None = None) -> Any:
         body = ErrorBody(message=f"{field}: {message}", field=field, detail=detail or [])
@@ -74,17 +97,23 @@ def create_app(limits: Limits | None = None) -> Any:
     async def _invalid(request: Request, exc: RequestValidationError) -> Any:
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        field = _loc(first.get("loc", ()))
+        field = _loc(first.get("loc", ()), str(first.get("type", "")))
         msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
         if ": " in msg and msg.split(": ", 1)[0].replace("_", "").replace("[", "").replace("]", "").isalnum():
             inner, msg = msg.split(": ", 1)  # a model check that names its own field
             field = f"{field}.{inner}" if field != "body" else inner
-        detail = [{"field": _loc(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in errors[:20]]
+        detail = [{"field": _loc(e.get("loc", ()), str(e.get("type", ""))), "message": str(e.get("msg", ""))}
+                  for e in errors[:20]]  # fmt: skip
         return refuse(422, field, msg, detail)
 
     @app.exception_handler(InputError)
     async def _input(request: Request, exc: InputError) -> Any:
         return refuse(422, exc.field, exc.message + (f" (got {exc.got})" if exc.got is not None else ""))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Any:  # unknown paths, wrong methods
+        what = {404: "no such page or API path", 405: "this path does not take that method"}
+        return refuse(exc.status_code, "path", what.get(exc.status_code, str(exc.detail)))
 
     @app.exception_handler(JobBusyError)
     async def _busy(request: Request, exc: JobBusyError) -> Any:

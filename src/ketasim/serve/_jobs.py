@@ -77,13 +77,18 @@ class Jobs:
                 job.state = "cancelled"
             except KetasimError as exc:  # a refusal the request checks could not foresee
                 job.state, job.error = "failed", str(exc)
-            except Exception:  # logged here; the client gets no traceback
+            except BaseException:  # logged here (an interrupt too: the job must not stay "running")
                 log.exception("trial job %s failed", job.id)
                 job.state, job.error = "failed", "the trial failed inside the server (see the server's log)"
             finally:
                 job.finished_at = time.monotonic()
 
-        threading.Thread(target=run, name=f"ketasim-trial-{job.id[:8]}", daemon=True).start()
+        try:
+            threading.Thread(target=run, name=f"ketasim-trial-{job.id[:8]}", daemon=True).start()
+        except BaseException:  # no thread: forget the job, or it would hold the one slot for good
+            with self._lock:
+                self._jobs.pop(job.id, None)
+            raise
         return job
 
     def get(self, job_id: str) -> Job | None:

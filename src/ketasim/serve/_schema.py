@@ -4,8 +4,9 @@ these, and every request is checked against them before anything runs.
 Limits keep a request answerable by a shared, single-process server: one patient for at most
 ``MAX_SIMULATE_DAYS`` days and ``MAX_OUTPUT_POINTS`` output times, and trials of at most
 ``Limits.trial_patients`` patients for at most ``Limits.trial_days`` days, run as cancellable jobs.
-Quantities are numbers in fixed units (the field names carry them: ``amount_mg``, ``duration_min``)
-rather than unit strings, so a form field maps onto one JSON field and the schema states every range.
+Quantities are numbers in fixed units (the field names carry them: ``weight_kg``, ``duration_min``;
+a dose states its ``unit``) rather than unit strings, so a form field maps onto one JSON field and the
+schema states every range.
 """
 
 from __future__ import annotations
@@ -47,22 +48,23 @@ class _Strict(BaseModel):
 
 
 class DoseSpec(_Strict):
-    """One dose, or ``repeat_count`` doses ``repeat_every_h`` apart. ``amount_mg`` is absolute unless
-    ``per_kg`` (then mg per kg body weight); an IV dose with ``duration_min`` is an infusion."""
+    """One dose, or ``repeat_count`` doses ``repeat_every_h`` apart: ``amount`` in ``unit`` (mg, or mg per
+    kg of body weight; the unit is always stated, never assumed); an IV dose with ``duration_min`` is an
+    infusion (other routes take no duration)."""
 
     drug: Literal["ketamine", "esketamine", "psilocybin", "escitalopram"] = "ketamine"
     route: Literal["iv", "intranasal", "oral", "im"] = "iv"
-    amount_mg: float = Field(default=0.5, gt=0, le=2000, description="mg, or mg/kg when per_kg")
-    per_kg: bool = True
-    duration_min: float | None = Field(default=40.0, ge=0, le=24 * 60, description="infusion length; IV only")
+    amount: float = Field(gt=0, le=2000, description="in `unit`; at most 2000 mg or 20 mg/kg")
+    unit: Literal["mg", "mg/kg"]
+    duration_min: float | None = Field(default=None, ge=0, le=24 * 60, description="infusion length; IV only")
     at_h: float = Field(default=0.0, ge=0, le=MAX_SIMULATE_DAYS * 24)
     repeat_count: int = Field(default=1, ge=1, le=MAX_DOSES)
     repeat_every_h: float = Field(default=24.0, gt=0, le=24 * 90)
 
     @model_validator(mode="after")
     def _per_kg_bounded(self) -> DoseSpec:
-        if self.per_kg and self.amount_mg > 20:
-            raise ValueError("amount_mg: a dose per kg must be at most 20 mg/kg")
+        if self.unit == "mg/kg" and self.amount > 20:
+            raise ValueError("amount: a dose per kg must be at most 20 mg/kg")
         return self
 
 
@@ -123,8 +125,9 @@ class SimulateRequest(_Strict):
     output_step_min: float = Field(default=10.0, ge=1, le=24 * 60)
     time_grid: Literal["uniform", "log"] = Field(
         default="uniform",
-        description="log: about 600 times spaced evenly in log time, from the first minute "
-        "(picked from a 1-min grid, or the finest one the output limit allows; output_step_min is then unused)",
+        description="log: at most 600 times spaced evenly in log time from the first minute, plus every 5 min "
+        "over the 2 h after each dose starts and each infusion ends (so every peak is drawn), picked from a "
+        "1-min grid or the finest one the output limit allows; output_step_min is then unused",
     )
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ TOML the page downloads is what ``ketasim trial`` runs, and the two cannot drift
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -77,22 +78,40 @@ def arm_table(reg: RegimenSpec) -> dict[str, Any]:
 
 
 def _expand(spec: DoseSpec) -> list[dict[str, str]]:
-    amount = f"{spec.amount_mg!r} {'mg/kg' if spec.per_kg else 'mg'}"
+    amount = f"{spec.amount!r} {spec.unit}"
     out = []
     for k in range(spec.repeat_count):
         dose = {"drug": spec.drug, "route": spec.route, "amount": amount,
                 "at": f"{spec.at_h + k * spec.repeat_every_h!r} h"}  # fmt: skip
-        if spec.route == "iv" and spec.duration_min:  # a duration makes an IV dose an infusion
+        if spec.duration_min is not None:  # the Dose refuses a duration on a route that takes none
             dose["duration"] = f"{spec.duration_min!r} min"
         out.append(dose)
     return out
+
+
+#: What the scenario path calls a dose's fields, and what the request calls them.
+_DOSE_FIELDS = {"amount": "amount", "duration": "duration_min", "at": "at_h", "drug": "drug", "route": "route"}
+
+
+def _request_field(reg: RegimenSpec, field: str) -> str:
+    """A scenario-path field (``doses[7].duration``, counted after repeats) as the request names it
+    (``doses[1].duration_min``: the request's dose that repeat came from)."""
+    m = re.fullmatch(r"doses\[(\d+)\](?:\.(\w+))?(.*)", field)
+    if not m or not reg.doses:
+        return field
+    k, i = int(m.group(1)), 0
+    while i < len(reg.doses) - 1 and k >= reg.doses[i].repeat_count:
+        k -= reg.doses[i].repeat_count
+        i += 1
+    sub = _DOSE_FIELDS.get(m.group(2) or "", m.group(2))
+    return f"doses[{i}]" + (f".{sub}" if sub else "") + m.group(3)
 
 
 def _regimen(reg: RegimenSpec, where: str) -> Any:
     try:
         return regimen_from_spec("explorer", ArmSpec(**arm_table(reg)))
     except InputError as exc:  # name the field as the request does
-        field = exc.field.removeprefix("arms.explorer").lstrip(".")
+        field = _request_field(reg, exc.field.removeprefix("arms.explorer").lstrip("."))
         raise InputError(f"{where}.{field}" if field else where, exc.message, exc.got) from None
 
 
@@ -118,15 +137,17 @@ def simulate(req: SimulateRequest) -> dict[str, Any]:
     step = req.output_step_min
     if req.time_grid == "log":  # the finest uniform grid the limit allows, then a log-spaced pick from it
         step = max(1.0, req.duration_days * 24 * 60 / (MAX_OUTPUT_POINTS - 1))
-    res = run_simulation(
-        regimen, _patient(req.patient), duration=f"{req.duration_days!r} d", output_step=f"{step!r} min",
-        hypotheses=Hypotheses(**req.hypotheses.model_dump()),
-    )  # fmt: skip
+    try:
+        res = run_simulation(
+            regimen, _patient(req.patient), duration=f"{req.duration_days!r} d", output_step=f"{step!r} min",
+            hypotheses=Hypotheses(**req.hypotheses.model_dump()),
+        )  # fmt: skip
+    except InputError as exc:  # the run's own checks, named as the request names them
+        field = {"duration": "duration_days", "output_step": "output_step_min"}.get(exc.field, exc.field)
+        raise InputError(field, exc.message, exc.got) from None
     ds = res.dataset
     if req.time_grid == "log":
-        t = ds["time"].values
-        wanted = np.geomspace(max(step, 1.0) / 60, t[-1], LOG_GRID_POINTS) if t[-1] > step / 60 else t
-        ds = ds.isel(time=np.unique(np.concatenate([[0], np.searchsorted(t, wanted * (1 - 1e-12))])))
+        ds = ds.isel(time=_log_pick(ds["time"].values, regimen))
     series = {name: ds[name].values[0].tolist() for name in OUTPUTS if name in ds}
     return jsonable({
         "time_h": ds["time"].values.tolist(),
@@ -139,6 +160,20 @@ def simulate(req: SimulateRequest) -> dict[str, Any]:
         "reference": _published(req.regimen.protocol),
         "elapsed_ms": 1000 * (time.perf_counter() - start),
     })  # fmt: skip
+
+
+def _log_pick(t: np.ndarray, regimen: Any) -> np.ndarray:
+    """Indices of ``t`` (a uniform grid, hours) for a log time axis: ``LOG_GRID_POINTS`` log-spaced times
+    from the first step on, plus every 5 min over the 2 h after each dose starts and each infusion ends,
+    so that no peak falls between two drawn points (a log spacing alone is hours apart by day 7)."""
+    step = t[1] - t[0] if t.size > 1 else 1.0
+    wanted = [np.geomspace(step, t[-1], LOG_GRID_POINTS)] if t[-1] > step else []
+    marks = [d.at_h for d in regimen.doses] + [d.at_h + d.duration_h for d in regimen.doses if d.duration_h]
+    window = np.arange(0.0, 2.0 + 1e-9, 5 / 60)
+    wanted += [m + window for m in marks]
+    at = np.concatenate([np.zeros(1), *wanted]) if wanted else np.zeros(1)
+    idx = np.clip(np.rint(at[(at >= 0) & (at <= t[-1])] / step).astype(np.int64), 0, t.size - 1)
+    return np.unique(np.concatenate([[0, t.size - 1], idx]))
 
 
 def _published(protocol: str | None) -> list[dict[str, Any]]:

@@ -7,12 +7,14 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
 from ketasim._internal.checks import as_list, check_memory
+from ketasim._internal.files import atomic_path
 from ketasim.dosing import Regimen, protocols
 from ketasim.engine import SolverOptions
 from ketasim.errors import InputError
@@ -20,6 +22,7 @@ from ketasim.model import Hypotheses, output_units
 from ketasim.model.assemble import STATE_NAMES
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient, Population
+from ketasim.simulation._stream import SeriesWriter, check_stream_path, summary_times
 from ketasim.simulation.batch import run_batch
 from ketasim.simulation.result import UNITS, Result
 from ketasim.units import TIME_RESOLUTION_H, QuantityLike, parse_quantity
@@ -46,6 +49,7 @@ def simulate(
     outputs: Sequence[str] | None = None,
     layers: Sequence[ModuleType] | None = None,
     fluctuation: bool = True,
+    stream_to: str | Path | None = None,
 ) -> Result:
     """Simulate ``regimen`` (a Regimen or a protocol name) for one patient or a population.
 
@@ -57,6 +61,10 @@ def simulate(
     ``fluctuation=False`` turns the patients' day-to-day mood fluctuation off (the smooth course; a
     patient without a ``noise_seed`` has none anyway). ``layers`` runs a model with other layer modules
     (e.g. ``(*ketasim.model.LAYERS, my_layer)``; see "Extending the model" in the README).
+    ``stream_to`` (a ``.parquet`` file) writes the series chunk by chunk to that file instead of holding
+    them (long format, one row per patient and time; see ``simulation._stream``), so memory stays bounded
+    whatever the population; the file appears only when complete, and the returned Result keeps the summary,
+    with the series only at the times the summary reads.
     Returns a ``Result`` whose dataset has dims (patient, time) with time in hours.
     """
     if isinstance(regimen, str):
@@ -88,15 +96,9 @@ def simulate(
     params = params or default_parameters()
     keep = _outputs(outputs, layers, params)
     hyp = hypotheses or Hypotheses()
-    # what the run holds: the outputs kept, and the states of at least one patient in flight
+    target = check_stream_path(stream_to) if stream_to is not None else None
     n_states = sum(len(m.STATES) for m in layers) if layers is not None else len(STATE_NAMES)
-    n_times = int(duration_h / step_h) + 2
     n_values = sum(10 if k == "madrs_items" else 1 for k in (keep or _all_outputs(layers, params)))
-    check_memory("population" if len(patients) > 1 else "output_step",
-                 8.0 * n_times * (len(patients) * n_values + n_states),
-                 f"{len(patients):,} patient(s) x {n_times:,} output times x {n_values} values",
-                 "keep fewer variables with outputs=[...], use a coarser output_step, or simulate fewer patients "
-                 "at a time")  # fmt: skip
     t = np.arange(0.0, duration_h + 1e-9, step_h)
     if t[-1] < duration_h - 1e-9:
         t = np.append(t, duration_h)
@@ -110,13 +112,41 @@ def simulate(
     i = np.clip(np.searchsorted(t, extra), 1, t.size - 1)
     on_grid = np.minimum(np.abs(extra - t[i - 1]), np.abs(extra - t[i])) < 1e-9  # already an output time
     tf = np.union1d(t, extra[~on_grid])
-    # Patients in chunks so that the state trajectories in flight stay near CHUNK_BYTES
+    # Patients in chunks so that the state trajectories in flight stay near CHUNK_BYTES (and, streaming,
+    # the chunk's series too: they are all that is held)
     size = max(1, CHUNK_BYTES // (n_states * tf.size * 8))
-    parts = []
-    for start in range(0, len(patients), size):
-        batch = run_batch(regimen, patients[start : start + size], tf, params=params, hypotheses=hyp, solver=solver,
-                          layers=layers, fluctuation=fluctuation)  # fmt: skip
-        parts.append(Result.from_batch(batch, regimen, keep, grid=t if tf.size > t.size else None))
+    if target is not None:
+        size = max(1, min(size, CHUNK_BYTES // (n_values * t.size * 8)))
+    # what the run holds: the outputs kept (one chunk's when streaming), and the states of a chunk in flight
+    held = len(patients) if target is None else min(size, len(patients))
+    check_memory("population" if len(patients) > 1 else "output_step",
+                 8.0 * t.size * (held * n_values + n_states),
+                 f"{held:,} patient(s) x {t.size:,} output times x {n_values} values",
+                 "keep fewer variables with outputs=[...], use a coarser output_step, simulate fewer patients "
+                 "at a time, or stream the series to a file (stream_to=...)")  # fmt: skip
+
+    def chunks() -> Iterator[tuple[int, Result]]:
+        for start in range(0, len(patients), size):
+            batch = run_batch(regimen, patients[start : start + size], tf, params=params, hypotheses=hyp,
+                              solver=solver, layers=layers, fluctuation=fluctuation)  # fmt: skip
+            yield start, Result.from_batch(batch, regimen, keep, grid=t if tf.size > t.size else None)
+
+    if target is None:
+        parts = [part for _, part in chunks()]
+    else:
+        first_dose = float(min((d.at_h for d in regimen), default=0.0))
+        at = summary_times(t, first_dose)
+        parts = []
+        with atomic_path(target) as tmp:
+            writer = SeriesWriter(tmp)
+            try:
+                for start, part in chunks():
+                    writer.add(part.dataset, start)
+                    parts.append(Result(part.dataset.isel(time=at), part.regimen, part.peaks))
+            finally:
+                writer.close()
+        for part in parts:
+            part.dataset.attrs["streamed_to"] = str(target)
     return parts[0] if len(parts) == 1 else Result.concat(parts)
 
 

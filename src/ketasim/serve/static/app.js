@@ -21,8 +21,7 @@ function regimenSpec() {
   const minutes = Number($("infusion").value);
   return {
     doses: [{
-      drug: $("drug").value, route: route, amount_mg: Number($("amount").value),
-      per_kg: $("amount-unit").value === "mg/kg",
+      drug: $("drug").value, route: route, amount: Number($("amount").value), unit: $("amount-unit").value,
       duration_min: route === "iv" && minutes > 0 ? minutes : null,
       repeat_count: Math.max(1, Math.round(Number($("repeats").value))),
       repeat_every_h: Number($("every").value) * 24,
@@ -58,7 +57,7 @@ function simulateRequest() {
 function describe(req) {
   const r = req.regimen;
   const what = r.protocol || (r.control ? `${r.control} (${r.schedule})` :
-    `${r.doses[0].drug} ${r.doses[0].amount_mg} ${r.doses[0].per_kg ? "mg/kg" : "mg"} ${r.doses[0].route}` +
+    `${r.doses[0].drug} ${r.doses[0].amount} ${r.doses[0].unit} ${r.doses[0].route}` +
     (r.doses[0].repeat_count > 1 ? ` x${r.doses[0].repeat_count}` : ""));
   const off = Object.entries(req.hypotheses).filter(([k, v]) => v !== state.options.hypothesis_defaults[k]);
   return what + (off.length ? " [" + off.map(([k, v]) => `${k} ${v ? "on" : "off"}`).join(", ") + "]" : "");
@@ -85,15 +84,19 @@ async function update() {
   try {
     const resp = await fetch("/api/simulate", { method: "POST", headers: { "Content-Type": "application/json" },
                                                 body: JSON.stringify(req), signal: controller.signal });
-    if (!resp.ok) { showError(await readError(resp)); $("status").textContent = ""; return; }
-    const data = await resp.json();
-    if (controller !== state.controller) return;  // a newer request is on its way
+    const message = resp.ok ? "" : await readError(resp);
+    const data = resp.ok ? await resp.json() : null;
+    if (controller !== state.controller) return;  // a newer request is on its way: its answer counts
+    if (!resp.ok) { showError(message); $("status").textContent = ""; return; }
     state.last = data; state.lastRequest = req;
     showError("");
     draw();
     $("status").textContent = `updated in ${Math.round(performance.now() - started)} ms`;
   } catch (e) {
-    if (e.name !== "AbortError") { showError(`the server did not answer (${e.message})`); $("status").textContent = ""; }
+    if (e.name !== "AbortError" && controller === state.controller) {
+      showError(`the server did not answer (${e.message})`);
+      $("status").textContent = "";
+    }
   }
 }
 
@@ -154,8 +157,8 @@ function draw() {
   for (let i = 0; i < n; i++) {
     const key = i ? `yaxis${i + 1}` : "yaxis";
     const top = 1 - i * (h + gap);
-    const first = data.panels[i].outputs[0];
-    layout[key] = { domain: [top - h, top], title: { text: `${data.panels[i].title}<br><sub>${data.units[first] || ""}</sub>`, font: { size: 11 } },
+    const units = [...new Set(data.panels[i].outputs.map((o) => data.units[o]).filter((u) => u))].join(" · ");
+    layout[key] = { domain: [top - h, top], title: { text: `${data.panels[i].title}<br><sub>${units}</sub>`, font: { size: 11 } },
                     anchor: "x", automargin: true, rangemode: "tozero" };
     if (i < n - 1) layout[key].showticklabels = true;
     if (state.pinned) all.push(...traces(state.pinned, i, true));
@@ -244,22 +247,33 @@ function schedulePartner() {
 }
 
 async function runTrial() {
+  $("t-run").disabled = true;  // before the request: a second click must not start a second trial
   $("t-status").textContent = "starting...";
-  const resp = await fetch("/api/trials", { method: "POST", headers: { "Content-Type": "application/json" },
-                                            body: JSON.stringify(trialRequest()) });
-  if (!resp.ok) { $("t-status").textContent = await readError(resp); return; }
-  const job = await resp.json();
-  state.job = job.id;
-  $("t-run").disabled = true; $("t-cancel").disabled = false;
   $("t-progress").value = 0;
+  try {
+    const resp = await fetch("/api/trials", { method: "POST", headers: { "Content-Type": "application/json" },
+                                              body: JSON.stringify(trialRequest()) });
+    if (!resp.ok) { finishTrial(await readError(resp)); return; }
+    state.job = (await resp.json()).id;
+  } catch (e) {
+    finishTrial(`the server did not answer (${e.message})`);
+    return;
+  }
+  $("t-cancel").disabled = false;
   poll();
 }
 
 async function poll() {
   if (!state.job) return;
-  const resp = await fetch(`/api/trials/${state.job}`);
-  if (!resp.ok) { finishTrial(await readError(resp)); return; }
-  const job = await resp.json();
+  let job;
+  try {
+    const resp = await fetch(`/api/trials/${state.job}`);
+    if (!resp.ok) { finishTrial(await readError(resp)); return; }
+    job = await resp.json();
+  } catch (e) {
+    finishTrial(`the server did not answer (${e.message})`);
+    return;
+  }
   $("t-progress").value = job.progress;
   if (job.state === "running" || job.state === "queued") {
     $("t-status").textContent = `running: ${job.done} of ${job.total || "?"} chunks`;
@@ -279,7 +293,10 @@ function finishTrial(message) {
 }
 
 async function cancelTrial() {
-  if (state.job) await fetch(`/api/trials/${state.job}`, { method: "DELETE" });
+  if (!state.job) return;
+  $("t-cancel").disabled = true;
+  try { await fetch(`/api/trials/${state.job}`, { method: "DELETE" }); }  // the poll reports "cancelled"
+  catch (e) { finishTrial(`the server did not answer (${e.message})`); }
 }
 
 function ci(v) {
