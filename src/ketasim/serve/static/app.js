@@ -105,15 +105,19 @@ function schedule() {
   state.timer = setTimeout(update, 150);
 }
 
+function shown(data, panelIndex) {
+  // the panel's outputs this run touches (the first always shows): an untouched drug or layer is left out
+  return data.panels[panelIndex].outputs.filter((name, k) => k === 0 || Math.max(...data.series[name].map(Math.abs)) > 0);
+}
+
 function traces(data, panelIndex, pinned) {
   const out = [];
   const log = $("xscale").value === "log";
   const days = data.time_h.map((h) => (log && h === 0 ? null : h / 24));  // time 0 has no place on a log axis
-  const panel = data.panels[panelIndex];
-  panel.outputs.forEach((name, k) => {
+  const drawn = shown(data, panelIndex);
+  data.panels[panelIndex].outputs.forEach((name, k) => {
+    if (!drawn.includes(name)) return;
     const y = data.series[name];
-    const peak = Math.max(...y.map(Math.abs));
-    if (!(peak > 0) && k > 0) return;  // a drug or layer this run does not touch (the first always shows)
     const unit = data.units[name] || "";
     out.push({
       x: days, y: y, type: "scatter", mode: "lines", name: (pinned ? "pinned: " : "") + name,
@@ -157,7 +161,7 @@ function draw() {
   for (let i = 0; i < n; i++) {
     const key = i ? `yaxis${i + 1}` : "yaxis";
     const top = 1 - i * (h + gap);
-    const units = [...new Set(data.panels[i].outputs.map((o) => data.units[o]).filter((u) => u))].join(" · ");
+    const units = [...new Set(shown(data, i).map((o) => data.units[o]).filter((u) => u))].join(" · ");
     layout[key] = { domain: [top - h, top], title: { text: `${data.panels[i].title}<br><sub>${units}</sub>`, font: { size: 11 } },
                     anchor: "x", automargin: true, rangemode: "tozero" };
     if (i < n - 1) layout[key].showticklabels = true;
