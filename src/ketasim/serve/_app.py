@@ -161,8 +161,8 @@ def create_app(limits: Limits | None = None, trusted_hosts: list[str] | None = N
     @app.post("/api/trials", status_code=202, summary="Start a trial job (one at a time)",
               responses={**_REFUSED, 429: {"model": ErrorBody, "description": "another trial is running"}})  # fmt: skip
     def start_trial(req: TrialRequest) -> dict[str, Any]:
-        _service.scenario(req, limits)  # refuse a bad request now, not inside the job
-        job = jobs.start(lambda progress, cancel: _service.run_trial(req, limits, progress, cancel))
+        sc = _service.scenario(req, limits)  # a bad request is refused now, not inside the job
+        job = jobs.start(lambda progress, cancel: _service.run_trial(sc, progress, cancel))
         return job.view()
 
     @app.get("/api/trials/{job_id}", summary="A trial job's state, progress and result",

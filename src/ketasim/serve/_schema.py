@@ -176,7 +176,3 @@ class ErrorBody(BaseModel):
     message: str
     field: str
     detail: list[dict[str, object]] = []
-
-
-#: Visible kinds of a job's state.
-JobState = Literal["queued", "running", "done", "failed", "cancelled"]

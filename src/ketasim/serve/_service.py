@@ -12,7 +12,8 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import fields
+from typing import Any, get_args
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from ketasim.parameters import default_parameters
 from ketasim.patients import Patient
 from ketasim.serve._schema import (
     MAX_OUTPUT_POINTS,
+    MAX_SIMULATE_DAYS,
     DoseSpec,
     Limits,
     PatientSpec,
@@ -198,8 +200,8 @@ def scenario(req: TrialRequest, limits: Limits) -> Scenario:
                          "on this server (fewer patients or a shorter trial)",
                          got=req.patients * req.duration_days)  # fmt: skip
     arms = {a.name: arm_table(a.regimen) for a in req.arms}
-    for a in req.arms:  # each arm's regimen builds, or the error names the arm
-        _regimen(a.regimen, f"arms[{[x.name for x in req.arms].index(a.name)}].regimen")
+    for i, a in enumerate(req.arms):  # each arm's regimen builds, or the error names the arm
+        _regimen(a.regimen, f"arms[{i}].regimen")
     table = {
         "name": "ketasim-serve",
         "description": "written by ketasim serve (" + ", ".join(arms) + ")",
@@ -224,9 +226,10 @@ def scenario_toml(req: TrialRequest, limits: Limits) -> str:
     return head + tomli_w.dumps(body)
 
 
-def run_trial(req: TrialRequest, limits: Limits, progress: Callable[[int, int], None] | None = None,
+def run_trial(sc: Scenario, progress: Callable[[int, int], None] | None = None,
               cancel: threading.Event | None = None) -> dict[str, Any]:  # fmt: skip
-    """Run the trial in this thread, in chunks; ``cancel`` set between chunks raises ``Cancelled``."""
+    """Run the trial of ``sc`` (from ``scenario``) in this thread, in chunks; ``cancel`` set between chunks
+    raises ``Cancelled``."""
 
     def tick(done: int, total: int) -> None:
         if progress is not None:
@@ -234,9 +237,9 @@ def run_trial(req: TrialRequest, limits: Limits, progress: Callable[[int, int], 
         if cancel is not None and cancel.is_set():
             raise Cancelled()
 
-    trial = scenario(req, limits).trial()
+    trial = sc.trial()
     assert isinstance(trial, Trial)  # the page writes arms, never phases
-    res = trial.run(req.seed, chunk_size=max(20, min(200, math.ceil(req.patients / 10))), progress=tick)
+    res = trial.run(sc.seed, chunk_size=max(20, min(200, math.ceil(sc.population.n / 10))), progress=tick)
     body = res.to_json()
     series = res.series
     body["series"] = {
@@ -249,7 +252,6 @@ def run_trial(req: TrialRequest, limits: Limits, progress: Callable[[int, int], 
                    for _, p in g.groupby("patient", sort=False)]
         for arm, g in (ex.groupby("arm", sort=False) if len(ex) else [])
     }  # fmt: skip
-    body["visits_days"] = list(req.visits_days)
     return jsonable(body)
 
 
@@ -263,24 +265,35 @@ def parameters() -> list[dict[str, Any]]:
     return jsonable(rows)
 
 
+#: What each mechanism switch of ``Hypotheses`` does, in a line for the page (defaults come from Hypotheses).
+HYPOTHESES = {
+    "disinhibition": "interneuron NMDA block -> glutamate pulse",
+    "rest_block": "pyramidal NMDA block at rest -> eEF2K off -> BDNF translation",
+    "ssri_trkb": "SSRIs bind TrkB directly (disputed)",
+    "reconsolidation": "a trauma memory retrieved in a plasticity window is weakened",
+}
+
+
+def _literal_values(annotation: Any) -> list[str]:
+    """The strings of a ``Literal[...]`` field type (inside ``Optional`` too)."""
+    return [v for arg in get_args(annotation) for v in (_literal_values(arg) if get_args(arg) else [arg])
+            if isinstance(v, str)]  # fmt: skip
+
+
 def options(limits: Limits) -> dict[str, Any]:
     """The choices and limits the page builds its controls from."""
     from ketasim.patients.patient import BIOTYPES, CYP2B6_GENOTYPES
-    from ketasim.serve._schema import MAX_OUTPUT_POINTS, MAX_SIMULATE_DAYS
 
+    choices = {k: _literal_values(spec.model_fields[k].annotation)
+               for spec, k in ((DoseSpec, "drug"), (DoseSpec, "route"), (RegimenSpec, "control"))}  # fmt: skip
     return {
         "protocols": protocols.table(),
-        "drugs": ["ketamine", "esketamine", "psilocybin", "escitalopram"],
-        "routes": ["iv", "intranasal", "oral", "im"],
-        "controls": ["saline", "midazolam", "placebo_spray"],
+        "drugs": choices["drug"],
+        "routes": choices["route"],
+        "controls": choices["control"],
         "biotypes": list(BIOTYPES),
         "cyp2b6": list(CYP2B6_GENOTYPES),
-        "hypotheses": {name: {"default": default, "description": text} for name, (default, text) in {
-            "disinhibition": (True, "interneuron NMDA block -> glutamate pulse"),
-            "rest_block": (True, "pyramidal NMDA block at rest -> eEF2K off -> BDNF translation"),
-            "ssri_trkb": (False, "SSRIs bind TrkB directly (disputed)"),
-            "reconsolidation": (False, "a trauma memory retrieved in a plasticity window is weakened"),
-        }.items()},
+        "hypotheses": {f.name: {"default": f.default, "description": HYPOTHESES[f.name]} for f in fields(Hypotheses)},
         "limits": {
             "simulate_days": MAX_SIMULATE_DAYS, "output_points": MAX_OUTPUT_POINTS,
             "trial_patients": limits.trial_patients, "trial_days": limits.trial_days,

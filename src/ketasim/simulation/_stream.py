@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import xarray as xr
 
 from ketasim.errors import InputError
+from ketasim.simulation.result import SUMMARY_READS_H
 
 __all__ = ["SeriesWriter", "check_stream_path", "summary_times"]
 
@@ -72,9 +73,9 @@ class SeriesWriter:
 
 def summary_times(t: np.ndarray, first_dose_h: float) -> np.ndarray:
     """Indices of the output times a streamed Result keeps: the first and last, and the two around each
-    time the summary reads (24 h and 7 d after the first dose), so its interpolated values are exact."""
+    time the summary reads (``SUMMARY_READS_H`` after the first dose), so its interpolated values are exact."""
     keep = {0, t.size - 1}
-    for when in (first_dose_h + 24.0, first_dose_h + 168.0):
+    for when in (first_dose_h + h for h in SUMMARY_READS_H):
         i = int(np.searchsorted(t, when))
         keep.update(j for j in (i - 1, i) if 0 <= j < t.size)
     return np.array(sorted(keep))

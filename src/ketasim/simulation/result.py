@@ -66,6 +66,11 @@ SUMMARY_KEYS = (
 _PEAKED = ("ketamine_plasma", "ketamine_arterial", "nmda_occupancy", "glutamate", "cadss", "sbp_change")
 
 
+#: The times after the first dose (h) at which the summary reads series (24 h, 7 d); a streamed run keeps
+#: its series only around these (``simulation._stream.summary_times``).
+SUMMARY_READS_H = (24.0, 168.0)
+
+
 @dataclass(frozen=True)
 class Result:
     """Simulation output. ``dataset`` has dims (patient, time[h]) and ``madrs_items`` adds ``item``;
@@ -169,10 +174,10 @@ class Result:
             "auc_ng_h_ml": auc,
             "peak_nmda_occupancy": peak("nmda_occupancy"),
             "peak_glutamate_fold": peak("glutamate"),
-            "synapse_density_24h": self._at("synapse_density", t0 + 24.0),
+            "synapse_density_24h": self._at("synapse_density", t0 + SUMMARY_READS_H[0]),
             "madrs_baseline": ds["madrs_pre_dose"].values,
-            "madrs_24h": self._at("madrs", t0 + 24.0),
-            "madrs_7d": self._at("madrs", t0 + 168.0),
+            "madrs_24h": self._at("madrs", t0 + SUMMARY_READS_H[0]),
+            "madrs_7d": self._at("madrs", t0 + SUMMARY_READS_H[1]),
             "cadss_peak": peak("cadss"),
             "sbp_change_peak_mmhg": peak("sbp_change"),
             "synapse_density_end": ds["synapse_density"].values[:, -1] if "synapse_density" in ds else missing,
