@@ -290,11 +290,44 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def plot(result: dict[str, Any], path: str) -> None:
+    """Patients per second against population size, one panel per scenario: ketasim measured at each
+    size, each baseline as the rate it reached (a loop's rate does not depend on how many patients it is
+    given; the pool's is its steady rate on every core)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(SCENARIOS), figsize=(11, 4.2), sharey=True, layout="constrained")
+    for ax, name in zip(np.atleast_1d(axes), SCENARIOS, strict=True):
+        rows = [r for r in result["rows"] if r["scenario"] == name]
+        n = np.array([r["patients"] for r in rows], float)
+        ax.plot(n, [r["patients_per_s"] for r in rows], "o-", color="C0", lw=2, label="ketasim (compiled)")
+        if "against_patients_per_s" in rows[0]:
+            ax.plot(n, [r["against_patients_per_s"] for r in rows], "o--", color="C0", alpha=0.5,
+                    label="ketasim, the --against tree")  # fmt: skip
+        for key, label, style in (("roadrunner_all_cores_patients_per_s", "libRoadRunner, all cores", "C1-"),
+                                  ("roadrunner_patients_per_s", "libRoadRunner loop", "C1:"),
+                                  ("solve_ivp_loop_patients_per_s", "solve_ivp loop (LSODA)", "C2:")):  # fmt: skip
+            if key in rows[0]:
+                ax.plot(n, [r[key] for r in rows], style, label=label)
+        ax.set(xscale="log", yscale="log", xlabel="patients in the run", title=LABELS[name])
+        ax.grid(True, which="both", alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("patients per second")
+    np.atleast_1d(axes)[0].legend(fontsize=8, loc="lower right")
+    fig.suptitle(f"{result.get('machine', '')}: the same outputs, grid and tolerances (rtol 1e-6, atol 1e-11)",
+                 fontsize=9)  # fmt: skip
+    fig.savefig(path, dpi=110)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="N = 1 and 100, a 1,000-patient trial, fewer samples")
     ap.add_argument("--json", action="store_true", help="print one JSON object on one line")
     ap.add_argument("--table", metavar="RESULT.json", help="print the README table of a saved --json result")
+    ap.add_argument("--plot", nargs=2, metavar=("RESULT.json", "PNG"),
+                    help="draw patients/s against population size from a saved --json result")  # fmt: skip
     ap.add_argument("--against", metavar="SRC", help="also time the ketasim rows with this source tree (a baseline)")
     ap.add_argument("--one", nargs=2, metavar=("SCENARIO", "N"), help=argparse.SUPPRESS)
     ap.add_argument("--trial", type=int, metavar="N", help=argparse.SUPPRESS)
@@ -304,6 +337,10 @@ def main() -> None:
     if a.table:
         with open(a.table, encoding="utf-8") as fh:
             print(markdown(json.load(fh)))
+        return
+    if a.plot:
+        with open(a.plot[0], encoding="utf-8") as fh:
+            plot(json.load(fh), a.plot[1])
         return
     if a.one:
         print(json.dumps(_one(a.one[0], int(a.one[1]))))

@@ -15,7 +15,7 @@ import pytest
 
 import ketasim as ks
 from ketasim.dosing import Dose, Regimen, Session
-from ketasim.engine import SolverOptions, _compiled, _modes, _stepper, integrate
+from ketasim.engine import SolverOptions, _compiled, _modes, _stepper, integrate, integrate_observed
 from ketasim.engine._events import per_patient
 from ketasim.errors import InputError, KetasimError
 from ketasim.model import Hypotheses, assemble, pk
@@ -261,8 +261,12 @@ def test_simulate_in_patient_chunks_gives_the_same_numbers(monkeypatch):
     pts = _patients()
     kw = {"population": pts, "duration": "3 d", "output_step": "30 min"}
     whole = ks.simulate("zarate-2006-iv", **kw).dataset
-    monkeypatch.setattr(simulation, "CHUNK_BYTES", 3 * 56 * whole.sizes["time"] * 8)  # 3 patients a chunk
+    # the compiled engine's chunk holds the kept outputs on the run's grid (refined around doses)
+    monkeypatch.setattr(simulation, "CHUNK_BYTES", 3 * 2 * whole.sizes["time"] * 8)  # 2-3 patients a chunk
+    real, calls = simulation.run_batch, []
+    monkeypatch.setattr(simulation, "run_batch", lambda *a, **k: calls.append(1) or real(*a, **k))
     chunked = ks.simulate("zarate-2006-iv", **kw, outputs=["madrs", "ketamine_plasma"]).dataset
+    assert len(calls) >= len(pts) // 3
     assert set(chunked.data_vars) == {"madrs", "ketamine_plasma", "madrs_pre_dose"}
     assert chunked["patient"].values.tolist() == list(range(len(pts)))
     for var in ("madrs", "ketamine_plasma", "madrs_pre_dose"):  # equal up to the rounding of batched numpy
@@ -300,3 +304,33 @@ def test_observe_computes_only_what_is_asked_and_returns_no_views_of_the_states(
         assert not np.shares_memory(some[k], y)  # a view would pin the whole state buffer in memory
     assert full["madrs_items"].shape == (3, 10, t.size)
     np.testing.assert_allclose(full["madrs_items"].sum(axis=1), full["madrs"], rtol=1e-12)
+
+
+def test_outputs_observed_inside_the_integration_equal_those_observed_from_its_states():
+    """``integrate_observed`` (the compiled loop calls the generated observer at each output time, holding
+    no states) against the states it would have returned, observed afterwards: the same numbers to
+    rounding, at dose times, inside steps and at stress and mood steps; and through the scipy path."""
+    pts = _patients()
+    model = assemble(default_parameters(), pts)
+    reg = ks.protocols.get("spravato-induction-56mg")
+    b, i = model.events(reg)
+    t = np.unique(np.r_[np.linspace(0.0, 96.0, 577), 48.0, 24.0 + 1 / 3, 72.0])  # dose times and in between
+    names = ["ketamine_plasma", "ketamine_arterial", "madrs", "madrs_items", "bdnf", "glutamate", "stress_load"]
+    names = [n for n in names if n in model.code.OBSERVABLE or n == "madrs_items"]
+    inside = integrate_observed(model, model.initial(), b, i, t, names)
+    after = model.observe(t, integrate(model, model.initial(), b, i, t), only=names)
+    assert set(inside) == set(after) == set(names)
+    for k in names:
+        assert inside[k].shape == after[k].shape
+        np.testing.assert_allclose(inside[k], after[k], rtol=1e-12, atol=1e-12 * np.abs(after[k]).max(), err_msg=k)
+    assert np.ptp(inside["madrs"][:, -1]) > 1.0
+    ref = integrate_observed(model, model.initial(), b, i, t[:200], ["ketamine_plasma"], SolverOptions(method="LSODA"))
+    np.testing.assert_allclose(ref["ketamine_plasma"], inside["ketamine_plasma"][:, :200], rtol=2e-3, atol=1e-3)
+
+
+def test_a_failed_patient_observed_inside_the_integration_is_reported_with_its_time():
+    model = assemble(default_parameters(), [ks.Patient(), ks.Patient()])
+    y0 = model.initial()
+    y0[model.index["glutamate"], 1] = np.nan
+    with pytest.raises(KetasimError, match=r"patient 1 .* 0 h.*NaN"):  # (its madrs at 0 h is finite)
+        integrate_observed(model, y0, [], [], np.array([0.0, 1.0]), ["madrs"])

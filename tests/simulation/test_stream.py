@@ -33,7 +33,7 @@ def _same_summary(a: dict[str, float], b: dict[str, float]) -> None:
 def test_the_file_holds_the_in_memory_series(pop, tmp_path, monkeypatch):
     # 8 days: the summary reads 24 h and 7 d, both from the few times the streamed Result keeps
     ref = ks.simulate("zarate-2006-iv", population=pop, duration="8 d", output_step="30 min", outputs=OUTS)
-    monkeypatch.setattr(simulator, "CHUNK_BYTES", 2 * 2**20)  # several chunks of patients
+    monkeypatch.setattr(simulator, "CHUNK_BYTES", 2**19)  # several chunks of patients
     path = tmp_path / "series.parquet"
     res = ks.simulate("zarate-2006-iv", population=pop, duration="8 d", output_step="30 min", outputs=OUTS,
                       stream_to=path)  # fmt: skip
@@ -64,7 +64,7 @@ def test_streaming_bounds_memory_to_a_chunk(pop, tmp_path, monkeypatch):
     from ketasim._internal import checks
 
     monkeypatch.setattr(checks, "memory_bytes", lambda: 64 * 2**20)
-    monkeypatch.setattr(simulator, "CHUNK_BYTES", 4 * 2**20)
+    monkeypatch.setattr(simulator, "CHUNK_BYTES", 2**20)  # a few patients a chunk
     big = Population.sample(200, seed=3)
     with pytest.raises(InputError, match=r"population: .*stream the series to a file \(stream_to=\.\.\.\)"):
         ks.simulate("zarate-2006-iv", population=big, duration="2 d", output_step="1 min", outputs=["madrs_items"])
@@ -86,7 +86,7 @@ def test_streaming_bounds_memory_to_a_chunk(pop, tmp_path, monkeypatch):
 
 
 def test_an_interrupted_stream_leaves_no_file(pop, tmp_path, monkeypatch):
-    monkeypatch.setattr(simulator, "CHUNK_BYTES", 2 * 2**20)
+    monkeypatch.setattr(simulator, "CHUNK_BYTES", 2**19)  # several chunks: the second is interrupted
     real, calls = simulator.run_batch, []
 
     def interrupted(*args, **kwargs):

@@ -2,6 +2,9 @@
 
 ``integrate`` is the one entry point; ``SolverOptions.method`` picks the path. Both return states on
 the requested grid as (n_states, n_patients, n_times), right-continuous at dosing times.
+``integrate_observed`` returns output variables instead, {name: (n_patients, n_times)}: the compiled
+path computes them inside its loop at each output time (no state trajectory is held), the scipy path
+from its states, with the same generated observer.
 
 >>> import numpy as np
 >>> import ketasim as ks
@@ -17,7 +20,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import cast
 
 import numpy as np
@@ -26,9 +29,10 @@ from ketasim.engine._options import METHODS, OdeSystem, SolverOptions
 from ketasim.engine._reference import integrate_scipy
 from ketasim.errors import InputError, IntegrationError
 from ketasim.model import Model
+from ketasim.model.assemble import Observation
 from ketasim.model.pk import Bolus, Infusion
 
-__all__ = ["METHODS", "Bolus", "Infusion", "OdeSystem", "SolverOptions", "integrate"]
+__all__ = ["METHODS", "Bolus", "Infusion", "OdeSystem", "SolverOptions", "integrate", "integrate_observed"]
 
 
 def integrate(
@@ -55,6 +59,24 @@ def integrate(
     return integrate_scipy(system, y0, boluses, infusions, t_out, opt)
 
 
+def integrate_observed(
+    model: Model,
+    y0: np.ndarray,
+    boluses: Sequence[Bolus],
+    infusions: Sequence[Infusion],
+    t_out: np.ndarray,
+    only: Collection[str] | None = None,
+    options: SolverOptions | None = None,
+) -> dict[str, np.ndarray]:
+    """As ``integrate``, but the output variables ``only`` (``Model.observe``'s names; all outputs by
+    default) at ``t_out``: {name: (P, T)}, ``madrs_items`` (P, item, T)."""
+    opt = options or SolverOptions()
+    if opt.method not in ("auto", "compiled"):
+        return model.observe(t_out, integrate(model, y0, boluses, infusions, t_out, opt), only=only)
+    plan = model.observation(only)
+    return plan.unpack(_integrate_model(model, y0, boluses, infusions, t_out, opt, plan))
+
+
 def _integrate_model(
     model: Model,
     y0: np.ndarray,
@@ -62,19 +84,23 @@ def _integrate_model(
     infusions: Sequence[Infusion],
     t_out: np.ndarray,
     opt: SolverOptions,
+    observation: Observation | None = None,
 ) -> np.ndarray:
     from ketasim.engine._compiled import MESSAGES, integrate_compiled
 
     out, status, _steps = integrate_compiled(
-        model, y0, list(boluses), list(infusions), t_out, opt.rtol, opt.atol, opt.max_step_h
-    )
+        model, y0, list(boluses), list(infusions), t_out, opt.rtol, opt.atol, opt.max_step_h,
+        observation=observation,
+    )  # fmt: skip
     bad = np.nonzero(status)[0]
     if bad.size:
         p = int(bad[0])
         why = MESSAGES.get(int(status[p]), "unknown failure")
+        rows = out[p] if observation is None else out[p].T  # (T, n) or (T, k)
         raise IntegrationError(f"integration failed for patient {p} ({bad.size} patient(s) in all) "
-                               f"{_when(out[p], t_out)}: {why}")  # fmt: skip
-    return np.transpose(out, (2, 0, 1))  # (n, P, T) view
+                               f"{_when(rows, t_out)}: {why}")  # fmt: skip
+    # (n, P, T) views: the states, or the observed outputs
+    return np.transpose(out, (2, 0, 1)) if observation is None else np.transpose(out, (1, 0, 2))
 
 
 def _when(states: np.ndarray, t_out: np.ndarray) -> str:

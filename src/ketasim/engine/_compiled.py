@@ -22,6 +22,7 @@ from ketasim.engine._modes import Modes, linear_modes, no_modes
 from ketasim.engine._stepper import MESSAGES, PackedModel
 from ketasim.errors import InputError
 from ketasim.model import Model
+from ketasim.model.assemble import Observation
 from ketasim.model.pk import Bolus, Infusion
 
 __all__ = ["MESSAGES", "PackedModel", "integrate_compiled", "modes_for", "pack", "stepper"]
@@ -90,9 +91,11 @@ def integrate_compiled(
     max_step_h: float,
     *,
     modal: bool = True,
+    observation: Observation | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """States at ``t_out`` as (P, T, n), a status code per patient (0 = success) and the accepted and
-    rejected step counts per patient (P, 2).
+    rejected step counts per patient (P, 2). With ``observation`` (``Model.observation``), the observer's
+    outputs (P, k, T) computed at each output time inside the compiled loop, instead of the states.
 
     ``y0`` is (n, P) as everywhere else in ketasim; ``modal=False`` steps every state explicitly.
     """
@@ -104,11 +107,17 @@ def integrate_compiled(
     code = model.code
     modes = modes_for(model, events, y0) if modal else no_modes(P, len(code.LINEAR_STATES) - code.N_PK
                                                                    + len(code.INTERFACE))  # fmt: skip
-    out = np.full((P, t_out.size, n), np.nan)  # what a failing patient leaves unwritten stays NaN
+    # uninitialised: every output time is written, a failing patient's unreached ones as NaN
+    if observation is None:
+        need, cols = np.zeros(1, bool), np.full(1, -1, np.int64)
+        out = np.empty((P, t_out.size, n))
+    else:
+        need, cols = observation.need, observation.cols
+        out = np.empty((P, len(observation.names), t_out.size))
     status = np.zeros(P, np.int64)
     counts = np.zeros((P, 2), np.int64)
     stepper(model).solve_all(
         np.ascontiguousarray(y0.T, float), t_out, events, pack(model), modes, float(rtol), float(atol),
-        float(max_step_h), out, status, counts,
+        float(max_step_h), observation is not None, need, cols, out, status, counts,
     )  # fmt: skip
     return out, status, counts

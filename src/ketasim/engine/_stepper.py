@@ -6,7 +6,9 @@ are constant within a segment, as in the reference path. Within a segment the li
 amounts the doses can reach and the states driven linearly by them, the effect sites) is solved
 exactly from its modes (``_modes``), and the remaining states are stepped with Dormand-Prince 5(4);
 outputs are written only on the requested grid, from the method's 4th-order dense output (the
-interpolant of scipy's RK45, whose tableau is used unchanged). A patient whose linear block has no
+interpolant of scipy's RK45, whose tableau is used unchanged): every state, or, where the caller named
+its outputs, only those, computed at each output time by the generated observer (so a fine grid holds
+a few series per patient rather than every state). A patient whose linear block has no
 usable eigenbasis is stepped whole.
 
 The right-hand side comes from the model's generated kernel (``ketasim.model._codegen``), which this
@@ -110,6 +112,40 @@ def _from_modes(V: np.ndarray, z: np.ndarray, act: np.ndarray, target: np.ndarra
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _emit(
+    y: np.ndarray,
+    ext: np.ndarray,
+    par: np.ndarray,
+    observe: bool,
+    need: np.ndarray,
+    cols: np.ndarray,
+    buf: np.ndarray,
+    out: np.ndarray,
+    k: int,
+) -> None:  # pragma: no cover - compiled
+    """Output time ``k``: the states into row k of ``out`` (T, n), or (``observe``) the requested outputs,
+    computed from them by the generated observer, into column k of ``out`` (n_outputs, T): a fine grid
+    then never holds every state of every patient, and each output's series is contiguous."""
+    if observe:
+        kernel.observe_point(y, ext, par, need, cols, buf)
+        for j in range(out.shape[0]):
+            out[j, k] = buf[j]
+    else:
+        for i in range(y.shape[0]):
+            out[k, i] = y[i]
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _fail(code: int, out: np.ndarray, k: int, observe: bool) -> int:  # pragma: no cover - compiled
+    """A failed patient's unwritten output times are NaN (``out`` is allocated uninitialised)."""
+    if observe:
+        out[:, k:] = np.nan
+    else:
+        out[k:, :] = np.nan
+    return code
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _f(
     y: np.ndarray,
     u: np.ndarray,
@@ -173,10 +209,15 @@ def _solve_one(
     rtol: float,
     atol: float,
     max_step: float,
+    observe: bool,
+    need: np.ndarray,
+    cols: np.ndarray,
     out: np.ndarray,
     counts: np.ndarray,
 ) -> int:  # pragma: no cover - compiled; checked against the scipy path in tests
     n = y.shape[0]
+    yo = np.empty(n)  # the states at an output time, before they are written or observed
+    buf = np.empty(out.shape[0] if observe else 1)
     m = act.shape[0]
     lo = kernel.N_LINEAR if modal else 0  # modal: pk and effect sites solved exactly, the rest stepped
     za = np.zeros(m)
@@ -216,11 +257,11 @@ def _solve_one(
             if i0[j] <= t < i1[j]:
                 u[ist[j]] += ir[j]
         while k_out < T and t_out[k_out] <= t:
-            out[k_out, :] = y
+            _emit(y, ext, par, observe, need, cols, buf, out, k_out)
             k_out += 1
         for i in range(n):
             if not math.isfinite(y[i]):
-                return NOT_FINITE
+                return _fail(NOT_FINITE, out, k_out, observe)
         if t >= t_end:
             return OK
         # the segment ends at the next input, step of an external input (stress, mood) or the window end
@@ -266,10 +307,10 @@ def _solve_one(
         while t < b:
             steps += 1
             if steps > _MAX_STEPS:
-                return TOO_MANY_STEPS
+                return _fail(TOO_MANY_STEPS, out, k_out, observe)
             h = min(h, max_step)
             if h < 10 * np.spacing(max(abs(t), 1.0)):
-                return STEP_TOO_SMALL
+                return _fail(STEP_TOO_SMALL, out, k_out, observe)
             t_new = t + h
             if t_new >= b or b - t_new < 1e-12 * max(abs(b), 1.0):
                 t_new = b
@@ -308,12 +349,13 @@ def _solve_one(
                     while k_out < T and t_out[k_out] <= t_new and t_out[k_out] < b:
                         x = (t_out[k_out] - t) / hh
                         for i in range(lo, n):
-                            out[k_out, i] = y[i] + hh * x * (Q[i, 0] + x * (Q[i, 1] + x * (Q[i, 2] + x * Q[i, 3])))
+                            yo[i] = y[i] + hh * x * (Q[i, 0] + x * (Q[i, 1] + x * (Q[i, 2] + x * Q[i, 3])))
                         if modal:
                             _modal_pk(t_out[k_out] - a, lam, za, w, z)
                             for i in range(kernel.N_LINEAR):
-                                out[k_out, i] = y[i]  # pk states outside the active set stay as they are
-                            _from_modes(V, z, act, out[k_out])
+                                yo[i] = y[i]  # pk states outside the active set stay as they are
+                            _from_modes(V, z, act, yo)
+                        _emit(yo, ext, par, observe, need, cols, buf, out, k_out)
                         k_out += 1
                 for i in range(lo, n):
                     y[i] = y_new[i]
@@ -344,6 +386,9 @@ def solve_all(
     rtol: float,
     atol: float,
     max_step: float,
+    observe: bool,
+    need: np.ndarray,
+    cols: np.ndarray,
     out: np.ndarray,
     status: np.ndarray,
     counts: np.ndarray,
@@ -358,5 +403,5 @@ def solve_all(
             ev.ext0[p].copy(), ev.s_time[s0:s1], ev.s_level[s0:s1],
             pk.par[p], pk.k_values[p], pk.k_rows, pk.k_cols,
             md.ok[p], md.active, md.lam[p], md.V[p], md.Vi[p], md.G[p],
-            rtol, atol, max_step, out[p], counts[p],
+            rtol, atol, max_step, observe, need, cols, out[p], counts[p],
         )  # fmt: skip

@@ -27,7 +27,8 @@ from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient, recording_factors
 
 __all__ = [
-    "ITEM_OUTPUTS", "LAYERS", "SLICES", "STATE_NAMES", "Hypotheses", "Model", "assemble", "definition", "output_units",
+    "ITEM_OUTPUTS", "LAYERS", "SLICES", "STATE_NAMES", "Hypotheses", "Model", "Observation", "assemble", "definition",
+    "output_units",
 ]  # fmt: skip
 
 #: The layer modules in causal order (the row order of the state array).
@@ -68,6 +69,25 @@ class Hypotheses:
 def definition() -> Definition:
     """The model's definition, traced from ``LAYERS`` (sympy; cached for the process)."""
     return trace(LAYERS, default_parameters())
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The outputs asked for (``wanted``, ``madrs_items`` standing for its ten items), the observer's
+    columns (``names``), and its statement mask and column map (``need``, ``cols``)."""
+
+    wanted: tuple[str, ...]
+    names: tuple[str, ...]
+    need: np.ndarray
+    cols: np.ndarray
+
+    def unpack(self, out: np.ndarray) -> dict[str, np.ndarray]:
+        """{output: (P, T)} (``madrs_items``: (P, item, T)) from the observer's (column, P, T) array."""
+        col = {name: j for j, name in enumerate(self.names)}
+        result = {k: out[col[k]] for k in self.wanted if k != "madrs_items"}
+        if "madrs_items" in self.wanted:
+            result["madrs_items"] = np.ascontiguousarray(np.moveaxis(out[[col[k] for k in ITEM_OUTPUTS]], 0, 1))
+        return result
 
 
 class Model:
@@ -173,8 +193,19 @@ class Model:
         ``only`` computes just the named variables (all outputs by default; any named signal or state
         may be asked for): on fine grids the algebra of unrequested outputs is most of the cost. The
         outputs are computed by the generated, compiled observer one patient and time point at a time,
-        so a patient's numbers do not depend on the batch it is in.
+        so a patient's numbers do not depend on the batch it is in (the compiled engine calls the same
+        observer at each output time: ``ketasim.engine.integrate_observed``).
         """
+        plan = self.observation(only)
+        P, T = y.shape[1], y.shape[2]
+        Y = np.ascontiguousarray(np.transpose(y, (1, 2, 0)), float)  # free for the engine's (P, T, n) buffer
+        X = np.ascontiguousarray(np.moveaxis(self.exogenous(np.asarray(t, float)), 0, 1))  # (P, T, n_ext)
+        out = np.empty((len(plan.names), P, T))  # never views of ``y``: they would keep the state buffer alive
+        self.code.kernel().observe_all(Y, X, np.ascontiguousarray(self.par.T), plan.need, plan.cols, out)
+        return plan.unpack(out)
+
+    def observation(self, only: Collection[str] | None = None) -> Observation:
+        """What the generated observer must compute for ``only`` (see ``observe``)."""
         code = self.code
         if only is None:
             wanted = [o for o in code.OUTPUTS if o not in ITEM_OUTPUTS] + ["madrs_items"]
@@ -190,16 +221,7 @@ class Model:
         for j, name in enumerate(names):
             need[code.DEPS[name]] = True
             cols[code.OBSERVABLE.index(name)] = j
-        P, T = y.shape[1], y.shape[2]
-        Y = np.ascontiguousarray(np.transpose(y, (1, 2, 0)), float)  # free for the engine's (P, T, n) buffer
-        X = np.ascontiguousarray(np.moveaxis(self.exogenous(np.asarray(t, float)), 0, 1))  # (P, T, n_ext)
-        out = np.empty((len(names), P, T))  # never views of ``y``: they would keep the state buffer alive
-        code.kernel().observe_all(Y, X, np.ascontiguousarray(self.par.T), need, cols, out)
-        col = {name: j for j, name in enumerate(names)}
-        result = {k: out[col[k]] for k in wanted if k != "madrs_items"}
-        if items:
-            result["madrs_items"] = np.ascontiguousarray(np.moveaxis(out[[col[k] for k in ITEM_OUTPUTS]], 0, 1))
-        return result
+        return Observation(tuple(wanted), tuple(names), need, cols)
 
     def state(self, **values: float | np.ndarray) -> np.ndarray:
         """The initial state (n, P) with some states set, e.g. ``model.state(ce_s_ketamine=0.5)``."""

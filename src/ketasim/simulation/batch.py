@@ -13,7 +13,7 @@ from types import ModuleType
 import numpy as np
 
 from ketasim.dosing import Regimen
-from ketasim.engine import SolverOptions, integrate
+from ketasim.engine import SolverOptions, integrate, integrate_observed
 from ketasim.errors import InputError
 from ketasim.model import Hypotheses, Model, assemble, random_effect_names
 from ketasim.model.pk import Bolus, Infusion
@@ -25,15 +25,24 @@ __all__ = ["Batch", "check_random_effects", "run_batch"]
 
 @dataclass(frozen=True)
 class Batch:
-    """The states of one integrated batch: ``y`` has shape (n_states, n_copies, n_times)."""
+    """One integrated batch: its states ``y`` (n_states, n_copies, n_times), or, where ``run_batch`` was
+    told which outputs to keep, only those (``observed``: {name: (n_copies, n_times)}, ``y`` None)."""
 
     model: Model
     t: np.ndarray
-    y: np.ndarray
+    y: np.ndarray | None
+    observed: dict[str, np.ndarray] | None = None
 
     def observe(self, only: Collection[str] | None = None) -> dict[str, np.ndarray]:
         """Output variables on the time grid (all, or the named ones)."""
-        return self.model.observe(self.t, self.y, only=only)
+        if self.y is not None:
+            return self.model.observe(self.t, self.y, only=only)
+        assert self.observed is not None  # (one of the two is always set by run_batch)
+        names = list(self.observed) if only is None else list(dict.fromkeys(only))
+        missing = [k for k in names if k not in self.observed]
+        if missing:
+            raise KeyError(f"this batch kept only {sorted(self.observed)}, not {missing}")
+        return {k: self.observed[k] for k in names}
 
     def pre_dose(self, only: Collection[str] = ("madrs",)) -> dict[str, np.ndarray]:
         """Outputs of the pre-dose state (before any bolus at time 0), one value per copy: the baselines."""
@@ -51,6 +60,7 @@ def run_batch(
     solver: SolverOptions | None = None,
     layers: Sequence[ModuleType] | None = None,
     fluctuation: bool = True,
+    outputs: Collection[str] | None = None,
 ) -> Batch:
     """Integrate ``patients`` under ``regimens`` on the output grid ``t`` (hours).
 
@@ -58,7 +68,8 @@ def run_batch(
     under each (regimen-major: copy ``k * len(patients) + i`` is patient i under regimen k), in one
     integration; copy k receives exactly the events of regimen k (the events are built for the whole
     batch and masked), so nothing assumes that doses act linearly. ``layers``: a model with other layer
-    modules (default ``ketasim.model.LAYERS``).
+    modules (default ``ketasim.model.LAYERS``). ``outputs``: keep only these output variables, computed
+    at each output time inside the integration (``integrate_observed``), instead of every state.
     """
     regs = [regimens] if isinstance(regimens, Regimen) else list(regimens)
     n = len(patients)
@@ -75,8 +86,10 @@ def run_batch(
             b_k, i_k = model.events(reg)
             boluses.extend(Bolus(b.time, b.state, np.asarray(b.amount, float) * mask) for b in b_k)
             infusions.extend(Infusion(i.start, i.stop, i.state, np.asarray(i.rate, float) * mask) for i in i_k)
-    y = integrate(model, model.initial(), boluses, infusions, t, solver)
-    return Batch(model, t, y)
+    if outputs is not None:
+        observed = integrate_observed(model, model.initial(), boluses, infusions, t, outputs, solver)
+        return Batch(model, t, None, observed)
+    return Batch(model, t, integrate(model, model.initial(), boluses, infusions, t, solver))
 
 
 def check_random_effects(

@@ -64,6 +64,8 @@ SUMMARY_KEYS = (
 
 #: Variables whose peak the summary reports.
 _PEAKED = ("ketamine_plasma", "ketamine_arterial", "nmda_occupancy", "glutamate", "cadss", "sbp_change")
+#: Every output the summary reads (a run that keeps only these still has every summary metric).
+SUMMARY_OUTPUTS = (*_PEAKED, "synapse_density", "madrs")
 
 
 #: The times after the first dose (h) at which the summary reads series (24 h, 7 d); a streamed run keeps
@@ -93,9 +95,14 @@ class Result:
         model, tf = batch.model, batch.t
         t = tf if grid is None else grid
         at = np.searchsorted(tf, t) if grid is not None else slice(None)
-        obs = model.observe(t, batch.y[..., at], only=outputs)  # every output, on the grid asked for
+        if batch.y is None:  # outputs observed in the integration, on the whole refined grid
+            fine = batch.observe(outputs)
+            obs = {k: v[..., at] for k, v in fine.items()} if grid is not None else fine
+        else:
+            obs = model.observe(t, batch.y[..., at], only=outputs)  # every output, on the grid asked for
         kept = [v for v in _PEAKED if v in obs]
-        fine = model.observe(tf, batch.y, only=kept) if grid is not None and kept else obs  # only what peaks
+        if batch.y is not None:
+            fine = model.observe(tf, batch.y, only=kept) if grid is not None and kept else obs  # only what peaks
         units = output_units(model.layers, model.params)
         coords = {"patient": np.arange(model.n_patients), "time": t, "item": list(ITEMS)}
         data: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, str]]] = {

@@ -114,7 +114,9 @@ def simulate(
     tf = np.union1d(t, extra[~on_grid])
     # Patients in chunks so that the state trajectories in flight stay near CHUNK_BYTES (and, streaming,
     # the chunk's series too: they are all that is held)
-    size = max(1, CHUNK_BYTES // (n_states * tf.size * 8))
+    # (the compiled engine holds only the outputs kept, computed in its loop; the scipy path every state)
+    compiled = solver is None or solver.method in ("auto", "compiled")
+    size = max(1, CHUNK_BYTES // ((n_values if compiled else n_states) * tf.size * 8))
     if target is not None:
         size = max(1, min(size, CHUNK_BYTES // (n_values * t.size * 8)))
     # what the run holds: the outputs kept (one chunk's when streaming), and the states of a chunk in flight
@@ -128,7 +130,8 @@ def simulate(
     def chunks() -> Iterator[tuple[int, Result]]:
         for start in range(0, len(patients), size):
             batch = run_batch(regimen, patients[start : start + size], tf, params=params, hypotheses=hyp,
-                              solver=solver, layers=layers, fluctuation=fluctuation)  # fmt: skip
+                              solver=solver, layers=layers, fluctuation=fluctuation,
+                              outputs=keep or _all_outputs(layers, params))  # fmt: skip
             yield start, Result.from_batch(batch, regimen, keep, grid=t if tf.size > t.size else None)
 
     if target is None:

@@ -119,8 +119,9 @@ def run_chunk(chunk: TrialChunk) -> tuple[pd.DataFrame, pd.DataFrame]:
         reg = regimen.shifted(f"{lead} h") if lead else regimen
         reg = reg + _assessments(reg, ep.visits, lead, chunk.duration_h)
         t = _grid(reg, chunk.duration_h, chunk.series_step_h, ep.visits, lead)
-        batch = run_batch(reg, pts, t, params=chunk.params, hypotheses=chunk.hypotheses, solver=chunk.solver)
-        obs = batch.observe(only=("madrs", "cadss", "sbp_change", "synapse_density"))
+        batch = run_batch(reg, pts, t, params=chunk.params, hypotheses=chunk.hypotheses, solver=chunk.solver,
+                          outputs=("madrs", "cadss", "sbp_change", "synapse_density"))  # fmt: skip
+        obs = batch.observe()
         madrs = obs["madrs"]
         pre = batch.pre_dose(["madrs"])["madrs"] if not lead else _at(lead - _BEFORE_DOSE_H, t, madrs)
         rel = t - lead  # times relative to the first dose
