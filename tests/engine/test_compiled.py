@@ -197,8 +197,8 @@ def _modal_and_full(reg, pts, t, rtol=1e-9, atol=1e-12):
     model = assemble(default_parameters(), pts)
     b, i = model.events(reg)
     y0 = model.initial()
-    modal, st1, steps_modal = _compiled.integrate_compiled(model, y0, b, i, t, rtol, atol, 6.0)
-    full, st2, steps_full = _compiled.integrate_compiled(model, y0, b, i, t, rtol, atol, 6.0, modal=False)
+    modal, st1, steps_modal, _ = _compiled.integrate_compiled(model, y0, b, i, t, rtol, atol, 6.0)
+    full, st2, steps_full, _ = _compiled.integrate_compiled(model, y0, b, i, t, rtol, atol, 6.0, modal=False)
     assert not st1.any() and not st2.any()
     ev = per_patient(model.n_patients, b, i, model.ext_times, model.ext_levels)
     return model, _compiled.modes_for(model, ev, y0), modal, full, steps_modal, steps_full
@@ -309,23 +309,52 @@ def test_observe_computes_only_what_is_asked_and_returns_no_views_of_the_states(
 def test_outputs_observed_inside_the_integration_equal_those_observed_from_its_states():
     """``integrate_observed`` (the compiled loop calls the generated observer at each output time, holding
     no states) against the states it would have returned, observed afterwards: the same numbers to
-    rounding, at dose times, inside steps and at stress and mood steps; and through the scipy path."""
+    rounding, at dose times, inside steps and at stress and mood steps; only the kept times stored; the
+    peak, its time and the AUC over every output time as numpy's max, argmax and trapezoid; and the same
+    through the scipy path."""
     pts = _patients()
     model = assemble(default_parameters(), pts)
     reg = ks.protocols.get("spravato-induction-56mg")
     b, i = model.events(reg)
     t = np.unique(np.r_[np.linspace(0.0, 96.0, 577), 48.0, 24.0 + 1 / 3, 72.0])  # dose times and in between
-    names = ["ketamine_plasma", "ketamine_arterial", "madrs", "madrs_items", "bdnf", "glutamate", "stress_load"]
-    names = [n for n in names if n in model.code.OBSERVABLE or n == "madrs_items"]
-    inside = integrate_observed(model, model.initial(), b, i, t, names)
+    keep = np.arange(t.size) % 3 == 0
+    names = ["ketamine_plasma", "ketamine_arterial", "madrs", "madrs_items", "bdnf", "glutamate", "cadss"]
+    peaks = ["ketamine_plasma", "glutamate", "cadss"]
+    inside = integrate_observed(model, model.initial(), b, i, t, names, keep=keep, peaks=peaks)
     after = model.observe(t, integrate(model, model.initial(), b, i, t), only=names)
-    assert set(inside) == set(after) == set(names)
+    assert set(inside.series) == set(after) == set(names)
+    np.testing.assert_array_equal(inside.t, t[keep])
     for k in names:
-        assert inside[k].shape == after[k].shape
-        np.testing.assert_allclose(inside[k], after[k], rtol=1e-12, atol=1e-12 * np.abs(after[k]).max(), err_msg=k)
-    assert np.ptp(inside["madrs"][:, -1]) > 1.0
-    ref = integrate_observed(model, model.initial(), b, i, t[:200], ["ketamine_plasma"], SolverOptions(method="LSODA"))
-    np.testing.assert_allclose(ref["ketamine_plasma"], inside["ketamine_plasma"][:, :200], rtol=2e-3, atol=1e-3)
+        want = after[k][..., keep]
+        assert inside.series[k].shape == want.shape
+        np.testing.assert_allclose(inside.series[k], want, rtol=1e-12, atol=1e-12 * np.abs(want).max(), err_msg=k)
+    for k in peaks:
+        np.testing.assert_allclose(inside.peak[k], after[k].max(axis=1), rtol=1e-12, err_msg=k)
+        np.testing.assert_array_equal(inside.peak_time[k], t[after[k].argmax(axis=1)], err_msg=k)
+        np.testing.assert_allclose(inside.auc[k], np.trapezoid(after[k], t, axis=1), rtol=1e-12, err_msg=k)
+    assert np.ptp(inside.series["madrs"][:, -1]) > 1.0
+    assert inside.peak_time["ketamine_plasma"].min() > 0  # a peak after the first dose, not at time 0
+    short = t[:200]
+    ref = integrate_observed(model, model.initial(), b, i, short, ["ketamine_plasma"], SolverOptions(method="LSODA"),
+                             peaks=["ketamine_plasma"])  # fmt: skip
+    fast = integrate_observed(model, model.initial(), b, i, short, ["ketamine_plasma"], peaks=["ketamine_plasma"])
+    np.testing.assert_allclose(ref.series["ketamine_plasma"], fast.series["ketamine_plasma"], rtol=2e-3, atol=1e-3)
+    np.testing.assert_allclose(ref.auc["ketamine_plasma"], fast.auc["ketamine_plasma"], rtol=1e-3)
+
+
+def test_a_preallocated_buffer_is_written_in_place_and_checked():
+    model = assemble(default_parameters(), [ks.Patient(), ks.Patient(weight="90 kg")])
+    b, i = model.events(ks.protocols.get("zarate-2006-iv"))
+    t = np.linspace(0.0, 6.0, 13)
+    whole = np.full((5, 2, t.size), -1.0)  # a population of 5: these two are patients 2 and 3
+    res = integrate_observed(model, model.initial(), b, i, t, ["ketamine_plasma", "madrs"], out=whole[2:4])
+    assert np.shares_memory(res.series["madrs"], whole)
+    np.testing.assert_array_equal(whole[2:4, 0], res.series["ketamine_plasma"])
+    assert (whole[[0, 1, 4]] == -1.0).all()  # nothing else written
+    with pytest.raises(InputError, match=r"^out: .*shape \(2, 2, 13\)"):
+        integrate_observed(model, model.initial(), b, i, t, ["ketamine_plasma", "madrs"], out=np.empty((2, 3, 13)))
+    with pytest.raises(InputError, match=r"^keep"):
+        integrate_observed(model, model.initial(), b, i, t, ["madrs"], keep=np.zeros(t.size, bool))
 
 
 def test_a_failed_patient_observed_inside_the_integration_is_reported_with_its_time():

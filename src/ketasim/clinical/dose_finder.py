@@ -55,7 +55,7 @@ from ketasim.model import Hypotheses
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient, Population
 from ketasim.simulation import Result, run_batch, simulate
-from ketasim.simulation.result import SUMMARY_OUTPUTS
+from ketasim.simulation.result import PEAKED, SUMMARY_OUTPUTS
 from ketasim.units import Q_, QuantityLike, parse_dose_amount, parse_positive_number, parse_quantity
 
 __all__ = [
@@ -263,7 +263,7 @@ class _Search:
         if new:
             regs = [self.regimen(d) for d in new]
             batch = run_batch(regs, self.patients, self.t, params=self.params, hypotheses=self.hyp, solver=self.solver,
-                              outputs=SUMMARY_OUTPUTS)  # fmt: skip
+                              outputs=SUMMARY_OUTPUTS, peaks=PEAKED)  # fmt: skip
             per = Result.from_batch(batch, regs[0]).per_patient()
             n = len(self.patients)
             pers = [{key: np.asarray(v)[k * n : (k + 1) * n] for key, v in per.items()} for k in range(len(regs))]

@@ -21,6 +21,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
@@ -29,10 +30,9 @@ from ketasim.engine._options import METHODS, OdeSystem, SolverOptions
 from ketasim.engine._reference import integrate_scipy
 from ketasim.errors import InputError, IntegrationError
 from ketasim.model import Model
-from ketasim.model.assemble import Observation
 from ketasim.model.pk import Bolus, Infusion
 
-__all__ = ["METHODS", "Bolus", "Infusion", "OdeSystem", "SolverOptions", "integrate", "integrate_observed"]
+__all__ = ["METHODS", "Bolus", "Infusion", "Observed", "OdeSystem", "SolverOptions", "integrate", "integrate_observed"]
 
 
 def integrate(
@@ -59,6 +59,19 @@ def integrate(
     return integrate_scipy(system, y0, boluses, infusions, t_out, opt)
 
 
+@dataclass(frozen=True)
+class Observed:
+    """Outputs observed during an integration: ``series`` {name: (P, T_kept)} (``madrs_items``: (P, item,
+    T_kept)) at the kept times ``t``, and for the outputs named in ``peaks`` their peak, the (first) time
+    of the peak and the trapezoidal AUC over every output time of the run, kept or not."""
+
+    t: np.ndarray
+    series: dict[str, np.ndarray]
+    peak: dict[str, np.ndarray]
+    peak_time: dict[str, np.ndarray]
+    auc: dict[str, np.ndarray]
+
+
 def integrate_observed(
     model: Model,
     y0: np.ndarray,
@@ -67,14 +80,39 @@ def integrate_observed(
     t_out: np.ndarray,
     only: Collection[str] | None = None,
     options: SolverOptions | None = None,
-) -> dict[str, np.ndarray]:
+    *,
+    keep: np.ndarray | None = None,
+    peaks: Collection[str] = (),
+    out: np.ndarray | None = None,
+) -> Observed:
     """As ``integrate``, but the output variables ``only`` (``Model.observe``'s names; all outputs by
-    default) at ``t_out``: {name: (P, T)}, ``madrs_items`` (P, item, T)."""
+    default), stored at the times of ``t_out`` that ``keep`` flags (all by default), and the peak, its
+    time and the AUC of the outputs ``peaks`` over all of ``t_out``. The compiled path computes all of it
+    inside its loop (into ``out``, a preallocated (P, k, T_kept) array, if given); the scipy path
+    observes its states with the same observer and summarises them with numpy."""
     opt = options or SolverOptions()
+    t_out = np.asarray(t_out, float)
+    kept = np.ones(t_out.size, bool) if keep is None else np.asarray(keep, bool)
+    if kept.shape != t_out.shape or not kept.any():
+        raise InputError("keep", "must flag at least one of the output times (a boolean per time)")
+    plan = model.observation(only, peaks)
     if opt.method not in ("auto", "compiled"):
-        return model.observe(t_out, integrate(model, y0, boluses, infusions, t_out, opt), only=only)
-    plan = model.observation(only)
-    return plan.unpack(_integrate_model(model, y0, boluses, infusions, t_out, opt, plan))
+        full = model.observe(t_out, integrate(model, y0, boluses, infusions, t_out, opt), only=plan.wanted)
+        series = {k: v[..., kept] for k, v in full.items()}
+        return Observed(t_out[kept], series, {k: full[k].max(axis=1) for k in plan.peaks},
+                        {k: t_out[full[k].argmax(axis=1)] for k in plan.peaks},
+                        {k: np.trapezoid(full[k], t_out, axis=1) for k in plan.peaks})  # fmt: skip
+    from ketasim.engine._compiled import integrate_compiled
+
+    res, status, _steps, summ = integrate_compiled(
+        model, y0, list(boluses), list(infusions), t_out, opt.rtol, opt.atol, opt.max_step_h,
+        observation=plan, keep=kept, out=out,
+    )  # fmt: skip
+    _raise_failures(status, res, t_out[kept], observed=True)
+    series = plan.unpack(np.transpose(res, (1, 0, 2)))  # (k, P, T) views
+    peak = {k: summ[:, q, 0] for q, k in enumerate(plan.peaks)}
+    return Observed(t_out[kept], series, peak, {k: summ[:, q, 1] for q, k in enumerate(plan.peaks)},
+                    {k: summ[:, q, 2] for q, k in enumerate(plan.peaks)})  # fmt: skip
 
 
 def _integrate_model(
@@ -84,23 +122,26 @@ def _integrate_model(
     infusions: Sequence[Infusion],
     t_out: np.ndarray,
     opt: SolverOptions,
-    observation: Observation | None = None,
 ) -> np.ndarray:
-    from ketasim.engine._compiled import MESSAGES, integrate_compiled
+    from ketasim.engine._compiled import integrate_compiled
 
-    out, status, _steps = integrate_compiled(
-        model, y0, list(boluses), list(infusions), t_out, opt.rtol, opt.atol, opt.max_step_h,
-        observation=observation,
-    )  # fmt: skip
+    out, status, _steps, _ = integrate_compiled(
+        model, y0, list(boluses), list(infusions), t_out, opt.rtol, opt.atol, opt.max_step_h
+    )
+    _raise_failures(status, out, t_out, observed=False)
+    return np.transpose(out, (2, 0, 1))  # (n, P, T) view
+
+
+def _raise_failures(status: np.ndarray, out: np.ndarray, t: np.ndarray, *, observed: bool) -> None:
+    from ketasim.engine._compiled import MESSAGES
+
     bad = np.nonzero(status)[0]
     if bad.size:
         p = int(bad[0])
         why = MESSAGES.get(int(status[p]), "unknown failure")
-        rows = out[p] if observation is None else out[p].T  # (T, n) or (T, k)
+        rows = out[p].T if observed else out[p]  # (T, n) or (T, k)
         raise IntegrationError(f"integration failed for patient {p} ({bad.size} patient(s) in all) "
-                               f"{_when(rows, t_out)}: {why}")  # fmt: skip
-    # (n, P, T) views: the states, or the observed outputs
-    return np.transpose(out, (2, 0, 1)) if observation is None else np.transpose(out, (1, 0, 2))
+                               f"{_when(rows, t)}: {why}")  # fmt: skip
 
 
 def _when(states: np.ndarray, t_out: np.ndarray) -> str:

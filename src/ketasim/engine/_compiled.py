@@ -19,7 +19,7 @@ from ketasim._internal.files import atomic_write_text
 from ketasim.engine import _stepper
 from ketasim.engine._events import PatientEvents, per_patient
 from ketasim.engine._modes import Modes, linear_modes, no_modes
-from ketasim.engine._stepper import MESSAGES, PackedModel
+from ketasim.engine._stepper import MESSAGES, Observer, PackedModel
 from ketasim.errors import InputError
 from ketasim.model import Model
 from ketasim.model.assemble import Observation
@@ -92,10 +92,17 @@ def integrate_compiled(
     *,
     modal: bool = True,
     observation: Observation | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """States at ``t_out`` as (P, T, n), a status code per patient (0 = success) and the accepted and
-    rejected step counts per patient (P, 2). With ``observation`` (``Model.observation``), the observer's
-    outputs (P, k, T) computed at each output time inside the compiled loop, instead of the states.
+    keep: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """States at ``t_out`` as (P, T, n), a status code per patient (0 = success), the accepted and
+    rejected step counts per patient (P, 2), and an empty summary.
+
+    With ``observation`` (``Model.observation``): instead of the states, the observer's outputs (P, k,
+    T_kept) computed at each output time inside the compiled loop, at the times ``keep`` flags (all by
+    default), written into ``out`` if given (a preallocated (P, k, T_kept) array, e.g. a slice of a whole
+    population's); and the summary (P, n_peaks, 3) of ``observation.peaks`` over all of ``t_out``: peak,
+    time of the peak, trapezoidal AUC.
 
     ``y0`` is (n, P) as everywhere else in ketasim; ``modal=False`` steps every state explicitly.
     """
@@ -107,17 +114,26 @@ def integrate_compiled(
     code = model.code
     modes = modes_for(model, events, y0) if modal else no_modes(P, len(code.LINEAR_STATES) - code.N_PK
                                                                    + len(code.INTERFACE))  # fmt: skip
+    kept = np.ones(t_out.size, bool) if keep is None else np.asarray(keep, bool)
+    store = np.where(kept, np.cumsum(kept) - 1, -1).astype(np.int64)
     # uninitialised: every output time is written, a failing patient's unreached ones as NaN
     if observation is None:
-        need, cols = np.zeros(1, bool), np.full(1, -1, np.int64)
+        need, cols, pcols = np.zeros(1, bool), np.full(1, -1, np.int64), np.zeros(0, np.int64)
+        reads = np.ones(n, bool)
         out = np.empty((P, t_out.size, n))
     else:
-        need, cols = observation.need, observation.cols
-        out = np.empty((P, len(observation.names), t_out.size))
+        need, cols, pcols, reads = observation.need, observation.cols, observation.peak_columns, observation.reads
+        shape = (P, len(observation.names), int(kept.sum()))
+        if out is None:
+            out = np.empty(shape)
+        elif out.shape != shape or out.dtype != np.float64 or not out.flags.c_contiguous:
+            raise InputError("out", f"must be a C-contiguous float64 array of shape {shape}", got=str(out.shape))
+    summ = np.empty((P, pcols.size, 3))
     status = np.zeros(P, np.int64)
     counts = np.zeros((P, 2), np.int64)
     stepper(model).solve_all(
         np.ascontiguousarray(y0.T, float), t_out, events, pack(model), modes, float(rtol), float(atol),
-        float(max_step_h), observation is not None, need, cols, out, status, counts,
+        float(max_step_h), Observer(observation is not None, need, cols, reads, store, pcols), out, summ, status,
+        counts,
     )  # fmt: skip
-    return out, status, counts
+    return out, status, counts, summ

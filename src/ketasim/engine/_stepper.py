@@ -27,7 +27,7 @@ from numba import njit, prange
 
 from ketasim.engine._events import PatientEvents
 
-__all__ = ["MESSAGES", "PackedModel", "solve_all"]
+__all__ = ["MESSAGES", "Observer", "PackedModel", "solve_all"]
 
 #: The generated kernel module (set by ``_compiled.stepper`` before anything here is compiled).
 kernel: Any = None
@@ -42,6 +42,19 @@ class PackedModel(NamedTuple):
     k_values: np.ndarray
     k_rows: np.ndarray
     k_cols: np.ndarray
+
+
+class Observer(NamedTuple):
+    """What the stepper writes at each output time: the states (``observe`` false), or the generated
+    observer's outputs (statements ``need``, columns ``cols``, from the states ``reads``) at the times
+    ``store`` gives a column (-1: not stored), with the outputs ``pcols`` summarised (peak, time, AUC)."""
+
+    observe: bool
+    need: np.ndarray
+    cols: np.ndarray
+    reads: np.ndarray
+    store: np.ndarray
+    pcols: np.ndarray
 
 
 # Dormand & Prince (1980) 5(4) with Shampine's dense output, exactly as scipy's RK45 (a test checks
@@ -102,9 +115,13 @@ def _modal_pk(tau: float, lam: np.ndarray, za: np.ndarray, w: np.ndarray, z: np.
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def _from_modes(V: np.ndarray, z: np.ndarray, act: np.ndarray, target: np.ndarray) -> None:  # pragma: no cover
-    """Write the linear block's states (V z) into ``target`` at the indices ``act``."""
+def _from_modes(
+    V: np.ndarray, z: np.ndarray, act: np.ndarray, target: np.ndarray, reads: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """Write the linear block's states (V z) into ``target`` at the indices ``act`` that ``reads`` flags."""
     for q in range(act.shape[0]):
+        if not reads[act[q]]:
+            continue
         acc = 0.0
         for j in range(act.shape[0]):
             acc += V[q, j] * z[j]
@@ -122,26 +139,51 @@ def _emit(
     buf: np.ndarray,
     out: np.ndarray,
     k: int,
+    t: float,
+    store: np.ndarray,
+    pcols: np.ndarray,
+    summ: np.ndarray,
+    prev: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """Output time ``k``: the states into row k of ``out`` (T, n), or (``observe``) the requested outputs,
-    computed from them by the generated observer, into column k of ``out`` (n_outputs, T): a fine grid
-    then never holds every state of every patient, and each output's series is contiguous."""
-    if observe:
-        kernel.observe_point(y, ext, par, need, cols, buf)
-        for j in range(out.shape[0]):
-            out[j, k] = buf[j]
-    else:
+    """Output time ``k`` (at ``t``): the states into row k of ``out`` (T, n), or (``observe``) the requested
+    outputs, computed from them by the generated observer, into column ``store[k]`` of ``out`` (n_outputs,
+    T_kept) where ``store[k] >= 0``: a fine grid then never holds every state of every patient, and each
+    output's series is contiguous. At every output time, stored or not, the outputs ``pcols`` update
+    their summary ``summ`` (n_peaks, 3): the peak, its (first) time and the trapezoidal AUC from the
+    first output time, as numpy's max, argmax and trapezoid over the same times would give."""
+    if not observe:
         for i in range(y.shape[0]):
             out[k, i] = y[i]
+        return
+    kernel.observe_point(y, ext, par, need, cols, buf)
+    slot = store[k]
+    if slot >= 0:
+        for j in range(out.shape[0]):
+            out[j, slot] = buf[j]
+    for q in range(pcols.shape[0]):
+        v = buf[pcols[q]]
+        if k == 0:
+            summ[q, 0] = v
+            summ[q, 1] = t
+            summ[q, 2] = 0.0
+        else:
+            summ[q, 2] += 0.5 * (v + prev[q]) * (t - prev[pcols.shape[0]])
+            if v > summ[q, 0] or (math.isnan(v) and not math.isnan(summ[q, 0])):
+                summ[q, 0] = v
+                summ[q, 1] = t
+        prev[q] = v
+    prev[pcols.shape[0]] = t
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def _fail(code: int, out: np.ndarray, k: int, observe: bool) -> int:  # pragma: no cover - compiled
+def _fail(code: int, out: np.ndarray, k: int, observe: bool, store: np.ndarray) -> int:  # pragma: no cover
     """A failed patient's unwritten output times are NaN (``out`` is allocated uninitialised)."""
-    if observe:
-        out[:, k:] = np.nan
-    else:
+    if not observe:
         out[k:, :] = np.nan
+        return code
+    for kk in range(k, store.shape[0]):
+        if store[kk] >= 0:
+            out[:, store[kk]] = np.nan
     return code
 
 
@@ -209,15 +251,20 @@ def _solve_one(
     rtol: float,
     atol: float,
     max_step: float,
-    observe: bool,
-    need: np.ndarray,
-    cols: np.ndarray,
+    ob: Observer,
     out: np.ndarray,
+    summ: np.ndarray,
     counts: np.ndarray,
 ) -> int:  # pragma: no cover - compiled; checked against the scipy path in tests
+    observe, need, cols, reads, store, pcols = ob.observe, ob.need, ob.cols, ob.reads, ob.store, ob.pcols
     n = y.shape[0]
-    yo = np.empty(n)  # the states at an output time, before they are written or observed
+    yo = np.zeros(n)  # the states at an output time, before they are written or observed
+    block_read = False  # does any requested output read a state of the exactly solved block?
+    for q in range(act.shape[0]):
+        block_read = block_read or reads[act[q]]
     buf = np.empty(out.shape[0] if observe else 1)
+    every = np.ones(n, np.bool_)  # (a segment's end needs every state of the block)
+    prev = np.empty(pcols.shape[0] + 1)  # the previous output's peaked values and its time
     m = act.shape[0]
     lo = kernel.N_LINEAR if modal else 0  # modal: pk and effect sites solved exactly, the rest stepped
     za = np.zeros(m)
@@ -257,11 +304,11 @@ def _solve_one(
             if i0[j] <= t < i1[j]:
                 u[ist[j]] += ir[j]
         while k_out < T and t_out[k_out] <= t:
-            _emit(y, ext, par, observe, need, cols, buf, out, k_out)
+            _emit(y, ext, par, observe, need, cols, buf, out, k_out, t, store, pcols, summ, prev)
             k_out += 1
         for i in range(n):
             if not math.isfinite(y[i]):
-                return _fail(NOT_FINITE, out, k_out, observe)
+                return _fail(NOT_FINITE, out, k_out, observe, store)
         if t >= t_end:
             return OK
         # the segment ends at the next input, step of an external input (stress, mood) or the window end
@@ -307,10 +354,10 @@ def _solve_one(
         while t < b:
             steps += 1
             if steps > _MAX_STEPS:
-                return _fail(TOO_MANY_STEPS, out, k_out, observe)
+                return _fail(TOO_MANY_STEPS, out, k_out, observe, store)
             h = min(h, max_step)
             if h < 10 * np.spacing(max(abs(t), 1.0)):
-                return _fail(STEP_TOO_SMALL, out, k_out, observe)
+                return _fail(STEP_TOO_SMALL, out, k_out, observe, store)
             t_new = t + h
             if t_new >= b or b - t_new < 1e-12 * max(abs(b), 1.0):
                 t_new = b
@@ -349,13 +396,16 @@ def _solve_one(
                     while k_out < T and t_out[k_out] <= t_new and t_out[k_out] < b:
                         x = (t_out[k_out] - t) / hh
                         for i in range(lo, n):
-                            yo[i] = y[i] + hh * x * (Q[i, 0] + x * (Q[i, 1] + x * (Q[i, 2] + x * Q[i, 3])))
+                            if reads[i]:  # (the states no requested output reads are left stale)
+                                yo[i] = y[i] + hh * x * (Q[i, 0] + x * (Q[i, 1] + x * (Q[i, 2] + x * Q[i, 3])))
                         if modal:
-                            _modal_pk(t_out[k_out] - a, lam, za, w, z)
                             for i in range(kernel.N_LINEAR):
                                 yo[i] = y[i]  # pk states outside the active set stay as they are
-                            _from_modes(V, z, act, yo)
-                        _emit(yo, ext, par, observe, need, cols, buf, out, k_out)
+                            if block_read:
+                                _modal_pk(t_out[k_out] - a, lam, za, w, z)
+                                _from_modes(V, z, act, yo, reads)
+                        tk = t_out[k_out]
+                        _emit(yo, ext, par, observe, need, cols, buf, out, k_out, tk, store, pcols, summ, prev)
                         k_out += 1
                 for i in range(lo, n):
                     y[i] = y_new[i]
@@ -373,7 +423,7 @@ def _solve_one(
                 counts[1] += 1
         if modal:  # the exact linear block at the segment end
             _modal_pk(b - a, lam, za, w, z)
-            _from_modes(V, z, act, y)
+            _from_modes(V, z, act, y, every)
 
 
 @njit(cache=True, parallel=True)
@@ -386,10 +436,9 @@ def solve_all(
     rtol: float,
     atol: float,
     max_step: float,
-    observe: bool,
-    need: np.ndarray,
-    cols: np.ndarray,
+    ob: Observer,
     out: np.ndarray,
+    summ: np.ndarray,
     status: np.ndarray,
     counts: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
@@ -403,5 +452,5 @@ def solve_all(
             ev.ext0[p].copy(), ev.s_time[s0:s1], ev.s_level[s0:s1],
             pk.par[p], pk.k_values[p], pk.k_rows, pk.k_cols,
             md.ok[p], md.active, md.lam[p], md.V[p], md.Vi[p], md.G[p],
-            rtol, atol, max_step, observe, need, cols, out[p], counts[p],
+            rtol, atol, max_step, ob, out[p], summ[p], counts[p],
         )  # fmt: skip

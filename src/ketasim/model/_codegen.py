@@ -399,18 +399,25 @@ def _indent(lines: Iterable[str], n: int = 4) -> str:
     return "\n".join(" " * n + line for line in lines)
 
 
-def _observe_plan(a: Analysis) -> tuple[list[tuple[Any, Any]], dict[str, list[int]], list[str]]:
+def _observe_plan(
+    a: Analysis,
+) -> tuple[list[tuple[Any, Any]], dict[str, list[int]], list[str], dict[str, list[int]]]:
     """Every signal as guarded statements (with common subexpressions), which statements each
-    observable name needs, and the observable names (signals, states, the stress load)."""
+    observable name needs, the observable names (signals, states, the stress load), and which states
+    each observable name reads (directly or through the statements it needs), by index."""
     stmts, _ = _cse(list(a.signals), [])
+    index = {n: i for i, n in enumerate(a.definition.states)}
     deps: dict[str, set[int]] = {}
+    reads: dict[str, set[int]] = {}
     for i, (sym, e) in enumerate(stmts):
-        d = {i}
+        d, r = {i}, set()
         for f in e.free_symbols:
             d |= deps.get(f.name, set())
-        deps[sym.name] = d
+            r |= reads.get(f.name, {index[f.name]} if f.name in index else set())
+        deps[sym.name], reads[sym.name] = d, r
     observable = [s.name for s in a.definition.signals] + list(a.definition.states) + list(EXTERNALS)
-    return stmts, {name: sorted(deps.get(name, set())) for name in observable}, observable
+    state_reads = {name: sorted(reads.get(name, {index[name]} if name in index else set())) for name in observable}
+    return stmts, {name: sorted(deps.get(name, set())) for name in observable}, observable, state_reads
 
 
 # ----------------------------------------------------------------------------------------- numba
@@ -487,7 +494,7 @@ def numba_source(a: Analysis, key: str) -> str:
 def _observe_numba(a: Analysis, pr: _Printer) -> list[str]:
     import sympy
 
-    stmts, _deps, observable = _observe_plan(a)
+    stmts, _deps, observable, _reads = _observe_plan(a)
     state_index = {n: i for i, n in enumerate(a.definition.states)}
     used = _names([e for _, e in stmts])
     body = _loads(a, used, "y", "p")
@@ -542,7 +549,7 @@ def numpy_source(a: Analysis, key: str) -> str:
     defn = a.definition
     nc = [n for n in defn.states if not defn.states[n].compartmental]
     rate_targets = [(f"dy[{i}]", a.rates[n]) for i, n in enumerate(nc)]
-    stmts, dep_table, observable = _observe_plan(a)
+    stmts, dep_table, observable, state_reads = _observe_plan(a)
     field_index = {n: i for i, n in enumerate(a.fields)}
 
     # coefficient matrices of the linear block
@@ -580,7 +587,9 @@ def numpy_source(a: Analysis, key: str) -> str:
         f"EXTERNALS = {EXTERNALS!r}",
         f"N_STATEMENTS = {len(stmts)}",
         "#: for each observable name, the statements of kernel.observe_point it needs",
-        f"DEPS = {dep_table!r}\n\n",
+        f"DEPS = {dep_table!r}",
+        "#: for each observable name, the states (indices) it reads: an output time need interpolate no other",
+        f"STATE_DEPS = {state_reads!r}\n\n",
         "def pack(values):",
         '    """Per-patient constants ``{name: (P,) array}`` -> (len(FIELDS), P), derived constants included."""',
         "    n = len(values[CONSTANTS[0]])",

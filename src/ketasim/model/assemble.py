@@ -28,7 +28,7 @@ from ketasim.patients import Patient, recording_factors
 
 __all__ = [
     "ITEM_OUTPUTS", "LAYERS", "SLICES", "STATE_NAMES", "Hypotheses", "Model", "Observation", "assemble", "definition",
-    "output_units",
+    "observer_columns", "output_units",
 ]  # fmt: skip
 
 #: The layer modules in causal order (the row order of the state array).
@@ -71,6 +71,13 @@ def definition() -> Definition:
     return trace(LAYERS, default_parameters())
 
 
+def observer_columns(wanted: Sequence[str]) -> tuple[str, ...]:
+    """The observer's columns for the outputs ``wanted``, in order: each named output once, and for
+    ``madrs_items`` its ten items, consecutive, after the others."""
+    items = list(ITEM_OUTPUTS) if "madrs_items" in wanted else []
+    return tuple(dict.fromkeys([w for w in wanted if w != "madrs_items"] + items))
+
+
 @dataclass(frozen=True)
 class Observation:
     """The outputs asked for (``wanted``, ``madrs_items`` standing for its ten items), the observer's
@@ -80,13 +87,24 @@ class Observation:
     names: tuple[str, ...]
     need: np.ndarray
     cols: np.ndarray
+    #: the states the observer reads for these outputs (an integration need interpolate no other)
+    reads: np.ndarray
+    #: outputs (among ``wanted``) whose peak, time of the peak and AUC an integration also reports
+    peaks: tuple[str, ...] = ()
+
+    @property
+    def peak_columns(self) -> np.ndarray:
+        return np.array([self.names.index(k) for k in self.peaks], np.int64)
 
     def unpack(self, out: np.ndarray) -> dict[str, np.ndarray]:
-        """{output: (P, T)} (``madrs_items``: (P, item, T)) from the observer's (column, P, T) array."""
+        """{output: (P, T)} (``madrs_items``: (P, item, T)) from the observer's (column, P, T) array; views
+        where the layout allows (the ten items are consecutive columns)."""
         col = {name: j for j, name in enumerate(self.names)}
         result = {k: out[col[k]] for k in self.wanted if k != "madrs_items"}
         if "madrs_items" in self.wanted:
-            result["madrs_items"] = np.ascontiguousarray(np.moveaxis(out[[col[k] for k in ITEM_OUTPUTS]], 0, 1))
+            j = [col[k] for k in ITEM_OUTPUTS]
+            consecutive = j == list(range(j[0], j[0] + len(j)))
+            result["madrs_items"] = np.moveaxis(out[j[0] : j[0] + len(j)] if consecutive else out[j], 0, 1)
         return result
 
 
@@ -204,24 +222,29 @@ class Model:
         self.code.kernel().observe_all(Y, X, np.ascontiguousarray(self.par.T), plan.need, plan.cols, out)
         return plan.unpack(out)
 
-    def observation(self, only: Collection[str] | None = None) -> Observation:
-        """What the generated observer must compute for ``only`` (see ``observe``)."""
+    def observation(self, only: Collection[str] | None = None, peaks: Collection[str] = ()) -> Observation:
+        """What the generated observer must compute for ``only`` (see ``observe``), and which of those
+        outputs an integration summarises (``peaks``)."""
         code = self.code
         if only is None:
             wanted = [o for o in code.OUTPUTS if o not in ITEM_OUTPUTS] + ["madrs_items"]
         else:
             wanted = list(dict.fromkeys(only))
-        items = "madrs_items" in wanted
-        names = list(dict.fromkeys([w for w in wanted if w != "madrs_items"] + (list(ITEM_OUTPUTS) if items else [])))
+        names = observer_columns(wanted)
         unknown = [n for n in names if n not in code.OBSERVABLE]
         if unknown:
             raise KeyError(f"not an output, signal or state of the model: {unknown}")
         need = np.zeros(code.N_STATEMENTS, bool)
+        reads = np.zeros(len(code.STATE_NAMES), bool)
         cols = np.full(len(code.OBSERVABLE), -1, np.int64)
         for j, name in enumerate(names):
             need[code.DEPS[name]] = True
+            reads[code.STATE_DEPS[name]] = True
             cols[code.OBSERVABLE.index(name)] = j
-        return Observation(tuple(wanted), tuple(names), need, cols)
+        unknown = [k for k in peaks if k not in names]
+        if unknown:
+            raise KeyError(f"peaks must be among the outputs observed, not {unknown}")
+        return Observation(tuple(wanted), names, need, cols, reads, tuple(peaks))
 
     def state(self, **values: float | np.ndarray) -> np.ndarray:
         """The initial state (n, P) with some states set, e.g. ``model.state(ce_s_ketamine=0.5)``."""

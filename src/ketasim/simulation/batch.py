@@ -13,7 +13,7 @@ from types import ModuleType
 import numpy as np
 
 from ketasim.dosing import Regimen
-from ketasim.engine import SolverOptions, integrate, integrate_observed
+from ketasim.engine import Observed, SolverOptions, integrate, integrate_observed
 from ketasim.errors import InputError
 from ketasim.model import Hypotheses, Model, assemble, random_effect_names
 from ketasim.model.pk import Bolus, Infusion
@@ -31,18 +31,20 @@ class Batch:
     model: Model
     t: np.ndarray
     y: np.ndarray | None
-    observed: dict[str, np.ndarray] | None = None
+    observed: Observed | None = None
 
     def observe(self, only: Collection[str] | None = None) -> dict[str, np.ndarray]:
-        """Output variables on the time grid (all, or the named ones)."""
+        """Output variables on the time grid (all, or the named ones; a batch that kept only some
+        outputs has them at its kept times, ``observed.t``)."""
         if self.y is not None:
             return self.model.observe(self.t, self.y, only=only)
         assert self.observed is not None  # (one of the two is always set by run_batch)
-        names = list(self.observed) if only is None else list(dict.fromkeys(only))
-        missing = [k for k in names if k not in self.observed]
+        series = self.observed.series
+        names = list(series) if only is None else list(dict.fromkeys(only))
+        missing = [k for k in names if k not in series]
         if missing:
-            raise KeyError(f"this batch kept only {sorted(self.observed)}, not {missing}")
-        return {k: self.observed[k] for k in names}
+            raise KeyError(f"this batch kept only {sorted(series)}, not {missing}")
+        return {k: series[k] for k in names}
 
     def pre_dose(self, only: Collection[str] = ("madrs",)) -> dict[str, np.ndarray]:
         """Outputs of the pre-dose state (before any bolus at time 0), one value per copy: the baselines."""
@@ -61,6 +63,9 @@ def run_batch(
     layers: Sequence[ModuleType] | None = None,
     fluctuation: bool = True,
     outputs: Collection[str] | None = None,
+    keep: np.ndarray | None = None,
+    peaks: Collection[str] = (),
+    out: np.ndarray | None = None,
 ) -> Batch:
     """Integrate ``patients`` under ``regimens`` on the output grid ``t`` (hours).
 
@@ -69,7 +74,9 @@ def run_batch(
     integration; copy k receives exactly the events of regimen k (the events are built for the whole
     batch and masked), so nothing assumes that doses act linearly. ``layers``: a model with other layer
     modules (default ``ketasim.model.LAYERS``). ``outputs``: keep only these output variables, computed
-    at each output time inside the integration (``integrate_observed``), instead of every state.
+    at each output time inside the integration, instead of every state; then ``keep`` (which times of
+    ``t`` to store), ``peaks`` (outputs to summarise over all of ``t``) and ``out`` (a preallocated array)
+    are passed to ``integrate_observed``.
     """
     regs = [regimens] if isinstance(regimens, Regimen) else list(regimens)
     n = len(patients)
@@ -87,7 +94,8 @@ def run_batch(
             boluses.extend(Bolus(b.time, b.state, np.asarray(b.amount, float) * mask) for b in b_k)
             infusions.extend(Infusion(i.start, i.stop, i.state, np.asarray(i.rate, float) * mask) for i in i_k)
     if outputs is not None:
-        observed = integrate_observed(model, model.initial(), boluses, infusions, t, outputs, solver)
+        observed = integrate_observed(model, model.initial(), boluses, infusions, t, outputs, solver, keep=keep,
+                                      peaks=peaks, out=out)  # fmt: skip
         return Batch(model, t, None, observed)
     return Batch(model, t, integrate(model, model.initial(), boluses, infusions, t, solver))
 

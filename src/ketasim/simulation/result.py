@@ -62,10 +62,11 @@ SUMMARY_KEYS = (
 )
 
 
-#: Variables whose peak the summary reports.
-_PEAKED = ("ketamine_plasma", "ketamine_arterial", "nmda_occupancy", "glutamate", "cadss", "sbp_change")
+#: Variables whose peak the summary reports (and, for ketamine, its time and AUC): ``simulate`` has
+#: the integration summarise them over its whole refined grid.
+PEAKED = ("ketamine_plasma", "ketamine_arterial", "nmda_occupancy", "glutamate", "cadss", "sbp_change")
 #: Every output the summary reads (a run that keeps only these still has every summary metric).
-SUMMARY_OUTPUTS = (*_PEAKED, "synapse_density", "madrs")
+SUMMARY_OUTPUTS = (*PEAKED, "synapse_density", "madrs")
 
 
 #: The times after the first dose (h) at which the summary reads series (24 h, 7 d); a streamed run keeps
@@ -95,14 +96,23 @@ class Result:
         model, tf = batch.model, batch.t
         t = tf if grid is None else grid
         at = np.searchsorted(tf, t) if grid is not None else slice(None)
-        if batch.y is None:  # outputs observed in the integration, on the whole refined grid
-            fine = batch.observe(outputs)
-            obs = {k: v[..., at] for k, v in fine.items()} if grid is not None else fine
+        if batch.observed is not None:  # observed in the integration: the grid's series, the summary
+            obs = batch.observe(outputs)
+            if not np.array_equal(batch.observed.t, t):
+                raise ValueError("the batch kept other times than the grid asked for")
+            kept = [v for v in PEAKED if v in obs]
+            missing = [v for v in kept if v not in batch.observed.peak]
+            if missing:
+                raise ValueError(f"the batch did not summarise {missing}")
+            peak, peak_time, auc = batch.observed.peak, batch.observed.peak_time, batch.observed.auc
         else:
+            assert batch.y is not None  # (run_batch sets one of the two)
             obs = model.observe(t, batch.y[..., at], only=outputs)  # every output, on the grid asked for
-        kept = [v for v in _PEAKED if v in obs]
-        if batch.y is not None:
+            kept = [v for v in PEAKED if v in obs]
             fine = model.observe(tf, batch.y, only=kept) if grid is not None and kept else obs  # only what peaks
+            peak = {v: fine[v].max(axis=1) for v in kept}
+            peak_time = {v: tf[fine[v].argmax(axis=1)] for v in kept}
+            auc = {v: np.trapezoid(fine[v], tf, axis=1) for v in kept}
         units = output_units(model.layers, model.params)
         coords = {"patient": np.arange(model.n_patients), "time": t, "item": list(ITEMS)}
         data: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, str]]] = {
@@ -112,12 +122,11 @@ class Result:
         # The pre-dose state (before any bolus at time 0) defines the baselines.
         data["madrs_pre_dose"] = (("patient",), batch.pre_dose(["madrs"])["madrs"], {"units": units["madrs"]})
         peaks: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, str]]] = {
-            var: (("patient",), fine[var].max(axis=1), {"units": units[var]}) for var in kept
+            var: (("patient",), peak[var], {"units": units[var]}) for var in kept
         }
-        if "ketamine_plasma" in fine:
-            ket = fine["ketamine_plasma"]
-            peaks["time_of_ketamine_plasma"] = (("patient",), tf[ket.argmax(axis=1)], {"units": "h"})
-            peaks["auc_ketamine_plasma"] = (("patient",), np.trapezoid(ket, tf, axis=1), {"units": "ng*h/mL"})
+        if "ketamine_plasma" in kept:
+            peaks["time_of_ketamine_plasma"] = (("patient",), peak_time["ketamine_plasma"], {"units": "h"})
+            peaks["auc_ketamine_plasma"] = (("patient",), auc["ketamine_plasma"], {"units": "ng*h/mL"})
         ds = xr.Dataset(data, coords=coords)
         ds["time"].attrs["units"] = "h"
         ds.attrs.update(
@@ -134,10 +143,17 @@ class Result:
         return cls(ds, regimen, xr.Dataset(peaks, coords={"patient": coords["patient"]}))
 
     @classmethod
-    def concat(cls, parts: list[Result]) -> Result:
-        """Results of consecutive groups of patients (same regimen and grid) as one."""
-        ds = xr.concat([p.dataset for p in parts], dim="patient", data_vars="minimal", coords="minimal",
-                       compat="override", combine_attrs="override")  # fmt: skip
+    def concat(cls, parts: list[Result], series: Mapping[str, np.ndarray] | None = None) -> Result:
+        """Results of consecutive groups of patients (same regimen and grid) as one. ``series``: the whole
+        population's arrays of those variables, of which the parts hold consecutive views (``simulate``
+        preallocates them): taken as they are instead of copied."""
+        whole = dict(series or {})
+        first = parts[0].dataset
+        ds = xr.concat([p.dataset.drop_vars(list(whole)) for p in parts], dim="patient", data_vars="minimal",
+                       coords="minimal", compat="override", combine_attrs="override")  # fmt: skip
+        for name, values in whole.items():
+            ds[name] = (first[name].dims, values, first[name].attrs)
+        ds = ds[list(first.data_vars)]  # the parts' order of variables
         n = np.arange(ds.sizes["patient"])
         peaks = None
         if all(p.peaks is not None for p in parts):
