@@ -32,7 +32,8 @@ __all__ = ["CHUNK_BYTES", "MAX_DURATION_H", "simulate"]
 #: The longest run any entry point accepts (two years: maintenance trials follow patients that long).
 MAX_DURATION_H = 24.0 * 731
 
-#: Memory budget for the states of one chunk of patients (the outputs kept are extra).
+#: Memory budget for what one chunk of patients holds in flight: its kept outputs on the run's grid (the
+#: compiled engine), or its state trajectories (the scipy path).
 CHUNK_BYTES = 256 * 2**20
 
 
@@ -112,9 +113,9 @@ def simulate(
     i = np.clip(np.searchsorted(t, extra), 1, t.size - 1)
     on_grid = np.minimum(np.abs(extra - t[i - 1]), np.abs(extra - t[i])) < 1e-9  # already an output time
     tf = np.union1d(t, extra[~on_grid])
-    # Patients in chunks so that the state trajectories in flight stay near CHUNK_BYTES (and, streaming,
-    # the chunk's series too: they are all that is held)
-    # (the compiled engine holds only the outputs kept, computed in its loop; the scipy path every state)
+    # Patients in chunks so that what a chunk holds in flight stays near CHUNK_BYTES (the compiled engine
+    # holds only the outputs kept, computed in its loop; the scipy path every state); streaming, the
+    # chunk's series too, as they are all that is held
     compiled = solver is None or solver.method in ("auto", "compiled")
     size = max(1, CHUNK_BYTES // ((n_values if compiled else n_states) * tf.size * 8))
     if target is not None:
