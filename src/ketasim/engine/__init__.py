@@ -109,10 +109,8 @@ def integrate_observed(
         observation=plan, keep=kept, out=out,
     )  # fmt: skip
     _raise_failures(status, res, t_out[kept], observed=True)
-    series = plan.unpack(np.transpose(res, (1, 0, 2)))  # (k, P, T) views
-    peak = {k: summ[:, q, 0] for q, k in enumerate(plan.peaks)}
-    return Observed(t_out[kept], series, peak, {k: summ[:, q, 1] for q, k in enumerate(plan.peaks)},
-                    {k: summ[:, q, 2] for q, k in enumerate(plan.peaks)})  # fmt: skip
+    peak, when, auc = ({k: summ[:, q, c] for q, k in enumerate(plan.peaks)} for c in range(3))
+    return Observed(t_out[kept], plan.unpack(np.transpose(res, (1, 0, 2))), peak, when, auc)
 
 
 def _integrate_model(

@@ -28,7 +28,7 @@ from ketasim.patients import Patient, recording_factors
 
 __all__ = [
     "ITEM_OUTPUTS", "LAYERS", "SLICES", "STATE_NAMES", "Hypotheses", "Model", "Observation", "assemble", "definition",
-    "observer_columns", "output_units",
+    "observer_columns", "output_units", "unpack_columns",
 ]  # fmt: skip
 
 #: The layer modules in causal order (the row order of the state array).
@@ -97,15 +97,20 @@ class Observation:
         return np.array([self.names.index(k) for k in self.peaks], np.int64)
 
     def unpack(self, out: np.ndarray) -> dict[str, np.ndarray]:
-        """{output: (P, T)} (``madrs_items``: (P, item, T)) from the observer's (column, P, T) array; views
-        where the layout allows (the ten items are consecutive columns)."""
-        col = {name: j for j, name in enumerate(self.names)}
-        result = {k: out[col[k]] for k in self.wanted if k != "madrs_items"}
-        if "madrs_items" in self.wanted:
-            j = [col[k] for k in ITEM_OUTPUTS]
-            consecutive = j == list(range(j[0], j[0] + len(j)))
-            result["madrs_items"] = np.moveaxis(out[j[0] : j[0] + len(j)] if consecutive else out[j], 0, 1)
-        return result
+        """{output: (P, T)} (``madrs_items``: (P, item, T)) from the observer's (column, P, T) array."""
+        return unpack_columns(self.wanted, out)
+
+
+def unpack_columns(wanted: Sequence[str], out: np.ndarray) -> dict[str, np.ndarray]:
+    """{output: (P, T)} (``madrs_items``: (P, item, T)) from an array (column, P, T) whose columns are
+    ``observer_columns(wanted)``; views where the layout allows (the ten items are consecutive columns)."""
+    col = {name: j for j, name in enumerate(observer_columns(wanted))}
+    result = {k: out[col[k]] for k in wanted if k != "madrs_items"}
+    if "madrs_items" in wanted:
+        j = [col[k] for k in ITEM_OUTPUTS]
+        consecutive = j == list(range(j[0], j[0] + len(j)))
+        result["madrs_items"] = np.moveaxis(out[j[0] : j[0] + len(j)] if consecutive else out[j], 0, 1)
+    return result
 
 
 class Model:

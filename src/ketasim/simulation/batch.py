@@ -26,7 +26,8 @@ __all__ = ["Batch", "check_random_effects", "run_batch"]
 @dataclass(frozen=True)
 class Batch:
     """One integrated batch: its states ``y`` (n_states, n_copies, n_times), or, where ``run_batch`` was
-    told which outputs to keep, only those (``observed``: {name: (n_copies, n_times)}, ``y`` None)."""
+    told which outputs to keep, only those and their summaries (``observed``, an ``engine.Observed``;
+    ``y`` None)."""
 
     model: Model
     t: np.ndarray

@@ -95,7 +95,6 @@ class Result:
         the output step."""
         model, tf = batch.model, batch.t
         t = tf if grid is None else grid
-        at = np.searchsorted(tf, t) if grid is not None else slice(None)
         if batch.observed is not None:  # observed in the integration: the grid's series, the summary
             obs = batch.observe(outputs)
             if not np.array_equal(batch.observed.t, t):
@@ -107,6 +106,7 @@ class Result:
             peak, peak_time, auc = batch.observed.peak, batch.observed.peak_time, batch.observed.auc
         else:
             assert batch.y is not None  # (run_batch sets one of the two)
+            at = np.searchsorted(tf, t) if grid is not None else slice(None)
             obs = model.observe(t, batch.y[..., at], only=outputs)  # every output, on the grid asked for
             kept = [v for v in PEAKED if v in obs]
             fine = model.observe(tf, batch.y, only=kept) if grid is not None and kept else obs  # only what peaks

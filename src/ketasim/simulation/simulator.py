@@ -19,7 +19,7 @@ from ketasim.dosing import Regimen, protocols
 from ketasim.engine import SolverOptions
 from ketasim.errors import InputError
 from ketasim.model import Hypotheses, output_units
-from ketasim.model.assemble import ITEM_OUTPUTS, STATE_NAMES, observer_columns
+from ketasim.model.assemble import STATE_NAMES, observer_columns, unpack_columns
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import Patient, Population
 from ketasim.simulation._stream import SeriesWriter, check_stream_path, summary_times
@@ -132,26 +132,22 @@ def simulate(
     # update the summary's peaks and AUC) and, in memory, writes them straight into the population's
     # arrays, so that chunks are neither copied nor joined.
     wanted = keep or _all_outputs(layers, params)
-    columns = observer_columns(wanted)
+    peaked = [v for v in PEAKED if v in wanted]
     stored = np.isin(tf, t)
-    whole = np.empty((len(patients), len(columns), t.size)) if compiled and target is None else None
+    whole = np.empty((len(patients), len(observer_columns(wanted)), t.size)) if compiled and target is None else None
 
     def chunks() -> Iterator[tuple[int, Result]]:
         for start in range(0, len(patients), size):
             batch = run_batch(regimen, patients[start : start + size], tf, params=params, hypotheses=hyp,
                               solver=solver, layers=layers, fluctuation=fluctuation, outputs=wanted, keep=stored,
-                              peaks=[v for v in PEAKED if v in wanted],
+                              peaks=peaked,
                               out=None if whole is None else whole[start : start + size])  # fmt: skip
             yield start, Result.from_batch(batch, regimen, keep, grid=t if tf.size > t.size else None)
 
     if target is None:
         parts = [part for _, part in chunks()]
         if whole is not None and len(parts) > 1:
-            series = {k: whole[:, columns.index(k), :] for k in wanted if k != "madrs_items"}
-            if "madrs_items" in wanted:
-                j = columns.index(ITEM_OUTPUTS[0])
-                series["madrs_items"] = whole[:, j : j + len(ITEM_OUTPUTS), :]
-            return Result.concat(parts, series)
+            return Result.concat(parts, unpack_columns(wanted, np.transpose(whole, (1, 0, 2))))
     else:
         first_dose = float(min((d.at_h for d in regimen), default=0.0))
         at = summary_times(t, first_dose)
