@@ -141,17 +141,46 @@ def test_generated_code_is_cached_and_loaded_without_tracing(monkeypatch):
 # ------------------------------------------------------------------ extending the model: one edit
 
 
-def _toy_layer(equations, tau_unit="h", name="toy_layer"):
+def _toy_layer(equations, tau_unit="h", name="toy_layer", tau_h=0.5):
     """A layer module with one state ``toy`` and one constant ``toy_tau`` (made in memory)."""
     mod = types.ModuleType(f"tests.{name}")
     mod.STATES = {"toy": State("1", "a toy state that follows NMDA occupancy")}
 
     def constants(k):
-        k.set("toy_tau", 30.0 if tau_unit == "min" else 0.5, tau_unit, "toy time constant")
+        k.set("toy_tau", 60.0 * tau_h if tau_unit == "min" else tau_h, tau_unit, "toy time constant")
 
     mod.constants = constants
     mod.equations = equations
     return mod
+
+
+def test_a_fast_state_added_through_the_definition_is_integrated_exactly_by_the_exponential_method(
+    tmp_path, monkeypatch
+):
+    """A relaxation of 20 s holds Dormand-Prince near its stability limit (about a minute: ~10,000 steps
+    for a week); the exponential method reads its rate from the generated Jacobian diagonal and
+    integrates it exactly, so its steps follow the accuracy the slower states need."""
+    from ketasim.engine._compiled import integrate_compiled
+
+    monkeypatch.setenv("KETASIM_CACHE_DIR", str(tmp_path))
+
+    def equations(eq):
+        eq.rate("toy", (eq.s.nmda_occupancy - eq.x.toy) / eq.c.toy_tau)
+
+    layers = (*LAYERS, _toy_layer(equations, name="fast_toy_layer", tau_h=20 / 3600))
+    model = assemble(default_parameters(), [ks.Patient()], layers=layers)
+    b, i = model.events(ks.protocols.get("zarate-2006-iv"))
+    t = np.arange(0.0, 7 * 24 + 1e-9, 0.25)
+    toy = model.index["toy"]
+    ref, status, _, _ = integrate_compiled(model, model.initial(), b, i, t, 1e-10, 1e-14, 6.0)
+    assert not status.any() and ref[0, :, toy].max() > 0.2
+    steps = {}
+    for method in ("compiled", "exponential"):
+        out, status, counts, _ = integrate_compiled(model, model.initial(), b, i, t, 1e-8, 1e-12, 6.0, method=method)
+        assert not status.any()
+        steps[method] = int(counts[0, 0])
+        np.testing.assert_allclose(out[0, :, toy], ref[0, :, toy], atol=1e-5 * ref[0, :, toy].max())
+    assert steps["compiled"] > 8_000 and steps["exponential"] < steps["compiled"] / 5
 
 
 def test_a_state_added_through_the_definition_reaches_every_back_end(tmp_path, monkeypatch):

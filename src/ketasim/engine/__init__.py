@@ -26,13 +26,23 @@ from typing import cast
 
 import numpy as np
 
-from ketasim.engine._options import METHODS, OdeSystem, SolverOptions
+from ketasim.engine._options import COMPILED, METHODS, OdeSystem, SolverOptions
 from ketasim.engine._reference import integrate_scipy
 from ketasim.errors import InputError, IntegrationError
 from ketasim.model import Model
 from ketasim.model.pk import Bolus, Infusion
 
-__all__ = ["METHODS", "Bolus", "Infusion", "Observed", "OdeSystem", "SolverOptions", "integrate", "integrate_observed"]
+__all__ = [
+    "COMPILED",
+    "METHODS",
+    "Bolus",
+    "Infusion",
+    "Observed",
+    "OdeSystem",
+    "SolverOptions",
+    "integrate",
+    "integrate_observed",
+]
 
 
 def integrate(
@@ -49,10 +59,10 @@ def integrate(
     """
     opt = options or SolverOptions()
     compiled_ok = isinstance(system, Model)
-    if opt.method == "compiled" and not compiled_ok:
-        raise InputError("solver.method", "'compiled' runs the assembled ketasim model only; "
+    if opt.method in ("compiled", "exponential") and not compiled_ok:
+        raise InputError("solver.method", f"{opt.method!r} runs the assembled ketasim model only; "
                          "use a scipy method (BDF, LSODA, RK45, ...) for other systems")  # fmt: skip
-    if opt.method in ("auto", "compiled") and compiled_ok:
+    if opt.method in COMPILED and compiled_ok:
         return _integrate_model(cast(Model, system), y0, boluses, infusions, t_out, opt)
     if opt.method == "auto":
         opt = SolverOptions(method="BDF", rtol=opt.rtol, atol=opt.atol, max_step_h=opt.max_step_h)
@@ -96,7 +106,7 @@ def integrate_observed(
     if kept.shape != t_out.shape or not kept.any():
         raise InputError("keep", "must flag at least one of the output times (a boolean per time)")
     plan = model.observation(only, peaks)
-    if opt.method not in ("auto", "compiled"):
+    if opt.method not in COMPILED:
         full = model.observe(t_out, integrate(model, y0, boluses, infusions, t_out, opt), only=plan.wanted)
         series = {k: v[..., kept] for k, v in full.items()}
         return Observed(t_out[kept], series, {k: full[k].max(axis=1) for k in plan.peaks},
@@ -106,7 +116,7 @@ def integrate_observed(
 
     res, status, _steps, summ = integrate_compiled(
         model, y0, list(boluses), list(infusions), t_out, opt.rtol, opt.atol, opt.max_step_h,
-        observation=plan, keep=kept, out=out,
+        observation=plan, keep=kept, out=out, method=opt.method,
     )  # fmt: skip
     _raise_failures(status, res, t_out[kept], observed=True)
     peak, when, auc = ({k: summ[:, q, c] for q, k in enumerate(plan.peaks)} for c in range(3))
@@ -124,7 +134,7 @@ def _integrate_model(
     from ketasim.engine._compiled import integrate_compiled
 
     out, status, _steps, _ = integrate_compiled(
-        model, y0, list(boluses), list(infusions), t_out, opt.rtol, opt.atol, opt.max_step_h
+        model, y0, list(boluses), list(infusions), t_out, opt.rtol, opt.atol, opt.max_step_h, method=opt.method
     )
     _raise_failures(status, out, t_out, observed=False)
     return np.transpose(out, (2, 0, 1))  # (n, P, T) view

@@ -19,7 +19,7 @@ from ketasim._internal.files import atomic_write_text
 from ketasim.engine import _stepper
 from ketasim.engine._events import PatientEvents, per_patient
 from ketasim.engine._modes import Modes, linear_modes, no_modes
-from ketasim.engine._stepper import MESSAGES, Observer, PackedModel
+from ketasim.engine._stepper import DOPRI5, EXPRK4, MESSAGES, Observer, PackedModel
 from ketasim.errors import InputError
 from ketasim.model import Model
 from ketasim.model.assemble import Observation
@@ -94,6 +94,7 @@ def integrate_compiled(
     observation: Observation | None = None,
     keep: np.ndarray | None = None,
     out: np.ndarray | None = None,
+    method: str = "compiled",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """States at ``t_out`` as (P, T, n), a status code per patient (0 = success), the accepted and
     rejected step counts per patient (P, 2), and an empty summary.
@@ -104,7 +105,8 @@ def integrate_compiled(
     population's); and the summary (P, n_peaks, 3) of ``observation.peaks`` over all of ``t_out``: peak,
     time of the peak, trapezoidal AUC.
 
-    ``y0`` is (n, P) as everywhere else in ketasim; ``modal=False`` steps every state explicitly.
+    ``y0`` is (n, P) as everywhere else in ketasim; ``modal=False`` steps every state explicitly;
+    ``method`` ``"exponential"`` steps with the exponential Runge-Kutta method, else Dormand-Prince.
     """
     n, P = y0.shape
     if n != model.n_states:
@@ -133,7 +135,7 @@ def integrate_compiled(
     counts = np.zeros((P, 2), np.int64)
     stepper(model).solve_all(
         np.ascontiguousarray(y0.T, float), t_out, events, pack(model), modes, float(rtol), float(atol),
-        float(max_step_h), Observer(observation is not None, need, cols, reads, store, pcols), out, summ, status,
-        counts,
+        float(max_step_h), EXPRK4 if method == "exponential" else DOPRI5,
+        Observer(observation is not None, need, cols, reads, store, pcols), out, summ, status, counts,
     )  # fmt: skip
     return out, status, counts, summ

@@ -4,7 +4,8 @@ A patient has its own step size and error control (so its result does not depend
 the batch) and its own dosing segments: boluses are added at segment boundaries and infusion rates
 are constant within a segment, as in the reference path. Within a segment the linear block (the PK
 amounts the doses can reach and the states driven linearly by them, the effect sites) is solved
-exactly from its modes (``_modes``), and the remaining states are stepped with Dormand-Prince 5(4);
+exactly from its modes (``_modes``), and the remaining states are stepped with Dormand-Prince 5(4)
+(``DOPRI5``; or, on request, the exponential Runge-Kutta method ``EXPRK4``, see its constants);
 outputs are written only on the requested grid, from the method's 4th-order dense output (the
 interpolant of scipy's RK45, whose tableau is used unchanged): every state, or, where the caller named
 its outputs, only those, computed at each output time by the generated observer (so a fine grid holds
@@ -27,7 +28,7 @@ from numba import njit, prange
 
 from ketasim.engine._events import PatientEvents
 
-__all__ = ["MESSAGES", "Observer", "PackedModel", "solve_all"]
+__all__ = ["DOPRI5", "EXPRK4", "MESSAGES", "Observer", "PackedModel", "Rhs", "solve_all"]
 
 #: The generated kernel module (set by ``_compiled.stepper`` before anything here is compiled).
 kernel: Any = None
@@ -57,6 +58,26 @@ class Observer(NamedTuple):
     pcols: np.ndarray
 
 
+class Rhs(NamedTuple):
+    """What the right-hand side of the stepped states reads besides the states: the modal solution of
+    the linear block (``modal``; eigenvalues ``lam``, output map ``G``, the segment's modal start ``za``
+    and input ``w``, the modes ``z`` at the time ``memo[0]``), the interface signals ``lin``, the
+    constants ``par`` and the sparse PK matrix (``kv`` at ``kr``, ``kc``) of the fully stepped path."""
+
+    modal: bool
+    lam: np.ndarray
+    G: np.ndarray
+    za: np.ndarray
+    w: np.ndarray
+    z: np.ndarray
+    memo: np.ndarray
+    lin: np.ndarray
+    par: np.ndarray
+    kv: np.ndarray
+    kr: np.ndarray
+    kc: np.ndarray
+
+
 # Dormand & Prince (1980) 5(4) with Shampine's dense output, exactly as scipy's RK45 (a test checks
 # every coefficient against scipy); written out so that importing ketasim does not import scipy.integrate.
 _C = np.array([0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1])
@@ -84,6 +105,16 @@ _ERR_EXP = -1.0 / 5  # -1 / (error estimator order + 1)
 _SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0  # scipy's step-size controller constants
 _MAX_STEPS = 5_000_000
 
+# The exponential alternative: Hochbruck & Ostermann's explicit exponential Runge-Kutta method of stiff
+# order 4 (SIAM J Numer Anal 2005, 43:1069; five stages at c = 0, 1/2, 1/2, 1, 1/2) with the linear part
+# L = the diagonal of the stepped states' Jacobian (generated: ``kernel.pd_diagonal``), frozen per step
+# and integrated exactly through the scalar phi-functions of each state; the embedded solution puts the
+# weight of stage 5 on the mean of stages 2 and 3 (same node, and the two stages' stiff order
+# defects cancel in the mean), which keeps stiff order 3 and needs no extra stage.
+DOPRI5, EXPRK4 = 0, 1
+_EXP_ERR_EXP = -1.0 / 4
+_INV_FACTORIAL = np.array([1.0 / math.factorial(k) for k in range(20)])
+
 # status codes per patient
 OK, STEP_TOO_SMALL, TOO_MANY_STEPS, NOT_FINITE = 0, 1, 2, 3
 MESSAGES = {
@@ -100,6 +131,33 @@ def _rms(x: np.ndarray, scale: np.ndarray) -> float:  # pragma: no cover - compi
         v = x[i] / scale[i]
         s += v * v
     return math.sqrt(s / x.shape[0])
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _phi(z: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """e^z, phi_1(z), phi_2(z), phi_3(z) into out[0:4] (phi_k(z) = sum_j z^j / (j + k)!; phi_0 = e^z).
+
+    Near 0 from phi_3's series (17 terms: exact to rounding for |z| < 1) and phi_k = 1/k! + z phi_(k+1)
+    upwards; elsewhere from e^z downwards (phi_(k+1) = (phi_k - 1/k!) / z loses at most one digit)."""
+    if abs(z) < 1.0:
+        p3 = _INV_FACTORIAL[19]
+        for j in range(18, 2, -1):
+            p3 = p3 * z + _INV_FACTORIAL[j]
+        out[3] = p3
+        out[2] = 0.5 + z * p3
+        out[1] = 1.0 + z * out[2]
+        out[0] = 1.0 + z * out[1]
+        return
+    out[0] = math.exp(z)
+    out[1] = (out[0] - 1.0) / z  # (no cancellation for |z| >= 1)
+    out[2] = (out[1] - 1.0) / z
+    out[3] = (out[2] - 0.5) / z
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _pow_err(en: float, exponential: bool) -> float:  # pragma: no cover - compiled
+    """en^(-1/(q+1)), q the order of the error estimate (4 for Dormand-Prince, 3 for the exponential)."""
+    return en**_EXP_ERR_EXP if exponential else en**_ERR_EXP
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
@@ -188,40 +246,57 @@ def _fail(code: int, out: np.ndarray, k: int, observe: bool, store: np.ndarray) 
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def _f(
-    y: np.ndarray,
-    u: np.ndarray,
-    tau: float,
-    ext: np.ndarray,
-    modal: bool,
-    lam: np.ndarray,
-    G: np.ndarray,
-    za: np.ndarray,
-    w: np.ndarray,
-    z: np.ndarray,
-    lin: np.ndarray,
-    par: np.ndarray,
-    kv: np.ndarray,
-    kr: np.ndarray,
-    kc: np.ndarray,
-    dy: np.ndarray,
-) -> None:  # pragma: no cover - compiled
+def _f(y: np.ndarray, u: np.ndarray, tau: float, ext: np.ndarray, r: Rhs, dy: np.ndarray) -> None:  # pragma: no cover
     """The right-hand side at ``tau`` into the segment: the full model, or in modal mode the states after
-    the linear block, with effect sites and plasma signals from its exact solution."""
-    if not modal:
-        kernel.rhs(y, u, ext, par, kv, kr, kc, dy)
+    the linear block, with effect sites and plasma signals from its exact solution (the modes ``z`` are
+    recomputed only if ``tau`` is not the time ``memo[0]`` they hold: stages may share a time)."""
+    if not r.modal:
+        kernel.rhs(y, u, ext, r.par, r.kv, r.kr, r.kc, dy)
         return
-    _modal_pk(tau, lam, za, w, z)
+    if tau != r.memo[0]:
+        _modal_pk(tau, r.lam, r.za, r.w, r.z)
+        r.memo[0] = tau
     n_block = kernel.N_LINEAR - kernel.N_PK
-    for k in range(G.shape[0]):
+    for k in range(r.G.shape[0]):
         acc = 0.0
-        for j in range(lam.shape[0]):
-            acc += G[k, j] * z[j]
+        for j in range(r.lam.shape[0]):
+            acc += r.G[k, j] * r.z[j]
         if k < n_block:
             y[kernel.N_PK + k] = acc  # linear states after PK (effect sites), read by pd_rhs
         else:
-            lin[k - n_block] = acc  # interface signals (e.g. psilocin plasma)
-    kernel.pd_rhs(y, u, lin, ext, par, dy)
+            r.lin[k - n_block] = acc  # interface signals (e.g. psilocin plasma)
+    kernel.pd_rhs(y, u, r.lin, ext, r.par, dy)
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _emit_dense(
+    yo: np.ndarray,
+    y: np.ndarray,
+    k: int,
+    tk: float,
+    a: float,
+    r: Rhs,
+    block_read: bool,
+    V: np.ndarray,
+    act: np.ndarray,
+    ext: np.ndarray,
+    ob: Observer,
+    buf: np.ndarray,
+    out: np.ndarray,
+    summ: np.ndarray,
+    prev: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Output time ``k`` at ``tk`` inside a step, once the method has interpolated the stepped states into
+    ``yo``: the exactly solved block at ``tk`` (only if an output reads it), then ``_emit``. The modes
+    ``r.z`` then hold ``tk``: ``r.memo`` is reset."""
+    if r.modal:
+        for i in range(kernel.N_LINEAR):
+            yo[i] = y[i]  # pk states outside the active set stay as they are
+        if block_read:
+            _modal_pk(tk - a, r.lam, r.za, r.w, r.z)
+            r.memo[0] = np.nan
+            _from_modes(V, r.z, act, yo, ob.reads)
+    _emit(yo, ext, r.par, ob.observe, ob.need, ob.cols, buf, out, k, tk, ob.store, ob.pcols, summ, prev)
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
@@ -251,6 +326,7 @@ def _solve_one(
     rtol: float,
     atol: float,
     max_step: float,
+    scheme: int,
     ob: Observer,
     out: np.ndarray,
     summ: np.ndarray,
@@ -270,7 +346,9 @@ def _solve_one(
     za = np.zeros(m)
     w = np.zeros(m)
     z = np.zeros(m)
+    memo = np.full(1, np.nan)
     lin = np.zeros(max(kernel.N_INTERFACE, 1))
+    rhs = Rhs(modal, lam, G, za, w, z, memo, lin, par, kv, kr, kc)
     T = t_out.shape[0]
     t0, t_end = t_out[0], t_out[T - 1]
     K = np.empty((_N_STAGES + 1, n))
@@ -280,6 +358,13 @@ def _solve_one(
     scale = np.empty(n)
     err = np.empty(n)
     Q = np.empty((n, 4))
+    # the exponential method: the frozen diagonal, and e^z, phi_1..3 at z = h L and at h L / 2
+    dg = np.zeros(n)
+    ph = np.empty((n, 4))
+    ph2 = np.empty((n, 4))
+    pt = np.empty(4)
+    exponential = scheme == EXPRK4
+    err_exp = _EXP_ERR_EXP if exponential else _ERR_EXP
     kb = 0
     while kb < bt.shape[0] and bt[kb] < t0:  # inputs before the window are not part of it
         kb += 1
@@ -332,9 +417,10 @@ def _solve_one(
                     acc_w += Vi[j, q] * u[act[q]]
                 za[j] = acc_z
                 w[j] = acc_w
+        memo[0] = np.nan  # new modal coordinates
         a = t
         # initial step (Hairer, Norsett & Wanner; as scipy's select_initial_step)
-        _f(y, u, 0.0, ext, modal, lam, G, za, w, z, lin, par, kv, kr, kc, K[0])
+        _f(y, u, 0.0, ext, rhs, K[0])
         for i in range(lo, n):
             scale[i] = atol + abs(y[i]) * rtol
         d0 = _rms(y[lo:], scale[lo:])
@@ -343,14 +429,15 @@ def _solve_one(
         h0 = min(h0, b - t)
         for i in range(lo, n):
             y_stage[i] = y[i] + h0 * K[0, i]
-        _f(y_stage, u, h0, ext, modal, lam, G, za, w, z, lin, par, kv, kr, kc, K[1])
+        _f(y_stage, u, h0, ext, rhs, K[1])
         for i in range(lo, n):
             err[i] = K[1, i] - K[0, i]
         d2 = _rms(err[lo:], scale[lo:]) / h0
-        h1 = max(1e-06, h0 * 0.001) if d1 <= 1e-15 and d2 <= 1e-15 else (0.01 / max(d1, d2)) ** (-_ERR_EXP)
+        h1 = max(1e-06, h0 * 0.001) if d1 <= 1e-15 and d2 <= 1e-15 else (0.01 / max(d1, d2)) ** (-err_exp)
         h = min(100 * h0, h1, b - t, max_step)
 
         rejected = False
+        fresh = True  # (exponential) f and the diagonal at y are still to be evaluated
         while t < b:
             steps += 1
             if steps > _MAX_STEPS:
@@ -362,68 +449,174 @@ def _solve_one(
             if t_new >= b or b - t_new < 1e-12 * max(abs(b), 1.0):
                 t_new = b
             hh = t_new - t
-            for s in range(1, _N_STAGES):
+            if exponential:
+                en = _exp_step(y, u, ext, rhs, t - a, hh, t_new - a, lo, fresh, dg, ph, ph2, K, y_stage, y_new, err,
+                               scale, rtol, atol)  # fmt: skip
+                fresh = False
+            else:
+                for s_ in range(1, _N_STAGES):
+                    for i in range(lo, n):
+                        acc = 0.0
+                        for r in range(s_):
+                            acc += _A[s_, r] * K[r, i]
+                        y_stage[i] = y[i] + hh * acc
+                    tau = t_new - a if _C[s_] == 1.0 else t - a + _C[s_] * hh  # (same time as the next f)
+                    _f(y_stage, u, tau, ext, rhs, K[s_])
                 for i in range(lo, n):
                     acc = 0.0
-                    for r in range(s):
-                        acc += _A[s, r] * K[r, i]
-                    y_stage[i] = y[i] + hh * acc
-                _f(y_stage, u, t - a + _C[s] * hh, ext, modal, lam, G, za, w, z, lin, par, kv, kr, kc, K[s])
-            for i in range(lo, n):
-                acc = 0.0
-                for r in range(_N_STAGES):
-                    acc += _B[r] * K[r, i]
-                y_new[i] = y[i] + hh * acc
-            _f(y_new, u, t_new - a, ext, modal, lam, G, za, w, z, lin, par, kv, kr, kc, K[_N_STAGES])
-            for i in range(lo, n):
-                acc = 0.0
-                for r in range(_N_STAGES + 1):
-                    acc += _E[r] * K[r, i]
-                err[i] = hh * acc
-                scale[i] = atol + max(abs(y[i]), abs(y_new[i])) * rtol
-            en = _rms(err[lo:], scale[lo:])
+                    for r in range(_N_STAGES):
+                        acc += _B[r] * K[r, i]
+                    y_new[i] = y[i] + hh * acc
+                _f(y_new, u, t_new - a, ext, rhs, K[_N_STAGES])
+                for i in range(lo, n):
+                    acc = 0.0
+                    for r in range(_N_STAGES + 1):
+                        acc += _E[r] * K[r, i]
+                    err[i] = hh * acc
+                    scale[i] = atol + max(abs(y[i]), abs(y_new[i])) * rtol
+                en = _rms(err[lo:], scale[lo:])
             if not math.isfinite(en):
                 en = 1e300  # shrink the step; a genuinely infinite state is caught below
             if en < 1.0:
                 # dense output on the requested grid strictly inside (t, b)
                 if k_out < T and t_out[k_out] <= t_new and t_out[k_out] < b:
-                    for i in range(lo, n):
-                        for j in range(4):
-                            acc = 0.0
-                            for r in range(_N_STAGES + 1):
-                                acc += K[r, i] * _P[r, j]
-                            Q[i, j] = acc
+                    if not exponential:
+                        for i in range(lo, n):
+                            for j in range(4):
+                                acc = 0.0
+                                for r in range(_N_STAGES + 1):
+                                    acc += K[r, i] * _P[r, j]
+                                Q[i, j] = acc
                     while k_out < T and t_out[k_out] <= t_new and t_out[k_out] < b:
                         x = (t_out[k_out] - t) / hh
-                        for i in range(lo, n):
-                            if reads[i]:  # (the states no requested output reads are left stale)
-                                yo[i] = y[i] + hh * x * (Q[i, 0] + x * (Q[i, 1] + x * (Q[i, 2] + x * Q[i, 3])))
-                        if modal:
-                            for i in range(kernel.N_LINEAR):
-                                yo[i] = y[i]  # pk states outside the active set stay as they are
-                            if block_read:
-                                _modal_pk(t_out[k_out] - a, lam, za, w, z)
-                                _from_modes(V, z, act, yo, reads)
+                        if exponential:
+                            _exp_dense(x, hh, y, dg, K, reads, lo, pt, yo)
+                        else:
+                            for i in range(lo, n):
+                                if reads[i]:  # (the states no requested output reads are left stale)
+                                    yo[i] = y[i] + hh * x * (Q[i, 0] + x * (Q[i, 1] + x * (Q[i, 2] + x * Q[i, 3])))
                         tk = t_out[k_out]
-                        _emit(yo, ext, par, observe, need, cols, buf, out, k_out, tk, store, pcols, summ, prev)
+                        _emit_dense(yo, y, k_out, tk, a, rhs, block_read, V, act, ext, ob, buf, out, summ, prev)
                         k_out += 1
                 for i in range(lo, n):
                     y[i] = y_new[i]
                     K[0, i] = K[_N_STAGES, i]
                 t = t_new
-                factor = _MAX_FACTOR if en == 0.0 else min(_MAX_FACTOR, _SAFETY * en**_ERR_EXP)
+                fresh = True
+                factor = _MAX_FACTOR if en == 0.0 else min(_MAX_FACTOR, _SAFETY * _pow_err(en, exponential))
                 if rejected:
                     factor = min(1.0, factor)
                 h = hh * factor
                 rejected = False
                 counts[0] += 1
             else:
-                h = hh * max(_MIN_FACTOR, _SAFETY * en**_ERR_EXP)
+                h = hh * max(_MIN_FACTOR, _SAFETY * _pow_err(en, exponential))
                 rejected = True
                 counts[1] += 1
         if modal:  # the exact linear block at the segment end
             _modal_pk(b - a, lam, za, w, z)
             _from_modes(V, z, act, y, every)
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _exp_dense(
+    x: float,
+    hh: float,
+    y: np.ndarray,
+    dg: np.ndarray,
+    K: np.ndarray,
+    reads: np.ndarray,
+    lo: int,
+    pt: np.ndarray,
+    yo: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """The exponential method's dense output at ``x`` of the step into ``yo`` (the states ``reads`` flags):
+    u(t + x h) = e^(x Z) y + h [b1(x) N1 + b4(x) N4 + b5(x) N5], whose weights integrate the quadratic
+    through N1, N5 and N4 (at 0, 1/2 and 1) exactly against e^((x h - s) L) (stiff order 3)."""
+    for i in range(lo, y.shape[0]):
+        if not reads[i]:
+            continue
+        _phi(x * hh * dg[i], pt)
+        p1, p2, p3 = x * pt[1], x * x * pt[2], x * x * x * pt[3]
+        yo[i] = pt[0] * y[i] + hh * ((p1 - 3.0 * p2 + 4.0 * p3) * K[0, i] + (4.0 * p3 - p2) * K[3, i]
+                                     + (4.0 * p2 - 8.0 * p3) * K[4, i])  # fmt: skip
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _exp_step(
+    y: np.ndarray,
+    u: np.ndarray,
+    ext: np.ndarray,
+    r: Rhs,
+    tau: float,
+    hh: float,
+    tau_new: float,
+    lo: int,
+    fresh: bool,
+    dg: np.ndarray,
+    ph: np.ndarray,
+    ph2: np.ndarray,
+    K: np.ndarray,
+    U: np.ndarray,
+    y_new: np.ndarray,
+    err: np.ndarray,
+    scale: np.ndarray,
+    rtol: float,
+    atol: float,
+) -> float:  # pragma: no cover - compiled
+    """One step of the exponential Runge-Kutta method (see ``EXPRK4``) from ``y`` at ``tau`` into the
+    segment: ``y_new``, the stages' N_j = f(U_j) - L U_j in K[0..4] (the dense output reads N1, N4,
+    N5), and the error norm. f(y) and L are evaluated only when ``y`` is new (not after a rejection)."""
+    n = y.shape[0]
+    if fresh:
+        _f(y, u, tau, ext, r, K[5])
+        if not r.modal:
+            kernel.lin_signals(y, r.par, r.lin)
+        kernel.pd_diagonal(y, u, r.lin, ext, r.par, dg)
+        for i in range(lo, n):
+            if not (dg[i] < 0.0):  # only decay is treated exactly (and a NaN is left to the stages)
+                dg[i] = 0.0
+    for i in range(lo, n):
+        K[0, i] = K[5, i] - dg[i] * y[i]
+        _phi(hh * dg[i], ph[i])
+        _phi(0.5 * hh * dg[i], ph2[i])
+    half = tau + 0.5 * hh
+    # stage 2: U2 = e^(Z/2) y + h/2 phi1(Z/2) N1
+    for i in range(lo, n):
+        U[i] = ph2[i, 0] * y[i] + hh * 0.5 * ph2[i, 1] * K[0, i]
+    _f(U, u, half, ext, r, K[1])
+    for i in range(lo, n):
+        K[1, i] -= dg[i] * U[i]
+    # stage 3: U3 = e^(Z/2) y + h [(phi1(Z/2)/2 - phi2(Z/2)) N1 + phi2(Z/2) N2]
+    for i in range(lo, n):
+        U[i] = ph2[i, 0] * y[i] + hh * ((0.5 * ph2[i, 1] - ph2[i, 2]) * K[0, i] + ph2[i, 2] * K[1, i])
+    _f(U, u, half, ext, r, K[2])
+    for i in range(lo, n):
+        K[2, i] -= dg[i] * U[i]
+    # stage 4: U4 = e^Z y + h [(phi1 - 2 phi2) N1 + phi2 (N2 + N3)]
+    for i in range(lo, n):
+        U[i] = ph[i, 0] * y[i] + hh * ((ph[i, 1] - 2.0 * ph[i, 2]) * K[0, i] + ph[i, 2] * (K[1, i] + K[2, i]))
+    _f(U, u, tau_new, ext, r, K[3])
+    for i in range(lo, n):
+        K[3, i] -= dg[i] * U[i]
+    # stage 5: U5 = e^(Z/2) y + h [a51 N1 + a52 (N2 + N3) + a54 N4]
+    for i in range(lo, n):
+        a52 = 0.5 * ph2[i, 2] - ph[i, 3] + 0.25 * ph[i, 2] - 0.5 * ph2[i, 3]
+        a54 = 0.25 * ph2[i, 2] - a52
+        a51 = 0.5 * ph2[i, 1] - 2.0 * a52 - a54
+        U[i] = ph2[i, 0] * y[i] + hh * (a51 * K[0, i] + a52 * (K[1, i] + K[2, i]) + a54 * K[3, i])
+    _f(U, u, half, ext, r, K[4])
+    for i in range(lo, n):
+        K[4, i] -= dg[i] * U[i]
+    # the solution, and the embedded one (stage 5's weight on the mean of stages 2 and 3)
+    for i in range(lo, n):
+        b1 = ph[i, 1] - 3.0 * ph[i, 2] + 4.0 * ph[i, 3]
+        b4 = 4.0 * ph[i, 3] - ph[i, 2]
+        b5 = 4.0 * ph[i, 2] - 8.0 * ph[i, 3]
+        y_new[i] = ph[i, 0] * y[i] + hh * (b1 * K[0, i] + b4 * K[3, i] + b5 * K[4, i])
+        err[i] = hh * b5 * (K[4, i] - 0.5 * (K[1, i] + K[2, i]))
+        scale[i] = atol + max(abs(y[i]), abs(y_new[i])) * rtol
+    return _rms(err[lo:], scale[lo:])
 
 
 @njit(cache=True, parallel=True)
@@ -436,6 +629,7 @@ def solve_all(
     rtol: float,
     atol: float,
     max_step: float,
+    scheme: int,
     ob: Observer,
     out: np.ndarray,
     summ: np.ndarray,
@@ -452,5 +646,5 @@ def solve_all(
             ev.ext0[p].copy(), ev.s_time[s0:s1], ev.s_level[s0:s1],
             pk.par[p], pk.k_values[p], pk.k_rows, pk.k_cols,
             md.ok[p], md.active, md.lam[p], md.V[p], md.Vi[p], md.G[p],
-            rtol, atol, max_step, ob, out[p], summ[p], counts[p],
+            rtol, atol, max_step, scheme, ob, out[p], summ[p], counts[p],
         )  # fmt: skip

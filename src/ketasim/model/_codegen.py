@@ -11,7 +11,8 @@ model and writes two readable Python modules into the cache directory (``KETASIM
   coefficient matrices of the linear block (``linear_jacobian``, ``linear_signal_matrix``).
 * ``kernel.py`` — the same equations as scalar numba functions for one patient, the compiled
   engine's right-hand side: ``rhs`` (all states; PK through the sparse rate matrix), and the parts the
-  exact modal solution needs: ``lin_signals``, ``lin_rhs`` and ``pd_rhs``.
+  exact modal solution needs: ``lin_signals``, ``lin_rhs`` and ``pd_rhs``; and ``pd_diagonal``, the
+  diagonal of the stepped states' Jacobian, for the exponential integrator.
 
 Later processes import the modules without tracing (the key hashes the layer sources, this module,
 ``_definition`` and the sympy version). Constant subexpressions (``ki * scale``, ``ec50 ** hill``,
@@ -45,7 +46,7 @@ from ketasim.model import _definition
 from ketasim.model._definition import EXTERNALS, Definition, trace
 from ketasim.parameters import ParameterSet
 
-__all__ = ["Generated", "analyse", "cache_root", "load", "numba_source", "numpy_source"]
+__all__ = ["Generated", "analyse", "cache_root", "diagonal", "load", "numba_source", "numpy_source"]
 
 GENERATOR_VERSION = "1"
 _RESERVED = {
@@ -444,6 +445,7 @@ def numba_source(a: Analysis, key: str) -> str:
     pd_targets = [(f"dy[{idx[n]}]", a.rates[n]) for n in nonlinear]
     lin_targets = [(f"dy[{idx[n]}]", a.rates[n]) for n in lin_states]
     if_targets = [(f"lin[{i}]", dict(a.signals)[_symbol(a, n)]) for i, n in enumerate(a.interface)]
+    diag_targets = [(f"d[{idx[n]}]", e) for n, e in diagonal(a).items()]
     parts = [
         _HEADER.format(key=key, what="Scalar right-hand side of one patient for the compiled engine."),
         "import math\n\nimport numpy as np\nfrom numba import njit, prange\n",
@@ -474,6 +476,11 @@ def numba_source(a: Analysis, key: str) -> str:
         f"    for i in range({n_lin}, {len(defn.states)}):",
         "        dy[i] += u[i]",
         "\n",
+        jit,
+        "def pd_diagonal(y, u, lin, ext, p, d):  # pragma: no cover",
+        '    """d(rate)/d(state) of every state after the linear block (the Jacobian\'s diagonal there)."""',
+        _indent(_body(a, pr, diag_targets, stop=a.interface, provided=provided) or ["pass"]),
+        "\n",
         *_observe_numba(a, pr),
         jit,
         "def rhs(y, u, ext, p, kv, kr, kc, dy):  # pragma: no cover",
@@ -489,6 +496,32 @@ def numba_source(a: Analysis, key: str) -> str:
         "",
     ]
     return "\n".join(parts)
+
+
+def diagonal(a: Analysis) -> dict[str, Any]:
+    """d(rate)/d(state) of each state after the linear block, through every signal it reads (the
+    interface signals are functions of the linear block only, so constant here): the diagonal of the
+    stepped states' Jacobian, which the exponential integrator treats exactly."""
+    import sympy
+
+    exprs = dict(a.signals)
+    by_name = {s.name: s for s in exprs}
+    interface = set(a.interface)
+    memo: dict[tuple[str, Any], Any] = {}
+
+    def d(e: Any, x: Any) -> Any:
+        total = sympy.diff(e, x)
+        for s in e.free_symbols:
+            if s.name in by_name and s.name not in interface:
+                key = (s.name, x)
+                if key not in memo:
+                    memo[key] = d(exprs[by_name[s.name]], x)
+                if memo[key] != 0:
+                    total += sympy.diff(e, s) * memo[key]
+        # Max/Min differentiate to Heaviside steps: print them as the branches they are
+        return total.replace(sympy.Heaviside, lambda x, *_: sympy.Piecewise((1, x > 0), (0, True)))
+
+    return {n: d(a.rates[n], sympy.Symbol(n)) for n in a.definition.states if n not in a.linear}
 
 
 def _observe_numba(a: Analysis, pr: _Printer) -> list[str]:

@@ -16,7 +16,7 @@ import numpy as np
 from ketasim._internal.checks import as_list, check_memory
 from ketasim._internal.files import atomic_path
 from ketasim.dosing import Regimen, protocols
-from ketasim.engine import SolverOptions
+from ketasim.engine import COMPILED, SolverOptions
 from ketasim.errors import InputError
 from ketasim.model import Hypotheses, output_units
 from ketasim.model.assemble import STATE_NAMES, observer_columns, unpack_columns
@@ -116,7 +116,7 @@ def simulate(
     # Patients in chunks so that what a chunk holds in flight stays near CHUNK_BYTES (the compiled engine
     # holds only the outputs kept, computed in its loop; the scipy path every state); streaming, the
     # chunk's series too, as they are all that is held
-    compiled = solver is None or solver.method in ("auto", "compiled")
+    compiled = solver is None or solver.method in COMPILED
     size = max(1, CHUNK_BYTES // ((n_values if compiled else n_states) * tf.size * 8))
     if target is not None:
         size = max(1, min(size, CHUNK_BYTES // (n_values * t.size * 8)))
