@@ -173,6 +173,43 @@ def _modal_pk(tau: float, lam: np.ndarray, za: np.ndarray, w: np.ndarray, z: np.
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _modal_pk_chained(
+    tau: float,
+    lam: np.ndarray,
+    za: np.ndarray,
+    w: np.ndarray,
+    z: np.ndarray,
+    ez: np.ndarray,
+    dz: np.ndarray,
+    at: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """``_modal_pk`` at a later time ``tau`` of the same segment, from the exponentials the previous call
+    left: ``ez`` = expm1(lam t) at its time t = at[0] (< 0: none) and ``dz`` = expm1(lam d) for its
+    increment d = at[1]. On a regular output grid each increment equals the last one to rounding, so an
+    output time costs no exponential: expm1(x + y) = expm1(x) + expm1(y) + expm1(x) expm1(y) exactly,
+    and the increment's rounding residual q enters as expm1(lam q) = lam q (|lam q| < 1e-9)."""
+    delta = tau - at[0]
+    if at[0] < 0.0 or delta < 0.0:
+        for j in range(lam.shape[0]):
+            ez[j] = math.expm1(lam[j] * tau)
+    elif abs(delta - at[1]) <= 1e-9 * at[1]:
+        q = delta - at[1]
+        for j in range(lam.shape[0]):
+            e = ez[j] + dz[j] + ez[j] * dz[j]
+            x = lam[j] * q
+            ez[j] = max(e + x + e * x, -1.0)
+    else:
+        for j in range(lam.shape[0]):
+            dz[j] = math.expm1(lam[j] * delta)
+            ez[j] = max(ez[j] + dz[j] + ez[j] * dz[j], -1.0)
+        at[1] = delta
+    at[0] = tau
+    for j in range(lam.shape[0]):
+        phi = tau if lam[j] == 0.0 else ez[j] / lam[j]
+        z[j] = (1.0 + ez[j]) * za[j] + phi * w[j]
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _from_modes(
     V: np.ndarray, z: np.ndarray, act: np.ndarray, target: np.ndarray, reads: np.ndarray
 ) -> None:  # pragma: no cover - compiled
@@ -194,6 +231,7 @@ def _emit(
     observe: bool,
     need: np.ndarray,
     cols: np.ndarray,
+    vbuf: np.ndarray,
     buf: np.ndarray,
     out: np.ndarray,
     k: int,
@@ -204,16 +242,17 @@ def _emit(
     prev: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """Output time ``k`` (at ``t``): the states into row k of ``out`` (T, n), or (``observe``) the requested
-    outputs, computed from them by the generated observer, into column ``store[k]`` of ``out`` (n_outputs,
-    T_kept) where ``store[k] >= 0``: a fine grid then never holds every state of every patient, and each
-    output's series is contiguous. At every output time, stored or not, the outputs ``pcols`` update
-    their summary ``summ`` (n_peaks, 3): the peak, its (first) time and the trapezoidal AUC from the
-    first output time, as numpy's max, argmax and trapezoid over the same times would give."""
+    outputs, computed from them by the generated observer (``cols``: their sources; ``vbuf``: its
+    scratch), into column ``store[k]`` of ``out`` (n_outputs, T_kept) where ``store[k] >= 0``: a fine grid
+    then never holds every state of every patient, and each output's series is contiguous. At every
+    output time, stored or not, the outputs ``pcols`` update their summary ``summ`` (n_peaks, 3): the
+    peak, its (first) time and the trapezoidal AUC from the first output time, as numpy's max, argmax
+    and trapezoid over the same times would give."""
     if not observe:
         for i in range(y.shape[0]):
             out[k, i] = y[i]
         return
-    kernel.observe_point(y, ext, par, need, cols, buf)
+    kernel.observe_point(y, ext, par, need, cols, vbuf, buf)
     slot = store[k]
     if slot >= 0:
         for j in range(out.shape[0]):
@@ -269,37 +308,6 @@ def _f(y: np.ndarray, u: np.ndarray, tau: float, ext: np.ndarray, r: Rhs, dy: np
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def _emit_dense(
-    yo: np.ndarray,
-    y: np.ndarray,
-    k: int,
-    tk: float,
-    a: float,
-    r: Rhs,
-    block_read: bool,
-    V: np.ndarray,
-    act: np.ndarray,
-    ext: np.ndarray,
-    ob: Observer,
-    buf: np.ndarray,
-    out: np.ndarray,
-    summ: np.ndarray,
-    prev: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """Output time ``k`` at ``tk`` inside a step, once the method has interpolated the stepped states into
-    ``yo``: the exactly solved block at ``tk`` (only if an output reads it), then ``_emit``. The modes
-    ``r.z`` then hold ``tk``: ``r.memo`` is reset."""
-    if r.modal:
-        for i in range(kernel.N_LINEAR):
-            yo[i] = y[i]  # pk states outside the active set stay as they are
-        if block_read:
-            _modal_pk(tk - a, r.lam, r.za, r.w, r.z)
-            r.memo[0] = np.nan
-            _from_modes(V, r.z, act, yo, ob.reads)
-    _emit(yo, ext, r.par, ob.observe, ob.need, ob.cols, buf, out, k, tk, ob.store, ob.pcols, summ, prev)
-
-
-@njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _solve_one(
     y: np.ndarray,
     t_out: np.ndarray,
@@ -339,6 +347,7 @@ def _solve_one(
     for q in range(act.shape[0]):
         block_read = block_read or reads[act[q]]
     buf = np.empty(out.shape[0] if observe else 1)
+    vbuf = np.empty(max(kernel.N_STATEMENTS, 1))  # the observer's statement values
     every = np.ones(n, np.bool_)  # (a segment's end needs every state of the block)
     prev = np.empty(pcols.shape[0] + 1)  # the previous output's peaked values and its time
     m = act.shape[0]
@@ -347,6 +356,7 @@ def _solve_one(
     w = np.zeros(m)
     z = np.zeros(m)
     memo = np.full(1, np.nan)
+    ez, dz, at = np.zeros(m), np.zeros(m), np.full(2, -1.0)  # the dense output's chained exponentials
     lin = np.zeros(max(kernel.N_INTERFACE, 1))
     rhs = Rhs(modal, lam, G, za, w, z, memo, lin, par, kv, kr, kc)
     T = t_out.shape[0]
@@ -389,7 +399,7 @@ def _solve_one(
             if i0[j] <= t < i1[j]:
                 u[ist[j]] += ir[j]
         while k_out < T and t_out[k_out] <= t:
-            _emit(y, ext, par, observe, need, cols, buf, out, k_out, t, store, pcols, summ, prev)
+            _emit(y, ext, par, observe, need, cols, vbuf, buf, out, k_out, t, store, pcols, summ, prev)
             k_out += 1
         for i in range(n):
             if not math.isfinite(y[i]):
@@ -418,6 +428,7 @@ def _solve_one(
                 za[j] = acc_z
                 w[j] = acc_w
         memo[0] = np.nan  # new modal coordinates
+        at[0] = -1.0
         a = t
         # initial step (Hairer, Norsett & Wanner; as scipy's select_initial_step)
         _f(y, u, 0.0, ext, rhs, K[0])
@@ -495,8 +506,15 @@ def _solve_one(
                             for i in range(lo, n):
                                 if reads[i]:  # (the states no requested output reads are left stale)
                                     yo[i] = y[i] + hh * x * (Q[i, 0] + x * (Q[i, 1] + x * (Q[i, 2] + x * Q[i, 3])))
+                        if modal:  # (inline: a call per output time is measurable at 1-minute output)
+                            for i in range(kernel.N_LINEAR):
+                                yo[i] = y[i]  # pk states outside the active set stay as they are
+                            if block_read:
+                                _modal_pk_chained(t_out[k_out] - a, lam, za, w, z, ez, dz, at)
+                                memo[0] = np.nan
+                                _from_modes(V, z, act, yo, reads)
                         tk = t_out[k_out]
-                        _emit_dense(yo, y, k_out, tk, a, rhs, block_read, V, act, ext, ob, buf, out, summ, prev)
+                        _emit(yo, ext, par, observe, need, cols, vbuf, buf, out, k_out, tk, store, pcols, summ, prev)
                         k_out += 1
                 for i in range(lo, n):
                     y[i] = y_new[i]

@@ -527,27 +527,41 @@ def diagonal(a: Analysis) -> dict[str, Any]:
 def _observe_numba(a: Analysis, pr: _Printer) -> list[str]:
     import sympy
 
-    stmts, _deps, observable, _reads = _observe_plan(a)
+    stmts, _deps, _observable, _reads = _observe_plan(a)
+    # states, constants and stress read in place (y[i], p[j], ext[e]), so that an output time loads
+    # only what the flagged statements read; every statement's value also lands in v for the gather
     state_index = {n: i for i, n in enumerate(a.definition.states)}
-    used = _names([e for _, e in stmts])
-    body = _loads(a, used, "y", "p")
-    for sym, e in stmts:  # defined on every path (numba types each name once)
-        body.append(f"{sym.name} = {'False' if isinstance(e, sympy.logic.boolalg.Boolean) else '0.0'}")
-    for i, (sym, e) in enumerate(stmts):
-        body += [f"if need[{i}]:", f"    {sym.name} = {pr(e)}"]
-    for k, name in enumerate(observable):
-        if name in state_index:
-            src = f"y[{state_index[name]}]"
-        elif name in EXTERNALS:
-            src = f"ext[{EXTERNALS.index(name)}]"
-        else:
-            src = name
-        body += [f"if cols[{k}] >= 0:", f"    out[cols[{k}]] = {src}"]
+    field_index = {n: i for i, n in enumerate(a.fields)}
+    direct = {sympy.Symbol(n): sympy.Symbol(f"y[{i}]") for n, i in state_index.items()}
+    direct |= {sympy.Symbol(n): sympy.Symbol(f"p[{i}]") for n, i in field_index.items()}
+    direct |= {sympy.Symbol(n): sympy.Symbol(f"ext[{i}]") for i, n in enumerate(EXTERNALS)}
+    # (a sympy Symbol is also a Boolean: a statement that only renames a state is a number)
+    condition = [isinstance(e, sympy.logic.boolalg.Boolean) and not e.is_Symbol for _, e in stmts]
+    body = []
+    for (sym, _), cond in zip(stmts, condition, strict=True):  # defined on every path (numba types each once)
+        body.append(f"{sym.name} = {'False' if cond else '0.0'}")
+    for i, ((sym, e), cond) in enumerate(zip(stmts, condition, strict=True)):
+        body += [f"if need[{i}]:", f"    {sym.name} = {pr(e.xreplace(direct))}"]
+        if not cond:
+            body.append(f"    v[{i}] = {sym.name}")
+    n_stmt, n_state = len(stmts), len(state_index)
+    body += [
+        "for q in range(cols.shape[0]):",
+        "    k = cols[q]",
+        f"    if k < {n_stmt}:",
+        "        out[q] = v[k]",
+        f"    elif k < {n_stmt + n_state}:",
+        f"        out[q] = y[k - {n_stmt}]",
+        "    else:",
+        f"        out[q] = ext[k - {n_stmt + n_state}]",
+    ]
     return [
+        f"N_STATEMENTS = {n_stmt}\n",
         "@njit(cache=True, nogil=True, fastmath=FASTMATH)",
-        "def observe_point(y, ext, p, need, cols, out):  # pragma: no cover",
-        '    """Observable k (numpy_model.OBSERVABLE order) into out[cols[k]] where cols[k] >= 0; only the',
-        '    statements flagged in ``need`` are computed."""',
+        "def observe_point(y, ext, p, need, cols, v, out):  # pragma: no cover",
+        '    """Output q into out[q] from its source cols[q] (numpy_model.SOURCE: statement k < N_STATEMENTS,',
+        "    whose value is kept in v[k], then the states, then the external inputs); only the statements",
+        '    flagged in ``need`` are computed."""',
         _indent(body),
         "\n",
         "@njit(cache=True, parallel=True)",
@@ -556,12 +570,21 @@ def _observe_numba(a: Analysis, pr: _Printer) -> list[str]:
         '    out (k, P, T)."""',
         "    for i in prange(Y.shape[0]):",
         "        buf = np.empty(out.shape[0])",
+        f"        v = np.empty({max(n_stmt, 1)})",
         "        for t in range(Y.shape[1]):",
-        "            observe_point(Y[i, t], X[i, t], par[i], need, cols, buf)",
+        "            observe_point(Y[i, t], X[i, t], par[i], need, cols, v, buf)",
         "            for j in range(out.shape[0]):",
         "                out[j, i, t] = buf[j]",
         "\n",
     ]
+
+
+def _sources(a: Analysis, stmts: list[tuple[Any, Any]], observable: list[str]) -> dict[str, int]:
+    """Observable name -> index into the statements, then the states, then the external inputs."""
+    statement = {sym.name: i for i, (sym, _) in enumerate(stmts)}
+    state = {n: len(stmts) + i for i, n in enumerate(a.definition.states)}
+    external = {n: len(stmts) + len(state) + i for i, n in enumerate(EXTERNALS)}
+    return {name: statement.get(name, state.get(name, external.get(name, -1))) for name in observable}
 
 
 def _symbol(a: Analysis, name: str) -> Any:
@@ -619,6 +642,8 @@ def numpy_source(a: Analysis, key: str) -> str:
         f"OBSERVABLE = {tuple(observable)!r}",
         f"EXTERNALS = {EXTERNALS!r}",
         f"N_STATEMENTS = {len(stmts)}",
+        "#: for each observable name, where kernel.observe_point finds it: statement, state or external input",
+        f"SOURCE = {_sources(a, stmts, observable)!r}",
         "#: for each observable name, the statements of kernel.observe_point it needs",
         f"DEPS = {dep_table!r}",
         "#: for each observable name, the states (indices) it reads: an output time need interpolate no other",

@@ -81,7 +81,8 @@ def observer_columns(wanted: Sequence[str]) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Observation:
     """The outputs asked for (``wanted``, ``madrs_items`` standing for its ten items), the observer's
-    columns (``names``), and its statement mask and column map (``need``, ``cols``)."""
+    columns (``names``), its statement mask (``need``) and where it finds each column (``cols``: a
+    statement, state or external input, ``SOURCE`` of the generated code)."""
 
     wanted: tuple[str, ...]
     names: tuple[str, ...]
@@ -241,11 +242,10 @@ class Model:
             raise KeyError(f"not an output, signal or state of the model: {unknown}")
         need = np.zeros(code.N_STATEMENTS, bool)
         reads = np.zeros(len(code.STATE_NAMES), bool)
-        cols = np.full(len(code.OBSERVABLE), -1, np.int64)
-        for j, name in enumerate(names):
+        cols = np.array([code.SOURCE[name] for name in names], np.int64)
+        for name in names:
             need[code.DEPS[name]] = True
             reads[code.STATE_DEPS[name]] = True
-            cols[code.OBSERVABLE.index(name)] = j
         unknown = [k for k in peaks if k not in names]
         if unknown:
             raise KeyError(f"peaks must be among the outputs observed, not {unknown}")
