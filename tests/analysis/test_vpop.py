@@ -115,3 +115,22 @@ def test_a_small_population_calibrates_end_to_end(tmp_path):
     assert path.is_file() and info["n_plausible"] == 60 and len(info["targets"]) == 6
     again = vpop.calibrate_population(cfg)  # the same config reproduces the same population
     np.testing.assert_array_equal(again.weights, res.weights)
+
+
+def test_the_shipped_plausible_patients_are_drawn_again_from_their_config():
+    """The population's provenance holds: its config (seed, spread) draws the same plausible patients,
+    field for field, as the shipped table's first rows (guards every change to how patients are drawn)."""
+    from pathlib import Path
+
+    cfg = vpop.load_config(Path(__file__).resolve().parents[2] / "calibration" / "vpop-trd.toml")
+    patients = vpop.plausible_patients(cfg.model_copy(update={"n_plausible": 40}))
+    table, _ = vpop_table("trd")
+    for i, p in enumerate(patients):
+        row = table.iloc[i]
+        assert (row["sex"], row["cyp2b6"], row["biotype"], int(row["noise_seed"])) == (p.sex, p.cyp2b6, p.biotype,
+                                                                                       p.noise_seed)  # fmt: skip
+        np.testing.assert_allclose([row["weight"], row["age"], row["madrs_baseline"]],
+                                   [p.weight_kg, p.age_y, p.madrs_baseline], rtol=1e-12)  # fmt: skip
+        shipped = {c[3:]: row[c] for c in table.columns if c.startswith("re:") and np.isfinite(row[c])}
+        assert shipped.keys() <= p.random_effects.keys() and len(shipped) > 30
+        np.testing.assert_allclose([p.random_effects[k] for k in shipped], list(shipped.values()), rtol=1e-12)

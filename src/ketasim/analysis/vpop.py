@@ -53,7 +53,7 @@ from ketasim.errors import InputError
 from ketasim.model import assemble
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients import BIOTYPES, ITEMS, NETWORK_VARIABILITY, Patient
-from ketasim.patients.population import draw_patient
+from ketasim.patients.population import draw_fields
 from ketasim.trials.runner import TrialChunk, run_chunk
 from ketasim.units import parse_quantity
 
@@ -135,9 +135,9 @@ def plausible_patients(cfg: VPopConfig, params: ParameterSet | None = None) -> l
 
 
 def _candidate(child: np.random.SeedSequence, cfg: VPopConfig, params: ParameterSet) -> Patient:
-    base = draw_patient(child, cfg.cohort, params, {})
+    fields = draw_fields(child, cfg.cohort, params, {})
     rng = np.random.default_rng(child.spawn(2)[1])
-    effects = dict(base.random_effects)
+    effects = dict(fields["random_effects"])
     for name, factor in cfg.spread.items():
         u = rng.uniform(-math.log(factor), math.log(factor))
         if name in _FRACTIONS:  # a fraction varies on the logit scale, so it stays within (0, 1) without piling up
@@ -145,7 +145,7 @@ def _candidate(child: np.random.SeedSequence, cfg: VPopConfig, params: Parameter
             effects[name] = float(expit(math.log(v / (1 - v)) + u) / v)
         else:
             effects[name] = float(np.exp(u))
-    return _with(base, random_effects=effects)
+    return Patient(**{**fields, "random_effects": effects})  # (constructed once: drawing is per-patient Python)
 
 
 def _with(patient: Patient, **changes: Any) -> Patient:

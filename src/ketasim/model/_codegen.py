@@ -584,7 +584,11 @@ def _sources(a: Analysis, stmts: list[tuple[Any, Any]], observable: list[str]) -
     statement = {sym.name: i for i, (sym, _) in enumerate(stmts)}
     state = {n: len(stmts) + i for i, n in enumerate(a.definition.states)}
     external = {n: len(stmts) + len(state) + i for i, n in enumerate(EXTERNALS)}
-    return {name: statement.get(name, state.get(name, external.get(name, -1))) for name in observable}
+    source = {name: statement.get(name, state.get(name, external.get(name, -1))) for name in observable}
+    missing = [name for name, k in source.items() if k < 0]
+    if missing:  # pragma: no cover - every observable is a signal's statement, a state or an input
+        raise ModelError(f"the observer has no statement for {missing}")
+    return source
 
 
 def _symbol(a: Analysis, name: str) -> Any:

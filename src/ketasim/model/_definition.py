@@ -39,7 +39,7 @@ import numpy as np
 from ketasim._internal.recording import Recorder
 from ketasim.errors import ModelError
 from ketasim.parameters import ParameterSet
-from ketasim.patients import Patient
+from ketasim.patients import Patient, factors
 
 __all__ = [
     "EXTERNALS",
@@ -134,7 +134,7 @@ class Constants:
         a constant of the equations (dosing and event amounts)."""
         _VARIED.note(name)
         base = self.params.value(name, unit)
-        return np.array([base * p.factor(name) for p in self.patients], float)
+        return base * factors(self.patients, name)
 
     def vary(self, name: str, unit: str, *, registry: str | None = None) -> np.ndarray:
         """Registry parameter ``registry or name`` in ``unit``, times each patient's random effect."""

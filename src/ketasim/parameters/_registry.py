@@ -106,6 +106,7 @@ class ParameterSet(Mapping[str, Parameter]):
         self._params = dict(params)
         self._sources = dict(sources)
         self._cache: dict[tuple[str, str | None], float] = {}
+        self._iiv: tuple[tuple[str, float], ...] | None = None
 
     def __getitem__(self, name: str) -> Parameter:
         try:
@@ -132,6 +133,13 @@ class ParameterSet(Mapping[str, Parameter]):
             else:
                 self._cache[key] = float(ureg.Quantity(p.value, p.unit).to(unit).magnitude)
         return self._cache[key]
+
+    def iiv(self) -> tuple[tuple[str, float], ...]:
+        """(name, coefficient of variation) of every parameter with a published between-patient
+        variability, in the set's order (computed once: each drawn patient reads it)."""
+        if self._iiv is None:
+            self._iiv = tuple((p.name, p.iiv_cv) for p in self._params.values() if p.iiv_cv)
+        return self._iiv
 
     def citation(self, name: str) -> Citation | None:
         p = self[name]

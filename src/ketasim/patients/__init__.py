@@ -7,11 +7,12 @@ from ketasim.patients.patient import (
     CYP2B6_GENOTYPES,
     ITEMS,
     Patient,
+    factors,
     recording_factors,
 )
 from ketasim.patients.population import COHORTS, NETWORK_VARIABILITY, PD_VARIABILITY, TRAUMA_VARIABILITY, Population
 
 __all__ = [
     "ANCESTRIES", "BIOTYPES", "COHORTS", "COMEDICATIONS", "CYP2B6_GENOTYPES", "ITEMS", "NETWORK_VARIABILITY",
-    "PD_VARIABILITY", "TRAUMA_VARIABILITY", "Patient", "Population", "recording_factors",
+    "PD_VARIABILITY", "TRAUMA_VARIABILITY", "Patient", "Population", "factors", "recording_factors",
 ]  # fmt: skip

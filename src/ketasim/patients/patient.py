@@ -27,7 +27,7 @@ from ketasim.units import QuantityLike, parse_quantity
 
 __all__ = [
     "BIOTYPES", "COMEDICATIONS", "CYP2B6_GENOTYPES", "ITEMS", "MAX_DRINKS_PER_DAY", "MAX_TIME_H", "Patient",
-    "recording_factors",
+    "factors", "recording_factors",
 ]  # fmt: skip
 
 #: The latest time a patient's schedule (psychotherapy sessions, stress steps) may name: 2 years.
@@ -223,6 +223,12 @@ class Patient:
         """The patient's multiplicative random effect on parameter ``name`` (1 if none)."""
         _FACTORS_READ.note(name)
         return float(self.random_effects.get(name, 1.0))
+
+
+def factors(patients: Sequence[Patient], name: str) -> np.ndarray:
+    """Each patient's ``factor(name)`` as one array (the name noted once, not once per patient)."""
+    _FACTORS_READ.note(name)
+    return np.fromiter((p.random_effects.get(name, 1.0) for p in patients), float, len(patients))
 
 
 def _steps(value: object, name: str, high: float, unit: str) -> tuple[tuple[float, float], ...]:

@@ -320,6 +320,14 @@ def draw_patient(
     child: np.random.SeedSequence, cohort: str, p: ParameterSet, overrides: Mapping[str, object]
 ) -> Patient:
     """One patient from its own stream; the order of draws is fixed, so streams stay comparable."""
+    return Patient(**draw_fields(child, cohort, p, overrides))
+
+
+def draw_fields(
+    child: np.random.SeedSequence, cohort: str, p: ParameterSet, overrides: Mapping[str, object]
+) -> dict[str, Any]:
+    """The constructor arguments of ``draw_patient``'s patient (for a caller that changes some of them
+    before the one construction, e.g. the virtual population's wider spread)."""
     rng = np.random.default_rng(child)
     v = p.value
     female = rng.random() < v("female_fraction")
@@ -342,9 +350,8 @@ def draw_patient(
     mean = v("mdd_madrs_baseline_mean") if cohort == "mdd" else v("madrs_baseline_mean")
     madrs = float(np.clip(rng.normal(mean, v("madrs_baseline_sd")), v("madrs_entry_minimum"), 60))
     effects: dict[str, float] = {}
-    for name, prm in p.items():  # PK variability: every parameter with a published iiv_cv
-        if prm.iiv_cv:
-            effects[name] = _lognormal(rng, 1.0, prm.iiv_cv)
+    for name, cv in p.iiv():  # PK variability: every parameter with a published iiv_cv
+        effects[name] = _lognormal(rng, 1.0, cv)
     pd_cv = v("iiv_pd_cv")
     for name in PD_VARIABILITY:
         effects[name] = _lognormal(rng, 1.0, pd_cv)
@@ -376,4 +383,4 @@ def draw_patient(
         "noise_seed": int(np.random.default_rng(child.spawn(1)[0]).integers(2**63 - 1)),
     }
     fields.update(overrides)
-    return Patient(**fields)
+    return fields
