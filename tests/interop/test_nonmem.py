@@ -22,7 +22,7 @@ from ketasim.interop.nonmem import (
 )
 from ketasim.model import assemble
 from ketasim.model import pk as pk_layer
-from ketasim.patients import Population
+from ketasim.patients import SWALLOWED_ABSORPTION, Population
 from ketasim.patients.population import draw_patient
 
 P = ks.default_parameters()
@@ -310,11 +310,12 @@ def test_population_description_numbers_are_the_registrys(tmp_path):
         assert entry.get("source_key") == p.source and entry.get("assumption") == p.assumption
     assert doc["typical_values"]["r_cl"]["source"] == P.citation("r_cl").short()
     with_iiv = {n for n, p in P.items() if p.iiv_cv}
-    assert set(doc["iiv"]["pk"]) == with_iiv and "r_cl" in with_iiv
-    for name in with_iiv:
-        cv = P[name].iiv_cv
+    assert set(doc["iiv"]["pk"]) == with_iiv | set(SWALLOWED_ABSORPTION) and "r_cl" in with_iiv
+    for name in doc["iiv"]["pk"]:
+        cv = P[name].iiv_cv if name in with_iiv else P.value("iiv_ka_swallowed_cv")
         assert doc["iiv"]["pk"][name]["cv"] == cv
         assert doc["iiv"]["pk"][name]["omega2"] == pytest.approx(math.log(1 + cv**2), rel=1e-15)
+    assert {doc["iiv"]["pk"][n]["shared_eta"] for n in SWALLOWED_ABSORPTION} == {"swallowed_absorption"}
     for effect, row in doc["iiv"]["pd"].items():
         assert row["cv"] == P.value(row["cv_parameter"]), effect
     coefficients = {n: e for c in doc["covariate_model"] for n, e in c["coefficients"].items()}

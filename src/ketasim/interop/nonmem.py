@@ -78,6 +78,7 @@ from ketasim.patients import (
     ITEMS,
     NETWORK_VARIABILITY,
     PD_VARIABILITY,
+    SWALLOWED_ABSORPTION,
     TRAUMA_VARIABILITY,
     Patient,
 )
@@ -520,7 +521,8 @@ def population_description(params: ParameterSet | None = None, path: str | Path 
 
     Everything is read from the parameter registry (``params``, default the shipped set): the typical
     values of every PK parameter with unit and source, the inter-individual variability (log-normal:
-    P_i = TV * exp(eta_i), eta_i ~ N(0, omega2), omega2 = ln(1 + CV^2), independent draws), the covariate
+    P_i = TV * exp(eta_i), eta_i ~ N(0, omega2), omega2 = ln(1 + CV^2), independent draws but for the
+    swallowed absorption rates, which share one), the covariate
     model with its formulas as text, the residual (rating and reading) errors, and the covariate
     distributions of the sampled cohorts; plus the codes of the NONMEM-style dataset of :func:`to_nonmem`.
     """
@@ -546,6 +548,9 @@ def population_description(params: ParameterSet | None = None, path: str | Path 
     pk = {prm.name: {**entry(prm.name), "iiv_cv": prm.iiv_cv} for prm in p.layer("pk")}
     pk_iiv = {name: {**iiv(prm.iiv_cv), "source": entry(name).get("source")}
               for name, prm in p.items() if prm.iiv_cv}  # fmt: skip
+    for name in SWALLOWED_ABSORPTION:  # one eta for the three (the same gut; omega's only off-diagonal block)
+        pk_iiv[name] = {**iiv(p.value("iiv_ka_swallowed_cv")), "source": entry("iiv_ka_swallowed_cv").get("source"),
+                        "cv_parameter": "iiv_ka_swallowed_cv", "shared_eta": "swallowed_absorption"}  # fmt: skip
     pd_iiv = {e: {**iiv(p.value(cv_name)), "cv_parameter": cv_name} for e, cv_name in _pd_variability().items()}
     doc: dict[str, Any] = {
         "format": "ketasim population description 1",
@@ -565,7 +570,8 @@ def population_description(params: ParameterSet | None = None, path: str | Path 
         "typical_values": pk,
         "iiv": {
             "model": "P_i = P_TV * exp(eta_i), eta_i ~ N(0, omega2), omega2 = ln(1 + CV^2); omega diagonal "
-            "(independent draws). These are the draws of Population.sample for the cohorts trd_prior, mdd "
+            "(independent draws) except that the absorption rates of a swallowed dose marked shared_eta share one "
+            "eta (correlation 1). These are the draws of Population.sample for the cohorts trd_prior, mdd "
             "and healthy; the calibrated trd cohort resamples plausible patients drawn this way with "
             "weights fitted to trials, so its realised spread differs.",
             "pk": pk_iiv,

@@ -10,9 +10,17 @@ from ketasim.patients.patient import (
     factors,
     recording_factors,
 )
-from ketasim.patients.population import COHORTS, NETWORK_VARIABILITY, PD_VARIABILITY, TRAUMA_VARIABILITY, Population
+from ketasim.patients.population import (
+    COHORTS,
+    NETWORK_VARIABILITY,
+    PD_VARIABILITY,
+    SWALLOWED_ABSORPTION,
+    TRAUMA_VARIABILITY,
+    Population,
+)
 
 __all__ = [
     "ANCESTRIES", "BIOTYPES", "COHORTS", "COMEDICATIONS", "CYP2B6_GENOTYPES", "ITEMS", "NETWORK_VARIABILITY",
-    "PD_VARIABILITY", "TRAUMA_VARIABILITY", "Patient", "Population", "factors", "recording_factors",
+    "PD_VARIABILITY", "SWALLOWED_ABSORPTION", "TRAUMA_VARIABILITY", "Patient", "Population", "factors",
+    "recording_factors",
 ]  # fmt: skip

@@ -35,7 +35,7 @@ from ketasim.errors import InputError
 from ketasim.parameters import ParameterSet, default_parameters
 from ketasim.patients.patient import BIOTYPES, ITEMS, Patient
 
-__all__ = ["COHORTS", "MAX_SEED", "NETWORK_VARIABILITY", "PD_VARIABILITY", "Population"]
+__all__ = ["COHORTS", "MAX_SEED", "NETWORK_VARIABILITY", "PD_VARIABILITY", "SWALLOWED_ABSORPTION", "Population"]
 
 COHORTS = ("trd", "trd_prior", "mdd", "healthy")
 # Pharmacodynamic parameters given log-normal variability with the population's default PD CV.
@@ -51,6 +51,8 @@ PD_VARIABILITY = (
 NETWORK_VARIABILITY = ("network_stiffness", "symptom_threshold", "rumination_coupling")
 # Fear-extinction traits (trauma layer) with the log-normal CV ``iiv_extinction_cv``.
 TRAUMA_VARIABILITY = ("extinction_baseline", "pfc_extinction_exponent")
+#: The absorption rates of a swallowed dose, which share one random effect per patient.
+SWALLOWED_ABSORPTION = ("esk_ka_oral", "esk_ka_swallowed", "rac_ka_oral")
 #: Seeds are 63-bit (what numpy and the results store hold).
 MAX_SEED = 2**63 - 1
 #: About what one sampled patient occupies in memory (covariates and some 60 random effects), bytes.
@@ -362,8 +364,13 @@ def draw_fields(
         effects[name] = _lognormal(rng, 1.0, v(f"iiv_{name}_cv"))
     for item in ITEMS:  # and which items stay active in recovery (residual symptoms)
         effects[f"item_threshold_{item}"] = _lognormal(rng, 1.0, v("iiv_item_threshold_cv"))
-    for name in TRAUMA_VARIABILITY:  # drawn last, so that every earlier draw is what it was before PTSD
+    for name in TRAUMA_VARIABILITY:  # drawn after the others, so that they are what they were before PTSD
         effects[name] = _lognormal(rng, 1.0, v("iiv_extinction_cv"))
+    # drawn last for the same reason: how fast a swallowed dose is absorbed (Perez-Ruixo 2021 estimated
+    # one CV for the oral solution and the swallowed part of a nasal dose), the same gut for both enantiomers
+    swallowed = _lognormal(rng, 1.0, v("iiv_ka_swallowed_cv"))
+    for name in SWALLOWED_ABSORPTION:
+        effects[name] = swallowed
     if cohort == "healthy":
         stress, madrs = 0.0, 0.0
     fields: dict[str, Any] = {
