@@ -155,21 +155,19 @@ def _phi(z: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def _pow_err(en: float, exponential: bool) -> float:  # pragma: no cover - compiled
-    """en^(-1/(q+1)), q the order of the error estimate (4 for Dormand-Prince, 3 for the exponential)."""
-    return en**_EXP_ERR_EXP if exponential else en**_ERR_EXP
-
-
-@njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _modal_pk(tau: float, lam: np.ndarray, za: np.ndarray, w: np.ndarray, z: np.ndarray) -> None:  # pragma: no cover
     """Modal coordinates ``tau`` hours into a segment: z = e^(lam tau) za + (e^(lam tau) - 1)/lam w."""
     for j in range(lam.shape[0]):
         if za[j] == 0.0 and w[j] == 0.0:  # an empty mode with no input stays empty
             z[j] = 0.0
             continue
-        em1 = math.expm1(lam[j] * tau)  # one transcendental per mode: e^x = 1 + expm1(x)
-        phi = tau if lam[j] == 0.0 else em1 / lam[j]
-        z[j] = (1.0 + em1) * za[j] + phi * w[j]
+        z[j] = _mode(math.expm1(lam[j] * tau), tau, lam[j], za[j], w[j])  # one transcendental per mode
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _mode(em1: float, tau: float, lam: float, za: float, w: float) -> float:  # pragma: no cover - compiled
+    """A mode ``tau`` into the segment from em1 = expm1(lam tau): e^(lam tau) za + (e^(lam tau) - 1)/lam w."""
+    return (1.0 + em1) * za + (tau if lam == 0.0 else em1 / lam) * w
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
@@ -205,8 +203,7 @@ def _modal_pk_chained(
         at[1] = delta
     at[0] = tau
     for j in range(lam.shape[0]):
-        phi = tau if lam[j] == 0.0 else ez[j] / lam[j]
-        z[j] = (1.0 + ez[j]) * za[j] + phi * w[j]
+        z[j] = _mode(ez[j], tau, lam[j], za[j], w[j])
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
@@ -521,14 +518,14 @@ def _solve_one(
                     K[0, i] = K[_N_STAGES, i]
                 t = t_new
                 fresh = True
-                factor = _MAX_FACTOR if en == 0.0 else min(_MAX_FACTOR, _SAFETY * _pow_err(en, exponential))
+                factor = _MAX_FACTOR if en == 0.0 else min(_MAX_FACTOR, _SAFETY * en**err_exp)
                 if rejected:
                     factor = min(1.0, factor)
                 h = hh * factor
                 rejected = False
                 counts[0] += 1
             else:
-                h = hh * max(_MIN_FACTOR, _SAFETY * _pow_err(en, exponential))
+                h = hh * max(_MIN_FACTOR, _SAFETY * en**err_exp)
                 rejected = True
                 counts[1] += 1
         if modal:  # the exact linear block at the segment end
